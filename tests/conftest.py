@@ -1,0 +1,65 @@
+"""Shared pytest fixtures. One section per concern; add new ones in their own section."""
+
+import os
+import sys
+import warnings
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# tools/ (lab_acs) and tests/ (cwmp_schema) are plain folders, not packages.
+for _path in (os.path.join(REPO, "tools"), os.path.join(REPO, "tests")):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+
+import cwmp_schema  # noqa: E402
+from lab_acs import LabAcs  # noqa: E402
+
+
+# ---------------------------------------------------------------- CWMP schema
+
+@pytest.fixture(scope="session")
+def schema_validate():
+    """cwmp_schema.validate: raises AssertionError listing a message's problems."""
+    return cwmp_schema.validate
+
+
+# ---------------------------------------------------------------- lab ACS
+
+def check_lab_acs(acs):
+    """Fails unless every CPE message is schema-valid and the ACS saw no problem.
+    A test that provokes problems on purpose takes them with acs.take_problems()."""
+    unique = list(dict.fromkeys(acs.messages))
+    problems, schema_used = cwmp_schema.check_all(unique)
+    problems += ["lab ACS: " + p for p in acs.problems]
+    if problems:
+        pytest.fail("CPE misbehaved towards the lab ACS:\n  - %s\ntranscript:\n%s" % (
+            "\n  - ".join(problems), acs.transcript()), pytrace=False)
+    if not schema_used:
+        warnings.warn("CWMP schema validation skipped: set %s" % cwmp_schema.ENV_VAR)
+
+
+@pytest.fixture
+def make_lab_acs():
+    """Factory: make_lab_acs(**LabAcs options) -> a started LabAcs on 127.0.0.1, port 0,
+    stopped and checked (check_lab_acs) at teardown."""
+    started = []
+
+    def make(**options):
+        options.setdefault("host", "127.0.0.1")
+        options.setdefault("port", 0)
+        acs = LabAcs(**options).start()
+        started.append(acs)
+        return acs
+
+    yield make
+    for acs in started:
+        acs.stop()
+    for acs in started:
+        check_lab_acs(acs)
+
+
+@pytest.fixture
+def lab_acs(make_lab_acs):
+    """A started LabAcs with default options (no auth, session cookie, 204 at the end)."""
+    return make_lab_acs()

@@ -1,0 +1,544 @@
+"""Transport tests: a real threaded HTTP(S) server on 127.0.0.1, real sockets, no timing."""
+
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from _httpd import Server, free_port
+from tr069client import auth, transport
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture
+def serve():
+    servers = []
+
+    def start(handle, tls=None):
+        server = Server(handle, tls)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def ok(req):
+    return 200, [], b"<ok/>"
+
+
+def digest_server(user, password, realm="acs", body=b"<ok/>"):
+    """Digest with the nonce bound to the TCP connection, as GenieACS does; Basic offered too."""
+    def handle(req):
+        nonce = req.conn.setdefault("nonce", auth.new_nonce())
+        fields = auth.verify(req.headers.get("Authorization"), req.method, req.path,
+                             user, password, realm)
+        if fields and fields["nonce"] == nonce and fields["nc"] > req.conn.get("nc", 0):
+            req.conn["nc"] = fields["nc"]
+            return 200, [], body
+        return 401, [("WWW-Authenticate", auth.basic_challenge(realm)),
+                     ("WWW-Authenticate", auth.challenge(realm, nonce, opaque="op"))], b""
+    return handle
+
+
+def basic_server(user, password, status=200):
+    def handle(req):
+        if auth.verify_basic(req.headers.get("Authorization"), user, password):
+            return status, [], b"<ok/>"
+        return 401, [("WWW-Authenticate", auth.basic_challenge("acs"))], b"denied"
+    return handle
+
+
+def fails(kind, fn, *args, **kwargs):
+    with pytest.raises(transport.TransportError) as e:
+        fn(*args, **kwargs)
+    assert e.value.kind == kind, e.value.message
+    return e.value.message
+
+
+# -- keep-alive and reconnection --
+
+def test_one_connection_for_several_posts(serve):
+    server = serve(ok)
+    t = transport.Session(server.url())
+    assert [t.post(b"<x/>")[2] for _ in range(4)] == [b"<ok/>"] * 4
+    t.close()
+    assert server.accepts == 1 and len(server.requests) == 4
+
+
+def test_idle_connection_closed_by_server_is_reopened(serve):
+    def handle(req):
+        req.handler.close_connection = True  # closes after answering, without a header
+        return 200, [], b"<ok/>"
+    server = serve(handle)
+    t = transport.Session(server.url())
+    assert [t.post(b"<x/>")[0] for _ in range(3)] == [200, 200, 200]
+    assert server.accepts == 3 and len(server.requests) == 3
+
+
+def test_request_resent_once_when_kept_alive_connection_was_closed(serve, monkeypatch):
+    # The server half-closes after its first answer and the idle check is disabled: the
+    # next request goes out on the dead connection, gets no byte back, and is sent again.
+    def handle(req):
+        if req.conn_id == 1:
+            req.handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n<ok/>")
+            req.handler.wfile.flush()
+            req.handler.connection.shutdown(socket.SHUT_WR)
+            req.handler.close_connection = True
+            return None
+        return 200, [], b"<ok2/>"
+    server = serve(handle)
+    monkeypatch.setattr(transport, "_dropped", lambda sock: False)
+    t = transport.Session(server.url())
+    assert t.post(b"<x/>")[2] == b"<ok/>"
+    assert t.post(b"<y/>")[2] == b"<ok2/>"
+    assert server.accepts == 2
+    assert [r.body for r in server.requests] == [b"<x/>", b"<y/>"]
+
+
+def test_request_not_resent_after_part_of_a_response(serve):
+    def handle(req):
+        if len(server.requests) == 2:
+            req.handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n<o")
+            req.handler.wfile.flush()
+            req.handler.close_connection = True
+            return None
+        return 200, [], b"<ok/>"
+    server = serve(handle)
+    t = transport.Session(server.url())
+    t.post(b"<x/>")
+    fails("connect", t.post, b"<y/>")
+    assert len(server.requests) == 2
+
+
+# -- request and response shapes --
+
+def test_empty_post_headers(serve):
+    server = serve(lambda req: (204, [], b""))
+    t = transport.Session(server.url(), user_agent="tr069client/9.9")
+    status, headers, body = t.post(b"", soap_action=None)
+    assert (status, body) == (204, b"")
+    h = server.requests[0].headers
+    assert h["Content-Length"] == "0"
+    assert "Content-Type" not in h and "SOAPAction" not in h
+    assert h["User-Agent"] == "tr069client/9.9"
+    assert server.requests[0].method == "POST" and server.requests[0].body == b""
+
+
+def test_empty_post_refuses_a_body():
+    t = transport.Session("http://127.0.0.1:1/")
+    with pytest.raises(ValueError):
+        t.post(b"<x/>", soap_action=None)
+
+
+def test_soap_post_headers_and_chunks(serve):
+    server = serve(ok)
+    t = transport.Session(server.url())
+    status, headers, body = t.post([b"<a>", b"x" * 70000, b"</a>"])
+    assert status == 200 and body == b"<ok/>" and headers["content-length"] == "5"
+    req = server.requests[0]
+    assert req.headers["Content-Type"] == 'text/xml; charset="utf-8"'
+    assert req.headers.get_all("SOAPAction") == [""]
+    assert req.headers["Content-Length"] == str(70007)
+    assert req.body == b"<a>" + b"x" * 70000 + b"</a>"
+
+
+def test_503_retry_after_returned(serve):
+    server = serve(lambda req: (503, [("Retry-After", "60")], b"busy"))
+    status, headers, body = transport.Session(server.url()).post(b"<x/>")
+    assert (status, headers["retry-after"], body) == (503, "60", b"busy")
+
+
+def test_chunked_response_and_empty_200(serve):
+    def handle(req):
+        if req.body == b"chunked":
+            req.handler.wfile.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                    b"3\r\n<a>\r\n4\r\n</a>\r\n0\r\n\r\n")
+            return None
+        return 200, [], b""
+    server = serve(handle)
+    t = transport.Session(server.url())
+    assert t.post(b"chunked")[2] == b"<a></a>"
+    status, _, body = t.post(b"", soap_action=None)
+    assert (status, body) == (200, b"")
+    assert server.accepts == 1
+
+
+def test_too_large_body(serve):
+    def handle(req):
+        if req.body == b"length":
+            return 200, [("Content-Length", str(transport.MAX_BODY + 1))], b""
+        w = req.handler.wfile
+        w.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        chunk = b"%x\r\n%s\r\n" % (1 << 20, b"x" * (1 << 20))
+        try:
+            for _ in range(17):
+                w.write(chunk)
+        except OSError:
+            pass  # the client hung up, as it should
+        req.handler.close_connection = True
+        return None
+    server = serve(handle)
+    t = transport.Session(server.url())
+    msg = fails("too-large", t.post, b"length")
+    assert msg == "ACS response larger than 16 MiB (%s)" % server.url()
+    fails("too-large", t.post, b"chunked")
+
+
+# -- cookies --
+
+def test_cookies_replayed_with_path_and_deleted(serve):
+    script = [
+        [("Set-Cookie", "session=abc; Path=/; HttpOnly"),
+         ("Set-Cookie", "deep=1; Path=/acs"),
+         ("Set-Cookie", "elsewhere=1; Path=/other")],
+        [("Set-Cookie", "JSESSIONID=j1")],
+        [("Set-Cookie", "session=; Max-Age=0"),
+         ("Set-Cookie", "deep=; Path=/acs; Expires=Thu, 01 Jan 1970 00:00:00 GMT")],
+        [],
+    ]
+    server = serve(lambda req: (200, script[len(server.requests) - 1], b"<ok/>"))
+    t = transport.Session(server.url("/acs"))
+    for _ in script:
+        t.post(b"<x/>")
+    sent = [r.headers.get("Cookie") for r in server.requests]
+    assert sent == [None, "deep=1; session=abc", "deep=1; JSESSIONID=j1; session=abc",
+                    "JSESSIONID=j1"]
+
+
+def test_cookies_dropped_on_close(serve):
+    server = serve(lambda req: (200, [("Set-Cookie", "session=s1")], b"<ok/>"))
+    t = transport.Session(server.url())
+    t.post(b"<x/>")
+    t.close()
+    t.post(b"<x/>")
+    assert [r.headers.get("Cookie") for r in server.requests] == [None, None]
+    assert server.accepts == 2
+
+
+# -- authentication --
+
+def test_basic_auth_then_preemptive(serve):
+    server = serve(basic_server("cpe", "pw"))
+    t = transport.Session(server.url(), username="cpe", password="pw")
+    assert t.post(b"<x/>")[0] == 200
+    assert t.post(b"<y/>")[0] == 200
+    assert [r.body for r in server.requests] == [b"<x/>", b"<x/>", b"<y/>"]
+    assert server.requests[2].headers["Authorization"].startswith("Basic ")
+    assert server.accepts == 1
+
+
+def test_digest_preferred_nc_counts_and_nonce_bound_to_connection(serve):
+    handle = digest_server("cpe", "pw")
+
+    def closing(req):
+        answer = handle(req)
+        if len(server.requests) == 3:
+            req.handler.close_connection = True  # next post: new connection, old nonce
+        return answer
+    server = serve(closing)
+    t = transport.Session(server.url(), username="cpe", password="pw")
+    assert [t.post(b"<x/>")[0] for _ in range(3)] == [200, 200, 200]
+    statuses = ["Authorization" in r.headers for r in server.requests]
+    assert statuses == [False, True, True, True, True]
+    assert all(r.headers["Authorization"].startswith("Digest ")
+               for r in server.requests[1:])
+    ncs = [auth.parse_authorization(r.headers["Authorization"])[1]["nc"]
+           for r in server.requests[1:]]
+    # nc 1 and 2 on the first connection; the old nonce is refused on the second one,
+    # which gets a fresh challenge and starts again at 1.
+    assert ncs == ["00000001", "00000002", "00000003", "00000001"]
+    assert server.accepts == 2
+
+
+def test_digest_stale_nonce_reauthenticates_silently(serve):
+    def handle(req):
+        fields = auth.verify(req.headers.get("Authorization"), req.method, req.path,
+                             "cpe", "pw")
+        if fields and fields["nonce"] == "n2":
+            return 200, [], b"<ok/>"
+        stale = bool(fields)  # right password, old nonce
+        return 401, [("WWW-Authenticate", auth.challenge(
+            "acs", "n2" if stale else "n1", stale=stale))], b""
+    server = serve(handle)
+    t = transport.Session(server.url(), username="cpe", password="pw")
+    assert t.post(b"<x/>")[0] == 200
+    assert len(server.requests) == 3
+
+
+def test_wrong_credentials(serve):
+    server = serve(digest_server("cpe", "right-password"))
+    t = transport.Session(server.url(), username="cpe", password="s3cr3t-wrong")
+    msg = fails("auth", t.post, b"<x/>")
+    assert msg == "ACS refused the credentials (HTTP 401) at %s" % server.url()
+    assert "s3cr3t" not in msg
+    assert len(server.requests) == 2  # one answer to the challenge, no loop
+
+
+def test_wrong_basic_credentials_in_url_not_shown(serve):
+    server = serve(basic_server("cpe", "pw"))
+    url = server.url().replace("http://", "http://cpe:hunter2@")
+    t = transport.Session(url, username="cpe", password="hunter2")
+    msg = fails("auth", t.post, b"<x/>")
+    assert "hunter2" not in msg and server.url() in msg
+
+
+def test_credentials_required_but_no_username(serve):
+    server = serve(digest_server("cpe", "pw"))
+    msg = fails("auth", transport.Session(server.url()).post, b"<x/>")
+    assert msg == ("ACS requires credentials (HTTP 401) at %s but no username is "
+                   "configured" % server.url())
+
+
+def test_unsupported_scheme(serve):
+    server = serve(lambda req: (401, [("WWW-Authenticate", "Negotiate abc==")], b""))
+    msg = fails("auth", transport.Session(server.url(), "cpe", "pw").post, b"<x/>")
+    assert "negotiate" in msg
+
+
+# -- redirects --
+
+def test_redirect_307_keeps_post_and_new_url_sticks(serve):
+    def handle(req):
+        if req.path == "/acs":
+            return 307, [("Location", "/acs2")], b"moved"
+        return 200, [], b"<ok/>"
+    server = serve(handle)
+    t = transport.Session(server.url("/acs"))
+    assert t.post(b"<inform/>")[0] == 200
+    assert t.url == server.url("/acs2")
+    t.post(b"", soap_action=None)
+    assert [(r.method, r.path, r.body) for r in server.requests] == [
+        ("POST", "/acs", b"<inform/>"), ("POST", "/acs2", b"<inform/>"), ("POST", "/acs2", b"")]
+    assert server.accepts == 1
+
+
+def test_redirect_301_to_another_server(serve):
+    target = serve(ok)
+    first = serve(lambda req: (301, [("Location", target.url("/new"))], b""))
+    t = transport.Session(first.url())
+    assert t.post(b"<x/>")[0] == 200
+    assert t.post(b"<y/>")[0] == 200
+    assert t.url == target.url("/new")
+    assert [r.body for r in target.requests] == [b"<x/>", b"<y/>"]
+    assert len(first.requests) == 1 and target.accepts == 1
+
+
+def test_five_redirects_followed_six_fail(serve):
+    def handle(req):
+        n = int(req.path.rsplit("/", 1)[1])
+        return (200, [], b"<ok/>") if n == 5 else (302, [("Location", "/r/%d" % (n + 1))], b"")
+    server = serve(handle)
+    assert transport.Session(server.url("/r/0")).post(b"<x/>")[0] == 200
+    msg = fails("http", transport.Session(server.url("/r/-1")).post, b"<x/>")
+    assert msg == "too many redirects (more than 5) from %s" % server.url("/r/4")
+
+
+# -- connection errors --
+
+def test_connection_refused():
+    port = free_port()
+    msg = fails("connect", transport.Session("http://127.0.0.1:%d/acs" % port).post, b"")
+    assert msg == "ACS unreachable: connection refused (127.0.0.1:%d)" % port
+
+
+def test_dns_failure(monkeypatch):
+    def no_dns(*args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    msg = fails("dns", transport.Session("http://acs.example:7547/").post, b"")
+    assert msg == "cannot resolve ACS host acs.example"
+
+
+def test_timeout(serve):
+    def stall(req):
+        server.release.wait()
+        return 200, [], b""
+    server = serve(stall)
+    msg = fails("timeout", transport.Session(server.url(), timeout=0.2).post, b"<x/>")
+    assert msg == "ACS did not answer within 0.2 s (%s)" % server.url()
+
+
+def test_unsupported_url_scheme():
+    msg = fails("protocol", transport.Session, "ftp://acs.example/")
+    assert msg == "unsupported URL ftp://acs.example/ (only http and https)"
+
+
+# -- HTTPS --
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    trustme = pytest.importorskip("trustme")
+    ssl = pytest.importorskip("ssl")
+    d = tmp_path_factory.mktemp("pki")
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(str(d / "ca.pem"))
+
+    def server_context(*names, client_ca=None):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ca.issue_cert(*names).configure_cert(ctx)
+        if client_ca is not None:
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            client_ca.configure_trust(ctx)
+        return ctx
+
+    client_ca = trustme.CA()
+    client_ca.issue_cert("cpe.example").private_key_and_cert_chain_pem.write_to_path(
+        str(d / "client.pem"))
+    return {"ca": str(d / "ca.pem"), "client": str(d / "client.pem"),
+            "ctx": server_context, "client_ca": client_ca}
+
+
+def test_https_verified(serve, pki):
+    server = serve(ok, tls=pki["ctx"]("127.0.0.1", "localhost"))
+    t = transport.Session(server.url(host="localhost"), ca_file=pki["ca"])
+    assert [t.post(b"<x/>")[0] for _ in range(2)] == [200, 200]
+    t.close()
+    t = transport.Session(server.url(), ca_file=pki["ca"])
+    assert t.post(b"<x/>")[0] == 200
+    assert server.accepts == 2
+
+
+def test_https_hostname_mismatch(serve, pki):
+    server = serve(ok, tls=pki["ctx"]("acs.example"))
+    msg = fails("tls", transport.Session(server.url(), ca_file=pki["ca"]).post, b"")
+    assert msg == "TLS certificate of 127.0.0.1 does not match its name"
+
+
+def test_https_untrusted_ca(serve, pki):
+    server = serve(ok, tls=pki["ctx"]("127.0.0.1"))
+    msg = fails("tls", transport.Session(server.url()).post, b"")  # system CAs only
+    assert msg.startswith("TLS certificate of 127.0.0.1 is not trusted "
+                          "(self-signed / unknown CA): ")
+
+
+def test_https_missing_ca_file(pki):
+    msg = fails("tls", transport.Session("https://127.0.0.1:1/", ca_file="/nonexistent.pem")
+                .post, b"")
+    assert msg.startswith("cannot load the CA file /nonexistent.pem")
+
+
+def test_mutual_tls(serve, pki):
+    server = serve(ok, tls=pki["ctx"]("127.0.0.1", client_ca=pki["client_ca"]))
+    t = transport.Session(server.url(), ca_file=pki["ca"], client_cert=pki["client"])
+    assert t.post(b"<x/>")[0] == 200
+    msg = fails("tls", transport.Session(server.url(), ca_file=pki["ca"]).post, b"<x/>")
+    assert msg.startswith("TLS handshake with 127.0.0.1 failed: ")
+    assert "client certificate" in msg
+
+
+# -- file transfers --
+
+class _Chunks(io.BytesIO):
+    def __init__(self):
+        io.BytesIO.__init__(self)
+        self.sizes = []
+
+    def write(self, data):
+        self.sizes.append(len(data))
+        return io.BytesIO.write(self, data)
+
+
+def test_download_digest_streamed(serve, tmp_path):
+    data = os.urandom(300 * 1024 + 17)
+    server = serve(digest_server("fu", "fp", body=data))
+    out = _Chunks()
+    assert transport.download(server.url("/fw.bin"), out, "fu", "fp") == len(data)
+    assert out.getvalue() == data and max(out.sizes) <= 64 * 1024 and len(out.sizes) > 4
+    path = tmp_path / "fw.bin"
+    with open(str(path), "wb") as f:
+        assert transport.download(server.url("/fw.bin"), f, "fu", "fp") == len(data)
+    assert path.read_bytes() == data
+    assert all(r.method == "GET" for r in server.requests)
+
+
+def test_download_errors(serve):
+    server = serve(lambda req: (404, [], b"no") if req.path == "/missing" else
+                   (200, [], b"x" * 1000))
+    with pytest.raises(transport.TransportError) as e:
+        transport.download(server.url("/missing"), io.BytesIO())
+    assert (e.value.kind, e.value.status) == ("http", 404)
+    assert e.value.message == "file server answered HTTP 404 Not Found for %s" \
+        % server.url("/missing")
+    fails("too-large", transport.download, server.url("/f"), io.BytesIO(), max_size=999)
+    msg = fails("auth", transport.download,
+                serve(basic_server("u", "p")).url("/f"), io.BytesIO(), "u", "bad")
+    assert msg.startswith("file server refused the credentials (HTTP 401) at ")
+
+
+def test_download_server_dies_mid_body(serve):
+    def handle(req):
+        req.handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" +
+                                b"x" * 1000)
+        req.handler.wfile.flush()
+        req.handler.close_connection = True
+        return None
+    server = serve(handle)
+    out = io.BytesIO()
+    msg = fails("connect", transport.download, server.url("/fw.bin"), out)
+    assert msg == ("connection to the file server was lost in the middle of a response (%s)"
+                   % server.url("/fw.bin"))
+
+
+def test_download_local_write_error_is_not_a_transport_error(serve):
+    server = serve(lambda req: (200, [], b"x" * 10))
+
+    class Full(io.BytesIO):
+        def write(self, data):
+            raise OSError(28, "No space left on device")
+    with pytest.raises(OSError) as e:
+        transport.download(server.url("/f"), Full())
+    assert not isinstance(e.value, transport.TransportError) and e.value.errno == 28
+
+
+def test_upload_put_with_basic_auth(serve):
+    server = serve(basic_server("u", "p", status=201))
+    data = os.urandom(200 * 1024)
+    src = io.BytesIO(b"head" + data)
+    src.seek(4)
+    assert transport.upload(server.url("/up/log.txt"), src, len(data), "u", "p") == 201
+    assert [(r.method, r.body == data) for r in server.requests] == [("PUT", True)] * 2
+    assert server.requests[1].headers["Content-Type"] == "application/octet-stream"
+
+
+# -- footprint --
+
+def test_http_use_loads_neither_ssl_nor_openssl(serve):
+    server = serve(digest_server("cpe", "pw"))
+    code = (
+        "import sys, json\n"
+        "sys.path.insert(0, %r)\n"
+        "import tr069client.transport as t\n"
+        "s = t.Session(%r, 'cpe', 'pw')\n"
+        "status = s.post(b'<x/>')[0]\n"
+        "s.close()\n"
+        "bad = ['ssl', '_ssl', 'hashlib', '_hashlib', 'hmac', 'logging', 'typing',\n"
+        "       'dataclasses', 'secrets', 'tempfile', 'subprocess', 'http.cookiejar',\n"
+        "       'urllib.request', 'http.server']\n"
+        "print(json.dumps([status, [m for m in bad if m in sys.modules]]))\n"
+        % (ROOT, server.url()))
+    out = subprocess.check_output([sys.executable, "-I", "-S", "-c", code])
+    assert json.loads(out.decode()) == [200, []]
+
+
+def test_folded_headers_from_a_hostile_server_do_not_escape_as_bugs(serve):
+    def handle(req):
+        if req.body == b"cookie":
+            raw = b"HTTP/1.1 200 OK\r\nSet-Cookie: a=b\r\n c\r\nContent-Length: 0\r\n\r\n"
+        else:
+            raw = (b'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Digest realm="r", '
+                   b'nonce="ab\r\n cd", qop=auth\r\nContent-Length: 0\r\n\r\n')
+        req.handler.wfile.write(raw)
+        return None
+    server = serve(handle)
+    t = transport.Session(server.url(), "cpe", "pw")
+    t.post(b"cookie")
+    fails("auth", t.post, b"auth")
+    assert "Cookie" not in server.requests[1].headers
+    assert "\n" not in server.requests[-1].headers["Authorization"]

@@ -1,0 +1,293 @@
+"""The agent's decisions: which events the next Inform carries, when a session is due, and
+what a finished session changes; no I/O (clocks and randomness are passed in).
+
+Times: `mono` is a monotonic clock for delays, `wall` Unix time for what the ACS sees.
+"""
+
+import calendar
+import time
+
+from . import events as ev
+from . import schedule, settings
+from .notify import Watcher
+from .session import DeviceId, Session
+
+MS = "Device.ManagementServer."
+# How many failed sessions a URL set by the ACS gets before the last good one returns.
+URL_TRIALS = 3
+STATUS_DISABLED, STATUS_WAITING, STATUS_RUNNING = "disabled", "waiting-URL", "running"
+
+
+def format_time(wall):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(wall))
+
+
+def _int(model, name, default, low=None):
+    try:
+        v = int(model.value(MS + name, "") or default)
+    except ValueError:
+        v = default
+    return v if low is None or v >= low else default
+
+
+class Agent:
+    """One CPE's CWMP state: events, retries, schedule, notifications, ACS URL trials."""
+
+    def __init__(self, store, model, identity, random, handlers=None, extra=None):
+        self.store = store
+        self.model = model
+        self.identity = identity
+        self.random = random
+        self.handlers = handlers
+        self.extra = extra or {}
+        st = store.state
+        self.events = ev.EventQueue(st.setdefault("events", []))
+        self.watcher = Watcher(model, st)
+        self.retry_at = None        # mono: earliest next attempt after a failure
+        self.periodic_at = None     # wall: next periodic Inform
+        self.active_at = None       # mono: earliest VALUE CHANGE session (throttle)
+        self.extra_session = False  # a connection request came during a session
+        self.cpe_requests = []      # callables returning CpeRequest lists (transfers)
+        self.on_acknowledged = []   # callables(token) for answered CPE requests
+
+    # --- state the operator sees ---------------------------------------------------------
+
+    def status(self):
+        if not settings.get(self.model, "enabled"):
+            return STATUS_DISABLED
+        if not settings.get(self.model, "acs-url"):
+            return STATUS_WAITING
+        return STATUS_RUNNING
+
+    @property
+    def retry_count(self):
+        return self.store.state.get("retry_count", 0)
+
+    def report(self, mono, wall):
+        """The operator's view: status, last-session-error, retry-count, and the times of the
+        last successful and the next planned session."""
+        st = self.store.state
+        status = self.status()
+        nxt = None
+        if status == STATUS_RUNNING:
+            if self._wanted(mono) and (self.retry_at is None or self.retry_at <= mono):
+                nxt = wall
+            else:
+                d = self.deadline(mono, wall)
+                nxt = wall + (d - mono) if d is not None else None
+        out = {
+            "status": status,
+            "last-session-error": st.get("last_error", ""),
+            "retry-count": self.retry_count,
+            "last-successful-session": format_time(st["last_success"]) if st.get("last_success") else "",
+            "next-session": format_time(nxt) if nxt is not None else "",
+            "pending-events": [c + (" " + k if k else "") for c, k in self.events.pending()],
+        }
+        trial = st.get("url_trial")
+        if trial:
+            out["url-on-trial"] = "%s (%d failed, falls back to %s)" % (trial["url"], trial["failures"],
+                                                                        trial.get("fallback"))
+        return out
+
+    # --- start-up --------------------------------------------------------------------------
+
+    def start(self, boot_id, mono, wall):
+        """The daemon started; `boot_id` identifies the kernel's boot (None if unknown)."""
+        st = self.store.state
+        # A reboot the agent ordered (Reboot, FactoryReset, firmware) counts as a boot even
+        # when the hook only restarted the daemon.
+        ordered = st.pop("expect_boot", False)
+        if ordered or boot_id is None or st.get("boot_id") != boot_id:
+            # A real boot (or the first start ever): 1 BOOT, and retry-count starts over.
+            self.events.add(ev.BOOT)
+            st["boot_id"] = boot_id
+            st["retry_count"] = 0
+            self.store.dirty = True
+        self._bootstrap_if_new_url()
+        self.reschedule(mono, wall)
+
+    def _bootstrap_if_new_url(self):
+        url = settings.get(self.model, "acs-url")
+        if url and self.store.state.get("bootstrap_url") != url:
+            if self.events.add(ev.BOOTSTRAP):
+                self.store.dirty = True
+
+    def reschedule(self, mono, wall, after_session=False):
+        """Recompute the periodic timer from the ManagementServer parameters."""
+        if not settings.get(self.model, "periodic-inform-enabled"):
+            self.periodic_at = None
+            return
+        interval = _int(self.model, "PeriodicInformInterval", 3600, 1)
+        anchor = _parse_time(self.model.value(MS + "PeriodicInformTime", ""))
+        last = wall if after_session else self.store.state.get("last_success")
+        self.periodic_at = schedule.next_periodic(wall, interval, anchor, last)
+
+    # --- what makes a session due ------------------------------------------------------------
+
+    def connection_request(self, in_session):
+        """An authenticated connection request arrived."""
+        if in_session:
+            self.extra_session = True
+        else:
+            self.events.add(ev.CONNECTION_REQUEST)
+            self.retry_at = None  # the ACS is asking now: no backoff
+        self.store.dirty = True
+
+    def inform_now(self):
+        """The operator asked for a session (`tr069client inform`)."""
+        self.retry_at = None
+        self.store.state["inform_requested"] = True
+        self.store.dirty = True
+
+    def schedule_inform(self, delay, command_key, wall):
+        self.store.state.setdefault("scheduled", []).append([wall + delay, command_key])
+        self.store.dirty = True
+
+    def on_timers(self, mono, wall):
+        """Turn elapsed timers into events."""
+        if self.periodic_at is not None and wall >= self.periodic_at:
+            self.events.add(ev.PERIODIC)
+            self.periodic_at = None
+            self.store.dirty = True
+        due = [s for s in self.store.state.get("scheduled", []) if s[0] <= wall]
+        if due:
+            for _, key in due:
+                self.events.add(ev.SCHEDULED)
+                self.events.add(ev.M_SCHEDULE_INFORM, key)
+            self.store.state["scheduled"] = [s for s in self.store.state["scheduled"] if s[0] > wall]
+            self.store.dirty = True
+
+    def poll_notifications(self, mono):
+        """Compare notified parameters with their baseline; queue VALUE CHANGE as needed."""
+        passive, active = self.watcher.poll()
+        if passive or active:
+            self.events.add(ev.VALUE_CHANGE)
+            self.store.dirty = True
+        if active and self.active_at is None:
+            throttle = _int(self.model, "DefaultActiveNotificationThrottle", 0, 0)
+            last = self.store.state.get("last_active_mono")
+            self.active_at = mono if last is None else max(mono, last + throttle)
+        return passive, active
+
+    def _wanted(self, mono):
+        for code, _ in self.events.items:
+            if code != ev.VALUE_CHANGE:
+                return True
+        if self.watcher.has_active() and (self.active_at is None or mono >= self.active_at):
+            return True
+        if self.store.state.get("inform_requested") or self.extra_session:
+            return True
+        return any(f() for f in self.cpe_requests)
+
+    def due(self, mono):
+        """Should a session start now?"""
+        if self.status() != STATUS_RUNNING:
+            return False
+        if self.retry_at is not None and mono < self.retry_at:
+            return False
+        return self._wanted(mono)
+
+    def deadline(self, mono, wall):
+        """Monotonic time of the next timer that can make a session due (None: none)."""
+        if self.status() != STATUS_RUNNING:
+            return None
+        times = []
+        if self.retry_at is not None:
+            times.append(self.retry_at)
+        if self.periodic_at is not None:
+            times.append(mono + max(0.0, self.periodic_at - wall))
+        for due_wall, _ in self.store.state.get("scheduled", []):
+            times.append(mono + max(0.0, due_wall - wall))
+        if self.active_at is not None and self.watcher.has_active():
+            times.append(self.active_at)
+        return min(times) if times else None
+
+    # --- one session -------------------------------------------------------------------------
+
+    def begin(self, wall, new_id):
+        """The engine for the next session."""
+        self._bootstrap_if_new_url()
+        self.extra_session = False
+        self.store.state.pop("inform_requested", None)
+        ident = self.identity
+        requests = []
+        for f in self.cpe_requests:
+            requests.extend(f() or ())
+        return Session(self.model, DeviceId(ident["manufacturer"], ident["oui"], ident["product-class"],
+                                            ident["serial-number"]),
+                       self.events.pending(), self.retry_count, format_time(wall), new_id,
+                       inform_params=self.watcher.inform_params(), cpe_requests=requests,
+                       handlers=self.handlers, extra=self.extra)
+
+    def finish(self, s, url, mono, wall):
+        """Record a finished session; returns the actions the daemon must run now."""
+        st = self.store.state
+        self.store.dirty = True
+        if s.informed:
+            self.events.delivered(s.events)
+            self.watcher.delivered(s.inform_params)
+            if any(c == ev.BOOTSTRAP for c, _ in s.events):
+                st["bootstrap_url"] = url
+            if any(c == ev.VALUE_CHANGE for c, _ in s.events):
+                st["last_active_mono"] = mono
+                self.active_at = None
+        else:
+            self.events.session_failed(s.events, False)
+        for token in s.acknowledged:
+            for f in self.on_acknowledged:
+                f(token)
+        self.watcher.accept_acs_changes()
+        changed = self.model.acs_changed
+        if MS + "URL" in changed:
+            st["url_trial"] = {"url": settings.get(self.model, "acs-url"), "fallback": st.get("last_good_url", url),
+                               "failures": 0}
+        if s.ok:
+            st["retry_count"] = 0
+            st["last_error"] = ""
+            st["last_success"] = wall
+            st["last_good_url"] = url
+            if st.get("url_trial", {}).get("url") == url:
+                st.pop("url_trial")
+            self.retry_at = None
+        else:
+            st["retry_count"] = st.get("retry_count", 0) + 1
+            st["last_error"] = s.error
+            self._url_trial_failed(url, s.error)
+            wait = schedule.retry_wait(st["retry_count"], _int(self.model, "CWMPRetryMinimumWaitInterval", 5, 1),
+                                       _int(self.model, "CWMPRetryIntervalMultiplier", 2000, 1000), self.random)
+            self.retry_at = mono + max(wait, s.retry_after or 0)
+        st["last_session"] = wall
+        for a in [a for a in s.actions if a[0] == "schedule_inform"]:
+            self.schedule_inform(a[1], a[2], wall)
+        if s.ok or any(c in (MS + "PeriodicInformInterval", MS + "PeriodicInformTime", MS + "PeriodicInformEnable")
+                       for c in changed):
+            self.reschedule(mono, wall, after_session=True)
+        return [a for a in s.actions if a[0] != "schedule_inform"]
+
+    def _url_trial_failed(self, url, error):
+        st = self.store.state
+        trial = st.get("url_trial")
+        if not trial or trial["url"] != url:
+            return
+        trial["failures"] += 1
+        fallback = trial.get("fallback")
+        if trial["failures"] >= URL_TRIALS and fallback and fallback != url:
+            settings.put(self.model, "acs-url", fallback)
+            st.pop("url_trial")
+            if st.get("bootstrap_url") == fallback:
+                self.events.discard(ev.BOOTSTRAP)
+            st["last_error"] = ("ACS URL %s set by the ACS failed %d sessions (last: %s); "
+                                "returned to the last URL that worked, %s" % (url, URL_TRIALS, error, fallback))
+            self.retry_at = None
+            st["retry_count"] = 0
+
+
+def _parse_time(value):
+    """Unix time of a TR-181 dateTime, None for the unknown time or garbage."""
+    if not value or value.startswith("0001-"):
+        return None
+    try:
+        t = time.strptime(value[:19], "%Y-%m-%dT%H:%M:%S")
+    except ValueError:
+        return None
+    return calendar.timegm(t)

@@ -1,0 +1,226 @@
+"""The command line: `tr069client run|status|set|get|inform|reset-config`."""
+
+import argparse
+import json
+import os
+import sys
+
+from . import __version__, config, control, daemon, identity, log, settings
+from .faults import CwmpFault
+from .store import Store, StoreError
+
+DEFAULT_STATE_DIR = config.KEYS["state-dir"][1]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        # One line, no usage dump: init scripts log it and operators read it.
+        raise _UsageError("%s (see %s --help)" % (message, self.prog))
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _add_common(p):
+    p.add_argument("--state-dir", help="folder of the state file (default %s)" % DEFAULT_STATE_DIR)
+    p.add_argument("--config", metavar="FILE", help="JSON config file (identity, hooks, settings)")
+
+
+def _yes_no(value):
+    try:
+        return config.parse_bool(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e))
+
+
+def _port(value):
+    if not value.isdigit() or not 1 <= int(value) <= 65535:
+        raise argparse.ArgumentTypeError("a port is a number from 1 to 65535, not %r" % value)
+    return int(value)
+
+
+def _interval(value):
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError("the interval is a number of seconds >= 1, not %r" % value)
+    return int(value)
+
+
+def _parser():
+    p = _Parser(prog="tr069client", description="TR-069 (CWMP) client for Linux routers.")
+    p.add_argument("--version", action="version", version="tr069client " + __version__)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    run = sub.add_parser("run", help="run the daemon in the foreground")
+    _add_common(run)
+    run.add_argument("--acs-url", metavar="URL")
+    run.add_argument("--username", metavar="U")
+    run.add_argument("--password", metavar="P")
+    run.add_argument("--periodic-inform-enabled", type=_yes_no, metavar="yes|no")
+    run.add_argument("--periodic-inform-interval", type=_interval, metavar="S")
+    run.add_argument("--client-certificate", metavar="PEM")
+    run.add_argument("--ca-file", metavar="PEM")
+    run.add_argument("--cr-address", metavar="ADDR")
+    run.add_argument("--cr-port", type=_port, metavar="PORT")
+    run.add_argument("--log-level", choices=sorted(log.LEVELS, key=log.LEVELS.get), metavar="LEVEL")
+
+    st = sub.add_parser("status", help="settings and state: status, last-session-error, retry-count")
+    _add_common(st)
+    st.add_argument("--json", action="store_true", help="print one JSON object")
+
+    s = sub.add_parser("set", help="change settings or parameters: KEY=VALUE ...")
+    _add_common(s)
+    s.add_argument("items", nargs="+", metavar="KEY=VALUE")
+
+    g = sub.add_parser("get", help="print settings or parameters (Device.… paths)")
+    _add_common(g)
+    g.add_argument("paths", nargs="+", metavar="PATH")
+
+    i = sub.add_parser("inform", help="ask the running daemon for a session now")
+    _add_common(i)
+
+    r = sub.add_parser("reset-config", help="forget configuration and state; next session is a BOOTSTRAP")
+    _add_common(r)
+    return p
+
+
+def _state_dir(args):
+    if args.state_dir:
+        return args.state_dir
+    cfg = config.load(args.config)
+    return config.get(cfg, "state-dir")
+
+
+def _ask(state_dir, request):
+    """The running daemon's reply, or None when no daemon runs."""
+    try:
+        reply = control.request(os.path.join(state_dir, "control.sock"), request)
+    except control.NotRunning:
+        return None
+    if not reply.get("ok"):
+        raise _CommandError(reply.get("error") or "the daemon refused the request")
+    return reply
+
+
+class _CommandError(Exception):
+    pass
+
+
+def _offline(state_dir, args):
+    """Model and agent over the state file, for commands run while no daemon runs."""
+    from .agent import Agent
+    from .wiring import build
+    store = Store.load(os.path.join(state_dir, daemon.STATE_FILE))
+    cfg = config.load(args.config)
+    ident = identity.resolve(cfg)
+    parts = build(store, cfg, ident)
+    return store, parts.model, Agent(store, parts.model, ident, None)
+
+
+def cmd_run(args):
+    cfg = config.load(args.config)
+    state_dir = args.state_dir or config.get(cfg, "state-dir")
+    overrides = {k.replace("_", "-"): v for k, v in vars(args).items()
+                 if k not in ("command", "config", "state_dir") and v is not None}
+    d = daemon.Daemon(state_dir, args.config, overrides)
+    d.run()
+    return 0
+
+
+def cmd_status(args):
+    import time
+    state_dir = _state_dir(args)
+    reply = _ask(state_dir, {"cmd": "status"})
+    store, model, agent = _offline(state_dir, args)
+    info = dict(settings.show(model))
+    if reply is not None:
+        info.update(reply["status"])
+        info["daemon"] = "running"
+    else:
+        info.update(agent.report(time.monotonic(), time.time()))
+        info["daemon"] = "not running"
+        if info["status"] == "running":
+            info["next-session"] = ""
+    if args.json:
+        print(json.dumps(info, indent=2, sort_keys=True))
+    else:
+        width = max(len(k) for k in info)
+        for k, v in info.items():
+            if isinstance(v, bool):
+                v = "yes" if v else "no"
+            elif isinstance(v, list):
+                v = ", ".join(v) or "-"
+            print("%s: %s" % (k.rjust(width), v if v != "" else "-"))
+    return 0
+
+
+def _pairs(items):
+    out = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise _UsageError("expected KEY=VALUE, not %r" % item)
+        out.append([key.strip(), value])
+    return out
+
+
+def cmd_set(args):
+    items = _pairs(args.items)
+    state_dir = _state_dir(args)
+    if _ask(state_dir, {"cmd": "set", "items": items}) is not None:
+        return 0
+    store, model, _ = _offline(state_dir, args)
+    daemon.set_values(model, items)
+    store.save()
+    return 0
+
+
+def cmd_get(args):
+    state_dir = _state_dir(args)
+    reply = _ask(state_dir, {"cmd": "get", "paths": args.paths})
+    if reply is not None:
+        values = reply["values"]
+    else:
+        _, model, _ = _offline(state_dir, args)
+        values = daemon.get_values(model, args.paths)
+    for k, v in values.items():
+        if isinstance(v, bool):
+            v = "yes" if v else "no"
+        print("%s=%s" % (k, v) if len(values) > 1 or len(args.paths) > 1 or args.paths[0].endswith(".") else v)
+    return 0
+
+
+def cmd_inform(args):
+    if _ask(_state_dir(args), {"cmd": "inform"}) is None:
+        raise _CommandError("the daemon is not running")
+    return 0
+
+
+def cmd_reset_config(args):
+    state_dir = _state_dir(args)
+    if _ask(state_dir, {"cmd": "reset-config"}) is not None:
+        return 0
+    store = Store.load(os.path.join(state_dir, daemon.STATE_FILE))
+    daemon.reset(store)
+    store.save()
+    return 0
+
+
+def main(argv=None):
+    try:
+        args = _parser().parse_args(argv)
+        return {"run": cmd_run, "status": cmd_status, "set": cmd_set, "get": cmd_get,
+                "inform": cmd_inform, "reset-config": cmd_reset_config}[args.command](args)
+    except (_UsageError, _CommandError, config.ConfigError, identity.IdentityError,
+            settings.SettingError, StoreError, control.ControlError) as e:
+        sys.stderr.write("tr069client: %s\n" % e)
+        return 2 if isinstance(e, _UsageError) else 1
+    except CwmpFault as f:
+        sys.stderr.write("tr069client: %s\n" % f.message)
+        return 1
+    except OSError as e:
+        sys.stderr.write("tr069client: %s\n" % e)
+        return 1
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,37 @@
+"""Runs one CWMP session over HTTP: the engine's bodies go out, the ACS's answers come back."""
+
+from . import log
+from .transport import TransportError
+
+
+def run(session, http, between=None):
+    """Drive `session` over `http` (a transport.Session) until it is done, then close.
+
+    `between()` runs after every exchange (the daemon services connection requests there)."""
+    try:
+        while True:
+            body = session.next_post()
+            if body is None:
+                break
+            if log.enabled(log.DEBUG):
+                _trace("CPE -> ACS", body)
+            try:
+                status, headers, answer = http.post(body, None if body == b"" else "")
+            except TransportError as e:
+                session.abort(str(e))
+                break
+            if log.enabled(log.DEBUG):
+                _trace("ACS -> CPE HTTP %d" % status, answer)
+            session.receive(status, headers, answer)
+            if between is not None:
+                between()
+    finally:
+        http.close()
+    return session
+
+
+def _trace(direction, body):
+    if isinstance(body, list):
+        body = b"".join(body)
+    text = body.decode("utf-8", "replace") if body else "(empty)"
+    log.debug("%s\n%s", direction, log.redact(text))

@@ -1,0 +1,365 @@
+"""The connection-request listener (TR-069 3.2.2): a non-blocking HTTP/1.1 server that lives
+as file descriptors in the daemon's select loop and counts Digest-authenticated GETs.
+
+A peer can never hold it: every accepted socket has a small input buffer and a deadline,
+the number of open sockets is capped (the oldest is dropped), and a global rate limit
+answers 503 beyond it. Nothing here blocks; the loop calls readable(), writable(),
+handle(), next_deadline() and expire().
+"""
+
+import collections
+import errno
+import math
+import re
+import socket
+import time
+
+from . import auth, log
+
+REALM = "tr069client"
+_NONCE_TTL = 60.0  # a nonce is fresh this long; then 401 with stale=true
+_NONCES = 32  # bounded nonce table: the rate limit keeps fresh ones well below this
+_WARN_EVERY = 60.0  # one warning of a kind per minute: a port scan must not flood the log
+_ACCEPTS = 16  # accepts per handle() call, so a connect flood cannot starve the loop
+_RECV = 4096
+_HEAD_END = re.compile(rb"\r?\n\r?\n")
+_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
+            405: "Method Not Allowed", 431: "Request Header Fields Too Large",
+            503: "Service Unavailable"}
+_WHY = {errno.EADDRINUSE: "address in use",
+        errno.EADDRNOTAVAIL: "address not available on this host",
+        errno.EACCES: "permission denied"}
+
+
+class _Client(object):
+    """One accepted socket: input and output buffers, deadline, and how it ends."""
+
+    __slots__ = ("sock", "peer", "inbuf", "out", "deadline", "closing", "draining", "eof")
+
+    def __init__(self, sock, peer, deadline):
+        self.sock, self.peer, self.deadline = sock, peer, deadline
+        self.inbuf, self.out = bytearray(), bytearray()
+        self.closing = False  # close once `out` has left
+        self.draining = False  # write side shut; input is discarded until EOF or deadline
+        self.eof = False  # the peer shut its write side
+
+
+def _show(host, port):
+    return "[%s]:%d" % (host, port) if ":" in host else "%s:%d" % (host, port)
+
+
+def _listen_error(host, port, exc):
+    why = _WHY.get(exc.errno) or exc.strerror or str(exc)
+    if isinstance(exc, socket.gaierror):
+        why = "not a usable address (%s)" % (exc.strerror or exc)
+    err = OSError("cannot listen on %s: %s" % (_show(host, port), why))
+    err.errno = exc.errno
+    return err
+
+
+def _bind(host, port, backlog):
+    try:
+        infos = socket.getaddrinfo(host, port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0,
+                                   socket.AI_PASSIVE)
+        family, _, _, _, sockaddr = infos[0]
+        sock = socket.socket(family, socket.SOCK_STREAM)
+    except OSError as exc:
+        raise _listen_error(host, port, exc)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6 and sockaddr[0] == "::":
+            try:  # dual stack, so "::" also takes IPv4 (mapped) connections
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            except (OSError, AttributeError):
+                pass  # IPv6 only on this system
+        sock.bind(sockaddr)
+        sock.listen(backlog)
+        sock.setblocking(False)
+    except OSError as exc:
+        sock.close()
+        raise _listen_error(host, port, exc)
+    return sock
+
+
+def _path_of(target):
+    """The path of an origin-form or absolute-form request target, query dropped."""
+    if target.startswith(("http://", "https://")):
+        slash = target.find("/", target.index("//") + 2)
+        target = target[slash:] if slash >= 0 else "/"
+    return target.split("?", 1)[0]
+
+
+def _parse(head):
+    """(method, target, version, headers) of a request head, or None if malformed."""
+    lines = head.decode("latin-1").split("\n")
+    parts = lines[0].rstrip("\r").split(" ")
+    if len(parts) != 3 or parts[2] not in ("HTTP/1.0", "HTTP/1.1") or not parts[1]:
+        return None
+    headers = {}
+    for line in lines[1:]:
+        line = line.rstrip("\r")
+        name, sep, value = line.partition(":")
+        # RFC 7230 3.2.4: no whitespace before the colon, no obsolete line folding
+        if not sep or not name or name != name.strip() or line[0] in " \t":
+            return None
+        headers.setdefault(name.lower(), value.strip())
+    return parts[0], parts[1], parts[2], headers
+
+
+class Listener(object):
+    """Connection-request HTTP server; handle() returns how many valid requests arrived."""
+
+    def __init__(self, address="0.0.0.0", port=7547, path=None, credentials=None,
+                 clock=time.monotonic, max_clients=8, header_timeout=5.0, max_request=4096,
+                 rate=(20, 60.0)):
+        self.path = path or "/" + auth.new_nonce()[:20]
+        if not self.path.startswith("/"):
+            raise ValueError("connection request path must start with '/': %r" % self.path)
+        self.address = address or "0.0.0.0"
+        self._credentials = credentials or (lambda: ("", ""))
+        self._clock = clock
+        self._max_clients = max(1, max_clients)
+        self._timeout = header_timeout
+        self._max_request = max_request
+        self._rate = rate
+        self._hits = collections.deque(maxlen=max(1, rate[0])) if rate else None
+        self._nonces = {}  # nonce -> [issued at, highest nc seen], oldest first
+        self._clients = {}  # socket -> _Client, oldest first
+        self._warned = {}  # warning key -> [last logged at, suppressed since]
+        self._events = 0
+        self._sock = _bind(self.address, port, 16)
+        self.port = self._sock.getsockname()[1]
+
+    def url(self, host):
+        """The ConnectionRequestURL for clients reaching this device as `host`."""
+        if ":" in host and not host.startswith("["):
+            host = "[%s]" % host.replace("%", "%25")  # RFC 6874: a zone id's % is escaped
+        return "http://%s:%d%s" % (host, self.port, self.path)
+
+    def readable(self):
+        """Sockets to select() for reading: the listening socket and clients with no output due."""
+        if self._sock is None:
+            return []
+        return [self._sock] + [c.sock for c in self._clients.values() if not c.out]
+
+    def writable(self):
+        """Sockets with an answer still to send."""
+        return [c.sock for c in self._clients.values() if c.out]
+
+    def handle(self, readable, writable=(), now=None):
+        """Serve what select() reported; the number of valid, authenticated requests."""
+        now = self._clock() if now is None else now
+        self._events = 0
+        for sock in writable:
+            c = self._clients.get(sock)
+            if c is not None:
+                self._send(c)
+                self._process(c, now)
+        for sock in readable:
+            if sock is self._sock:
+                self._accept(now)
+            else:
+                c = self._clients.get(sock)
+                if c is not None and not c.out:
+                    self._read(c, now)
+        return self._events
+
+    def next_deadline(self):
+        """When the next client times out (monotonic seconds), or None without clients."""
+        return min([c.deadline for c in self._clients.values()] or [None])
+
+    def expire(self, now=None):
+        """Drop every client past its deadline; how many were dropped."""
+        now = self._clock() if now is None else now
+        late = [c for c in self._clients.values() if c.deadline <= now]
+        for c in late:
+            log.debug("connection request listener: dropping %s (too slow)", c.peer)
+            self._drop(c)
+        return len(late)
+
+    def close(self):
+        """Close every client and the listening socket."""
+        for c in list(self._clients.values()):
+            self._drop(c)
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    # -- sockets --
+
+    def _accept(self, now):
+        for _ in range(_ACCEPTS):
+            try:
+                sock, peer = self._sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    self._warn("accept", now, "connection request listener cannot accept: %s",
+                               exc.strerror)
+                    if self._clients:  # free a descriptor, or select() keeps waking us
+                        self._drop(next(iter(self._clients.values())))
+                    return
+                continue  # e.g. ECONNABORTED: that peer is gone, try the next
+            sock.setblocking(False)
+            while len(self._clients) >= self._max_clients:
+                oldest = next(iter(self._clients.values()))
+                log.debug("connection request listener: too many clients, dropping %s",
+                          oldest.peer)
+                self._drop(oldest)
+            self._clients[sock] = _Client(sock, peer[0], now + self._timeout)
+
+    def _drop(self, c):
+        self._clients.pop(c.sock, None)
+        c.sock.close()
+
+    def _read(self, c, now):
+        try:
+            data = c.sock.recv(_RECV)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self._drop(c)
+            return
+        if c.draining:
+            if not data:
+                self._drop(c)
+            return  # input after our last answer is discarded
+        if not data:
+            c.eof = True
+            self._process(c, now)  # a request followed by shutdown(SHUT_WR) still gets its answer
+            if c.sock in self._clients:
+                if c.out:
+                    c.closing = True
+                else:
+                    self._drop(c)
+            return
+        c.inbuf += data
+        self._process(c, now)
+
+    def _send(self, c):
+        if c.out:
+            try:
+                sent = c.sock.send(c.out)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                self._drop(c)
+                return
+            del c.out[:sent]
+        if not c.out and c.closing and not c.draining:
+            if c.eof:
+                self._drop(c)
+                return
+            # Closing with unread input would send a RST that can destroy our answer in
+            # flight; shut the write side and discard input until EOF or the deadline.
+            try:
+                c.sock.shutdown(socket.SHUT_WR)
+            except OSError:
+                self._drop(c)
+                return
+            c.draining = True
+
+    # -- HTTP --
+
+    def _process(self, c, now):
+        """Answer the complete requests in `c.inbuf`, one at a time (the next waits for `out`)."""
+        while c.sock in self._clients and not c.out and not c.closing:
+            start = 0
+            while start < len(c.inbuf) and c.inbuf[start] in (10, 13):
+                start += 1  # RFC 7230 3.5: ignore empty lines before a request line
+            if start:
+                del c.inbuf[:start]
+            m = _HEAD_END.search(c.inbuf)
+            if m is None or m.start() > self._max_request:
+                if m is not None or len(c.inbuf) > self._max_request:
+                    self._reply(c, 431, close=True)
+                return
+            head = bytes(c.inbuf[:m.start()])
+            del c.inbuf[:m.end()]
+            c.deadline = now + self._timeout  # keep-alive: a fresh deadline for the next one
+            self._request(c, head, now)
+
+    def _request(self, c, head, now):
+        parsed = _parse(head)
+        if parsed is None:
+            return self._reply(c, 400, close=True)
+        method, target, version, headers = parsed
+        tokens = [t.strip().lower() for t in headers.get("connection", "").split(",")]
+        keep = "keep-alive" in tokens if version == "HTTP/1.0" else "close" not in tokens
+        if "transfer-encoding" in headers or headers.get("content-length", "0") != "0":
+            return self._reply(c, 400, close=True)  # a connection request has no body
+        wait = self._limited(now)
+        if wait:
+            self._warn("rate", now, "connection requests over the rate limit (%d per %g s): "
+                       "answering 503", self._rate[0], self._rate[1])
+            return self._reply(c, 503, [("Retry-After", str(wait))], close=True)
+        if not auth.equal(_path_of(target), self.path):
+            return self._reply(c, 404, close=True)
+        if method != "GET":
+            return self._reply(c, 405, [("Allow", "GET")], close=True)
+        username, password = self._credentials()
+        if not username or not password:
+            # TR-069 3.2.2: never accept an unauthenticated connection request
+            self._warn("unset", now, "connection request refused: "
+                       "ConnectionRequestUsername/Password are not set")
+            return self._challenge(c, keep, now)
+        authorization = headers.get("authorization")
+        if authorization is None:
+            return self._challenge(c, keep, now)  # GenieACS's first try: no credentials
+        fields = auth.verify(authorization, "GET", target, username, password, realm=REALM)
+        if (fields is None or fields.get("qop") != "auth"
+                or fields.get("algorithm", "MD5").upper() != "MD5"):
+            log.debug("connection request from %s refused: wrong credentials or not Digest",
+                      c.peer)
+            return self._challenge(c, keep, now)
+        entry = self._nonces.get(fields["nonce"])
+        if entry is None or now - entry[0] > _NONCE_TTL:
+            return self._challenge(c, keep, now, stale=True)  # right password, old nonce
+        if fields["nc"] <= entry[1]:
+            log.debug("connection request from %s refused: replayed nonce count", c.peer)
+            return self._challenge(c, keep, now)
+        entry[1] = fields["nc"]
+        self._events += 1
+        log.debug("connection request from %s accepted", c.peer)
+        return self._reply(c, 200, close=not keep)
+
+    def _challenge(self, c, keep, now, stale=False):
+        nonce = auth.new_nonce()
+        while self._nonces and (len(self._nonces) >= _NONCES
+                                or now - next(iter(self._nonces.values()))[0] > _NONCE_TTL):
+            del self._nonces[next(iter(self._nonces))]
+        self._nonces[nonce] = [now, 0]
+        self._reply(c, 401, [("WWW-Authenticate", auth.challenge(REALM, nonce, stale=stale))],
+                    close=not keep)
+
+    def _reply(self, c, status, headers=(), close=False):
+        lines = ["HTTP/1.1 %d %s" % (status, _REASONS[status])]
+        lines.extend("%s: %s" % h for h in headers)
+        lines.append("Content-Length: 0")
+        if close:
+            lines.append("Connection: close")
+            c.closing = True
+        c.out += ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        self._send(c)
+
+    def _limited(self, now):
+        """0 if one more request fits the rate limit (and count it), else seconds to wait."""
+        if self._hits is None:
+            return 0
+        count, window = self._rate
+        if len(self._hits) >= count and now - self._hits[0] < window:
+            return max(1, int(math.ceil(self._hits[0] + window - now)))
+        self._hits.append(now)
+        return 0
+
+    def _warn(self, key, now, fmt, *args):
+        state = self._warned.get(key)
+        if state is not None and now - state[0] < _WARN_EVERY:
+            state[1] += 1
+            return
+        if state is not None and state[1]:
+            fmt += " (%d more since the last report)"
+            args += (state[1],)
+        self._warned[key] = [now, 0]
+        log.warning(fmt, *args)

@@ -1,0 +1,81 @@
+"""The daemon's logger: levels, stderr or syslog, secrets redacted; smaller than `logging`."""
+
+import re
+import sys
+import time
+
+DEBUG, INFO, WARNING, ERROR = 10, 20, 30, 40
+LEVELS = {"debug": DEBUG, "info": INFO, "warning": WARNING, "error": ERROR}
+_NAMES = {DEBUG: "debug", INFO: "info", WARNING: "warning", ERROR: "error"}
+
+_level = INFO
+_syslog = None
+_stream = sys.stderr
+
+# Passwords travel in SOAP bodies (SPV of ...Password, Download credentials) and in
+# Authorization headers; a debug log must never show them.
+_REDACT = [
+    (re.compile(r"(?i)(authorization:\s*)(\S+)(.*)"), r"\1\2 [redacted]"),
+    (re.compile(r"(?is)(<(?:\w+:)?Password>)(.*?)(</(?:\w+:)?Password>)"), r"\1[redacted]\3"),
+    (re.compile(r"(?is)(<Name>[^<]*(?:Password|Passphrase|Secret|Key(?:Passphrase)?)</Name>\s*"
+                r"<Value\b[^>]*>)(.*?)(</Value>)"), r"\1[redacted]\3"),
+]
+
+
+def redact(text):
+    """Return `text` with passwords and credentials replaced by [redacted]."""
+    for pattern, repl in _REDACT:
+        text = pattern.sub(repl, text)
+    return text
+
+
+def configure(level="info", use_syslog=False, stream=None):
+    """Set the threshold and the destination (stderr, a stream, or syslog)."""
+    global _level, _syslog, _stream
+    _level = LEVELS[level] if isinstance(level, str) else level
+    if stream is not None:
+        _stream = stream
+    if use_syslog:
+        import syslog
+        syslog.openlog("tr069client", syslog.LOG_PID, syslog.LOG_DAEMON)
+        _syslog = syslog
+    else:
+        _syslog = None
+
+
+def enabled(level):
+    return level >= _level
+
+
+def _emit(level, fmt, args):
+    if level < _level:
+        return
+    msg = fmt % args if args else fmt
+    if _syslog is not None:
+        prio = {DEBUG: _syslog.LOG_DEBUG, INFO: _syslog.LOG_INFO,
+                WARNING: _syslog.LOG_WARNING, ERROR: _syslog.LOG_ERR}[level]
+        for line in msg.splitlines() or [""]:
+            _syslog.syslog(prio, line)
+        return
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+    try:
+        _stream.write("%s %s %s\n" % (stamp, _NAMES[level], msg))
+        _stream.flush()
+    except (OSError, ValueError):
+        pass  # a closed stderr must not stop the daemon
+
+
+def debug(fmt, *args):
+    _emit(DEBUG, fmt, args)
+
+
+def info(fmt, *args):
+    _emit(INFO, fmt, args)
+
+
+def warning(fmt, *args):
+    _emit(WARNING, fmt, args)
+
+
+def error(fmt, *args):
+    _emit(ERROR, fmt, args)

@@ -1,0 +1,63 @@
+"""Value-change detection for parameters with passive or active notification; no I/O.
+
+The baseline is what the ACS last learned (or set); a poll compares the model with it.
+"""
+
+
+class Watcher:
+    """Compares notified parameters with their baseline, kept in `state` (the store's)."""
+
+    def __init__(self, model, state):
+        self.model = model
+        self.state = state
+        self.baseline = state.setdefault("notify_baseline", {})
+        # Changed paths not yet delivered in an Inform, by kind: {"1": [...], "2": [...]}.
+        self.pending = state.setdefault("notify_pending", {"1": [], "2": []})
+
+    def watched(self):
+        m = self.model
+        return {p: 1 for p in m.notified(1)}, {p: 2 for p in m.notified(2)}
+
+    def poll(self):
+        """Read the watched values; return (passive, active) lists of newly changed paths."""
+        passive, active = self.watched()
+        kinds = dict(passive)
+        kinds.update(active)
+        view = self.model.poll(list(kinds))
+        changed = {1: [], 2: []}
+        for path, kind in kinds.items():
+            value = view.get(path)
+            if value is None:
+                continue
+            old = self.baseline.get(path)
+            if old is None:
+                self.baseline[path] = value   # newly watched: nothing to report yet
+            elif old != value:
+                self.baseline[path] = value
+                if path in self.model.acs_changed:
+                    continue                  # TR-069 3.2.1: the ACS's own changes are not notified
+                lst = self.pending[str(kind)]
+                if path not in lst:
+                    lst.append(path)
+                changed[kind].append(path)
+        for path in [p for p in self.baseline if p not in kinds]:
+            del self.baseline[path]
+        return changed[1], changed[2]
+
+    def accept_acs_changes(self):
+        """After a session: what the ACS set becomes the baseline, not a change to report."""
+        view = self.model.values()
+        for path in self.model.acs_changed:
+            if path in view:
+                self.baseline[path] = view[path]
+
+    def inform_params(self):
+        """Changed paths the next Inform must carry."""
+        return self.pending["2"] + [p for p in self.pending["1"] if p not in self.pending["2"]]
+
+    def delivered(self, sent):
+        for kind in ("1", "2"):
+            self.pending[kind] = [p for p in self.pending[kind] if p not in sent]
+
+    def has_active(self):
+        return bool(self.pending["2"])

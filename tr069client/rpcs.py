@@ -1,0 +1,149 @@
+"""The CPE's RPC methods: one function per method and one table row each; no I/O."""
+
+from . import soap
+from .faults import CwmpFault, INVALID_ARGUMENTS
+from .soap import array, child, children, element, escape, local, text
+
+XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
+# TR-069 A.3.1: a request naming more than this is refused rather than answered slowly.
+_MAX_NAMES = 16384
+
+
+class Context:
+    """What an RPC may touch: the model, the method table, and a list of actions that the
+    daemon runs after the session (reboot, transfers, ...)."""
+
+    def __init__(self, model, handlers=None, extra=None):
+        self.model = model
+        self.handlers = RPCS if handlers is None else handlers
+        self.actions = []
+        # Whatever later layers (transfers, scheduling) hand to their RPC functions.
+        self.extra = extra or {}
+
+
+def _required(elem, name):
+    c = child(elem, name)
+    if c is None:
+        raise CwmpFault(INVALID_ARGUMENTS, "argument %s is missing" % name)
+    return c
+
+
+def _required_text(elem, name):
+    return (_required(elem, name).text or "").strip()
+
+
+def _strings(elem, name):
+    items = [(c.text or "").strip() for c in _required(elem, name) if local(c.tag) == "string"]
+    if len(items) > _MAX_NAMES:
+        raise CwmpFault(INVALID_ARGUMENTS, "too many names in %s (%d)" % (name, len(items)))
+    return items
+
+
+def _bool(elem, name, required=True):
+    c = child(elem, name)
+    if c is None:
+        if required:
+            raise CwmpFault(INVALID_ARGUMENTS, "argument %s is missing" % name)
+        return False
+    v = soap.parse_bool(c.text)
+    if v is None:
+        raise CwmpFault(INVALID_ARGUMENTS, "argument %s must be a boolean, not %r" % (name, c.text))
+    return v
+
+
+def _key(elem, name="ParameterKey"):
+    """ParameterKey/CommandKey: optional in practice (some ACSs omit it), 32 chars at most."""
+    value = text(elem, name)
+    if value is not None and len(value) > 32:
+        raise CwmpFault(INVALID_ARGUMENTS, "%s longer than 32 characters" % name)
+    return value
+
+
+def get_rpc_methods(ctx, req):
+    return array("MethodList", "xsd:string", [element("string", m) for m in ctx.handlers])
+
+
+def get_parameter_names(ctx, req):
+    path = _required_text(req, "ParameterPath")
+    names = ctx.model.get_names(path, _bool(req, "NextLevel"))
+    return array("ParameterList", "cwmp:ParameterInfoStruct", [
+        "<ParameterInfoStruct><Name>%s</Name><Writable>%s</Writable></ParameterInfoStruct>"
+        % (escape(n), "true" if w else "false") for n, w in names])
+
+
+def get_parameter_values(ctx, req):
+    values = ctx.model.get_values(_strings(req, "ParameterNames"))
+    return array("ParameterList", "cwmp:ParameterValueStruct",
+                 [soap.value_struct(n, v, t) for n, v, t in values])
+
+
+def set_parameter_values(ctx, req):
+    items = []
+    for s in children(_required(req, "ParameterList"), "ParameterValueStruct"):
+        name = (text(s, "Name") or "").strip()
+        v = child(s, "Value")
+        if not name or v is None:
+            raise CwmpFault(INVALID_ARGUMENTS, "a ParameterValueStruct lacks its Name or Value")
+        items.append((name, v.text or "", v.get(XSI_TYPE)))
+    status = ctx.model.set_values(items, _key(req))
+    return element("Status", str(status))
+
+
+def get_parameter_attributes(ctx, req):
+    attrs = ctx.model.get_attributes(_strings(req, "ParameterNames"))
+    return array("ParameterList", "cwmp:ParameterAttributeStruct", [
+        "<ParameterAttributeStruct><Name>%s</Name><Notification>%d</Notification>%s"
+        "</ParameterAttributeStruct>" % (escape(n), note, array("AccessList", "xsd:string",
+                                                                  [element("string", a) for a in acl]))
+        for n, note, acl in attrs])
+
+
+def set_parameter_attributes(ctx, req):
+    changes = []
+    for s in children(_required(req, "ParameterList"), "SetParameterAttributesStruct"):
+        name = _required_text(s, "Name")
+        notification = access = None
+        if _bool(s, "NotificationChange"):
+            raw = _required_text(s, "Notification")
+            if not raw.isdigit():
+                raise CwmpFault(INVALID_ARGUMENTS, "Notification must be 0, 1 or 2, not %r" % raw)
+            notification = int(raw)
+        # GenieACS sends an empty <Notification/> when NotificationChange is false.
+        if _bool(s, "AccessListChange"):
+            access = [(c.text or "").strip() for c in _required(s, "AccessList") if local(c.tag) == "string"]
+        changes.append((name, notification, access))
+    ctx.model.set_attributes(changes)
+    return ""
+
+
+def add_object(ctx, req):
+    n, status = ctx.model.add_object(_required_text(req, "ObjectName"), _key(req))
+    return element("InstanceNumber", str(n)) + element("Status", str(status))
+
+
+def delete_object(ctx, req):
+    return element("Status", str(ctx.model.delete_object(_required_text(req, "ObjectName"), _key(req))))
+
+
+def schedule_inform(ctx, req):
+    raw = _required_text(req, "DelaySeconds")
+    if not raw.isdigit() or int(raw) < 1:
+        raise CwmpFault(INVALID_ARGUMENTS, "DelaySeconds must be a positive integer, not %r" % raw)
+    # The agent turns this into "3 SCHEDULED" + "M ScheduleInform" when the delay elapses.
+    ctx.actions.append(("schedule_inform", int(raw), _key(req, "CommandKey") or ""))
+    return ""
+
+
+# The spec's method name -> function returning the inner XML of "<method>Response".
+# GetRPCMethods answers with exactly these keys, so list only what works.
+RPCS = {
+    "GetRPCMethods": get_rpc_methods,
+    "GetParameterNames": get_parameter_names,
+    "GetParameterValues": get_parameter_values,
+    "SetParameterValues": set_parameter_values,
+    "GetParameterAttributes": get_parameter_attributes,
+    "SetParameterAttributes": set_parameter_attributes,
+    "AddObject": add_object,
+    "DeleteObject": delete_object,
+    "ScheduleInform": schedule_inform,
+}

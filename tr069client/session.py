@@ -1,0 +1,232 @@
+"""One CWMP session as a state machine: bytes and HTTP statuses in, bodies to POST out; no I/O.
+
+    INFORM --Inform--> WAIT_INFORM_RESPONSE --InformResponse--> CPE_TURN
+    CPE_TURN: a queued CPE request (unless HoldRequests) --> WAIT_CPE_RESPONSE --> CPE_TURN
+              otherwise the empty POST --> WAIT_ACS
+    WAIT_ACS: 204 or an empty 200 --> DONE (ok); an ACS request --> RESPOND --response--> WAIT_ACS
+    anything unusable from the ACS --> DONE (failed, `error` says why)
+"""
+
+from collections import namedtuple
+
+from . import log, soap
+from .datatypes import xsd_type
+from .faults import CwmpFault, METHOD_NOT_SUPPORTED
+from .metadata import generic
+from .rpcs import Context
+from .soap import SoapError, element, escape
+
+INFORM, WAIT_INFORM_RESPONSE, CPE_TURN, WAIT_CPE_RESPONSE, WAIT_ACS, RESPOND, DONE = range(7)
+
+DeviceId = namedtuple("DeviceId", "manufacturer oui product_class serial_number")
+# A request the CPE makes (TransferComplete, ...): `token` comes back in `acknowledged`.
+CpeRequest = namedtuple("CpeRequest", "method body token")
+
+
+class Session:
+    """Drive it with `next_post()` and `receive()` until `done`; then read `ok`, `error`,
+    `informed`, `actions`, `acknowledged`, `retry_after` and `summary`."""
+
+    def __init__(self, model, device_id, events, retry_count, now, new_id,
+                 inform_params=(), cpe_requests=(), handlers=None, extra=None,
+                 ns=soap.DEFAULT_NS):
+        self.model = model
+        self.device_id = device_id
+        self.events = [tuple(e) for e in events]
+        self.retry_count = retry_count
+        self.now = now              # CurrentTime, already formatted as a dateTime
+        self._new_id = new_id       # randomness is a parameter: tests pass a counter
+        self.inform_params = list(inform_params)
+        self.cpe_requests = list(cpe_requests)
+        self.ctx = Context(model, handlers, extra)
+        self.ns = ns
+        self.state = INFORM
+        self.ok = False
+        self.informed = False
+        self.error = None
+        self.retry_after = None
+        self.hold_requests = False
+        self.acknowledged = []
+        self.methods = []           # what the ACS asked, for the session's log line
+        self._pending = None        # (ns, id, body) of the response to send next
+        self._request = None        # the CpeRequest awaiting its answer
+
+    @property
+    def done(self):
+        return self.state == DONE
+
+    @property
+    def actions(self):
+        return self.ctx.actions
+
+    def next_post(self):
+        """The body to POST next: a list of byte chunks, b"" for the empty POST, None when done."""
+        if self.state == INFORM:
+            self.state = WAIT_INFORM_RESPONSE
+            self.model.begin_session()
+            return soap.envelope(self.ns, self._new_id(), [self._inform()])
+        if self.state == CPE_TURN:
+            if self.cpe_requests and not self.hold_requests:
+                self._request = self.cpe_requests.pop(0)
+                self.state = WAIT_CPE_RESPONSE
+                return soap.envelope(self.ns, self._new_id(), [self._request.body])
+            self.state = WAIT_ACS
+            return b""
+        if self.state == RESPOND:
+            ns, msg_id, body = self._pending
+            self._pending = None
+            self.state = WAIT_ACS
+            return soap.envelope(ns, msg_id, [body])
+        if self.state == DONE:
+            return None
+        raise RuntimeError("next_post() called while waiting for the ACS (state %d)" % self.state)
+
+    def receive(self, status, headers, body):
+        """Take the ACS's HTTP answer to the last POST."""
+        if self.state not in (WAIT_INFORM_RESPONSE, WAIT_CPE_RESPONSE, WAIT_ACS):
+            raise RuntimeError("receive() called when no answer is expected (state %d)" % self.state)
+        if status == 503:
+            self.retry_after = _retry_after(headers.get("retry-after"))
+            return self._fail("ACS is overloaded (HTTP 503)%s" % (
+                ", it asks to come back in %d s" % self.retry_after if self.retry_after else ""))
+        if status not in (200, 204):
+            return self._fail("ACS answered HTTP %d to the %s" % (status, self._what_we_sent()))
+        empty = status == 204 or not body.strip()
+        if self.state == WAIT_INFORM_RESPONSE:
+            return self._on_inform_answer(empty, body)
+        if empty:
+            if self.state == WAIT_CPE_RESPONSE:
+                log.info("ACS ended the session without answering %s", self._request.method)
+            self.state = DONE
+            self.ok = True
+            return
+        try:
+            msg = soap.parse(body)
+        except SoapError as e:
+            if self.state == WAIT_CPE_RESPONSE:
+                # GenieACS answers unknown CPE methods with malformed XML: take it as "no".
+                log.warning("ACS gave an unusable answer to %s (%s); taking it as not supported",
+                            self._request.method, e)
+                self.state = CPE_TURN
+                return
+            return self._fail(str(e))
+        if msg.hold_requests or self.state == WAIT_ACS:
+            self.hold_requests = msg.hold_requests
+        if self.state == WAIT_CPE_RESPONSE:
+            return self._on_cpe_answer(msg)
+        self._handle(msg)
+
+    # --- states ---------------------------------------------------------------------------
+
+    def _on_inform_answer(self, empty, body):
+        if empty:
+            return self._fail("ACS ended the session without answering the Inform")
+        try:
+            msg = soap.parse(body)
+        except SoapError as e:
+            return self._fail(str(e))
+        if msg.method == "Fault":
+            code, text_ = soap.parse_fault(msg.elem)
+            return self._fail("ACS refused the Inform with fault %d%s" % (code, ": " + text_ if text_ else ""))
+        if msg.method != "InformResponse":
+            return self._fail("ACS answered the Inform with %s instead of InformResponse" % msg.method)
+        self.informed = True
+        self.hold_requests = msg.hold_requests
+        if msg.ns:
+            self.ns = msg.ns
+        self.state = CPE_TURN
+
+    def _on_cpe_answer(self, msg):
+        req = self._request
+        if msg.method == req.method + "Response":
+            self.acknowledged.append(req.token)
+        elif msg.method == "Fault":
+            code, text_ = soap.parse_fault(msg.elem)
+            log.warning("ACS refused %s with fault %d %s", req.method, code, text_)
+        else:
+            # An ACS request instead of our answer breaks the protocol; answer it anyway.
+            log.warning("ACS sent %s while %s awaited its response", msg.method, req.method)
+            self.cpe_requests.insert(0, req)
+            return self._handle(msg)
+        self.state = CPE_TURN
+
+    def _handle(self, msg):
+        ns = msg.ns or self.ns
+        if msg.id is None:
+            log.debug("ACS request %s has no cwmp:ID header", msg.method)
+        self.methods.append(msg.method)
+        handler = self.ctx.handlers.get(msg.method)
+        try:
+            if handler is None:
+                if msg.method == "Fault" or msg.method.endswith("Response"):
+                    return self._fail("ACS sent %s where a request or the end of the session "
+                                      "was expected" % msg.method)
+                raise CwmpFault(METHOD_NOT_SUPPORTED, "%s is not supported" % msg.method)
+            body = "<cwmp:%sResponse>%s</cwmp:%sResponse>" % (msg.method, handler(self.ctx, msg.elem),
+                                                              msg.method)
+        except CwmpFault as f:
+            log.info("answering %s with fault %d: %s", msg.method, f.code, f.message)
+            body = soap.fault(f.code, f.message, f.details)
+        self._pending = (ns, msg.id or "", body)
+        self.state = RESPOND
+
+    def abort(self, error):
+        """End the session from outside (the transport failed); `error` is the reason."""
+        self._fail(error)
+
+    def _fail(self, error):
+        self.error = error
+        self.ok = False
+        self.state = DONE
+
+    def _what_we_sent(self):
+        return {WAIT_INFORM_RESPONSE: "Inform", WAIT_CPE_RESPONSE: self._request and self._request.method,
+                WAIT_ACS: "session"}.get(self.state, "request")
+
+    # --- the Inform -------------------------------------------------------------------------
+
+    def _inform(self):
+        d = self.device_id
+        view = self.model.values()
+        names = []
+        for n in list(self.model.meta.forced_inform) + self.inform_params:
+            if n in view and n not in names:
+                names.append(n)
+        params = []
+        for n in names:
+            p = self.model.meta.param(generic(n))
+            if p is None:
+                continue
+            params.append(soap.value_struct(n, "" if p.secured else view[n], xsd_type(p)))
+        events = ["<EventStruct>%s%s</EventStruct>" % (element("EventCode", c), element("CommandKey", k))
+                  for c, k in self.events]
+        return ("<cwmp:Inform><DeviceId>%s%s%s%s</DeviceId>%s<MaxEnvelopes>1</MaxEnvelopes>"
+                "<CurrentTime>%s</CurrentTime><RetryCount>%d</RetryCount>%s</cwmp:Inform>" % (
+                    element("Manufacturer", d.manufacturer), element("OUI", d.oui),
+                    element("ProductClass", d.product_class), element("SerialNumber", d.serial_number),
+                    soap.array("Event", "cwmp:EventStruct", events), escape(self.now),
+                    self.retry_count, soap.array("ParameterList", "cwmp:ParameterValueStruct", params)))
+
+    @property
+    def summary(self):
+        """One line for the log: what happened in this session."""
+        ev = ", ".join(c + (" " + k if k else "") for c, k in self.events) or "no events"
+        asked = ", ".join(self.methods) or "nothing"
+        if self.ok:
+            return "session done (%s); ACS asked: %s" % (ev, asked)
+        return "session failed (%s): %s" % (ev, self.error)
+
+
+def _retry_after(value):
+    """Retry-After in seconds (delta form; an HTTP-date falls back to None)."""
+    if value and value.strip().isdigit():
+        return min(int(value.strip()), 86400)
+    return None
+
+
+def transfer_complete(command_key, fault_code, fault_string, start_time, complete_time):
+    """Body of a TransferComplete request (TR-069 A.3.3.2)."""
+    return ("<cwmp:TransferComplete>%s<FaultStruct>%s%s</FaultStruct>%s%s</cwmp:TransferComplete>" % (
+        element("CommandKey", command_key), element("FaultCode", str(fault_code)),
+        element("FaultString", fault_string), element("StartTime", start_time),
+        element("CompleteTime", complete_time)))

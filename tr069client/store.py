@@ -1,0 +1,97 @@
+"""The persistent store: parameter values, attributes and daemon state in one JSON file."""
+
+import json
+import os
+
+FORMAT = 1
+
+
+class StoreError(Exception):
+    """The store file cannot be read or written; the message says which and why."""
+
+
+class Store:
+    """A flat `{path: value}` dict, attributes `{path: [notification, [access...]]}` and
+    a `state` dict for the daemon, saved together by atomic replace."""
+
+    def __init__(self, path=None):
+        self.path = path
+        self.values = {}
+        self.attrs = {}
+        self.state = {}
+        self.dirty = False
+        # What load() had to set aside, for the daemon to report; None when all was well.
+        self.load_problem = None
+
+    @classmethod
+    def load(cls, path):
+        """Read `path`; a missing file gives an empty store, a damaged one is kept aside."""
+        store = cls(path)
+        try:
+            with open(path, "rb") as f:
+                raw = f.read()
+        except FileNotFoundError:
+            return store
+        except OSError as e:
+            raise StoreError("cannot read %s: %s" % (path, e.strerror or e))
+        try:
+            data = json.loads(raw.decode("utf-8"))
+            if not isinstance(data, dict) or data.get("format") != FORMAT:
+                raise ValueError("not a tr069client store (format %r)" % (data.get("format")
+                                                                         if isinstance(data, dict) else None))
+            values, attrs, state = data.get("values", {}), data.get("attributes", {}), data.get("state", {})
+            if not (isinstance(values, dict) and isinstance(attrs, dict) and isinstance(state, dict)):
+                raise ValueError("wrong structure")
+            if not all(isinstance(k, str) and isinstance(v, str) for k, v in values.items()):
+                raise ValueError("a value that is not a string")
+        except ValueError as e:
+            # A damaged file must not stop the device from reaching its ACS: keep it for
+            # inspection and start over (the next Inform is a BOOTSTRAP).
+            aside = path + ".damaged"
+            try:
+                os.replace(path, aside)
+            except OSError:
+                aside = None
+            store.load_problem = "state file %s was damaged (%s)%s; starting with empty state" % (
+                path, e, "; kept as " + aside if aside else "")
+            return store
+        store.values, store.attrs, store.state = values, attrs, state
+        return store
+
+    def save(self):
+        """Write everything atomically: temporary file, fsync, rename, fsync of the folder."""
+        if self.path is None:
+            self.dirty = False
+            return
+        data = json.dumps({"format": FORMAT, "values": self.values, "attributes": self.attrs,
+                           "state": self.state}, separators=(",", ":"), sort_keys=True).encode()
+        folder = os.path.dirname(os.path.abspath(self.path))
+        tmp = "%s.tmp.%d" % (self.path, os.getpid())
+        try:
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+            # 0600: the file holds the ACS and connection-request passwords.
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, self.path)
+            dfd = os.open(folder, os.O_RDONLY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
+        except OSError as e:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise StoreError("cannot write %s: %s" % (self.path, e.strerror or e))
+        self.dirty = False
+
+    def save_if_dirty(self):
+        if self.dirty:
+            self.save()
