@@ -576,6 +576,7 @@ class LabAcs:
         self.tls_failures = []
         self.files = {}
         self.file_requests = []          # dicts: method, name, status, sent (body bytes)
+        self.stalled = set()             # names of files whose GET is held (stall_after)
         self.uploads = {}
         self.upload_headers = {}
         self.connection_requests = []    # (url, status)
@@ -613,6 +614,9 @@ class LabAcs:
     def stop(self):
         if self._server is None:
             return
+        with self._lock:
+            for f in self.files.values():
+                f["release"].set()       # held GETs end (their client may be gone)
         self._server.shutdown()
         self._server.server_close()
         with self._lock:
@@ -686,14 +690,22 @@ class LabAcs:
     # ---- files
 
     def add_file(self, name, data, auth=None, username="file-user", password="file-pass",
-                 die_after=None, content_length=None):
+                 die_after=None, content_length=None, stall_after=None):
         """Serves `data` at file_url(name). die_after=N closes the connection after N body
-        bytes; content_length announces another size (connection closed after the body)."""
+        bytes; content_length announces another size (connection closed after the body);
+        stall_after=N makes the first GET send N bytes, then wait (name in acs.stalled) until
+        release_file(name) or stop() before sending the rest; later GETs are not held."""
         with self._lock:
             self.files[name] = {"data": bytes(data), "auth": auth, "username": username,
                                 "password": password, "die_after": die_after,
-                                "content_length": content_length}
+                                "content_length": content_length, "stall_after": stall_after,
+                                "release": threading.Event()}
         return self.file_url(name)
+
+    def release_file(self, name):
+        """Lets a GET held by stall_after go on."""
+        with self._lock:
+            self.files[name]["release"].set()
 
     def file_url(self, name):
         return "%s/files/%s" % (self.base_url, urllib.parse.quote(name))
@@ -1287,6 +1299,10 @@ class LabAcs:
         h.send_header("Content-Type", "application/octet-stream")
         h.send_header("Content-Length", str(length))
         h.end_headers()
+        with self._lock:
+            stall, f["stall_after"] = f["stall_after"], None
+        if stall is not None:
+            return self._serve_held(h, ex, name, f, data, min(stall, len(data)))
         sent = len(data) if f["die_after"] is None else min(f["die_after"], len(data))
         h.wfile.write(data[:sent])
         h.wfile.flush()
@@ -1301,6 +1317,32 @@ class LabAcs:
                                    "sent": sent})
         self._note("ACS -> CPE  200 %s (%d of %d bytes sent, Content-Length %d)" % (
             name, sent, len(data), length))
+
+    def _serve_held(self, h, ex, name, f, data, stall):
+        sent = 0
+        try:
+            h.wfile.write(data[:stall])
+            h.wfile.flush()
+            sent = stall
+            with self._lock:
+                self.stalled.add(name)
+                self._cond.notify_all()
+            self._note("ACS -> CPE  200 %s: %d of %d bytes sent, held until released" % (
+                name, stall, len(data)))
+            f["release"].wait()
+            h.wfile.write(data[stall:])
+            h.wfile.flush()
+            sent = len(data)
+        except OSError as e:              # the client went away while held: expected here
+            h.close_connection = True
+            self._note("-- %s: client gone after %d bytes (%s)" % (name, sent, e))
+        finally:
+            with self._lock:
+                self.stalled.discard(name)
+        ex.status = 200
+        self.file_requests.append({"method": "GET", "name": name, "status": 200, "sent": sent,
+                                   "held": True})
+        self._note("ACS -> CPE  200 %s (%d of %d bytes sent after a hold)" % (name, sent, len(data)))
 
     def _store_upload(self, h, ex, name):
         self._note("CPE -> ACS  %s /uploads/%s (%d bytes)" % (h.command, name,

@@ -46,7 +46,14 @@ class Agent:
         self.retry_at = None        # mono: earliest next attempt after a failure
         self.periodic_at = None     # wall: next periodic Inform
         self.active_at = None       # mono: earliest VALUE CHANGE session (throttle)
+        self.last_active = None     # mono: when the last VALUE CHANGE was delivered
         self.extra_session = False  # a connection request came during a session
+        # What successful sessions carried but could not settle (transfer events the ACS has
+        # not acknowledged, requests it held or refused), as (events, request tokens). Left
+        # over once, it gets one more session at once; left over twice in a row, it waits for
+        # another reason, or an ACS that never takes it would get a loop of sessions.
+        self._left = self._settled = (frozenset(), frozenset())
+        self._offered = frozenset()
         self.cpe_requests = []      # callables returning CpeRequest lists (transfers)
         self.on_acknowledged = []   # callables(token) for answered CPE requests
 
@@ -103,6 +110,7 @@ class Agent:
             st["boot_id"] = boot_id
             st["retry_count"] = 0
             self.store.dirty = True
+        self._url_check()
         self._bootstrap_if_new_url()
         self.reschedule(mono, wall)
 
@@ -122,6 +130,36 @@ class Agent:
         last = wall if after_session else self.store.state.get("last_success")
         self.periodic_at = schedule.next_periodic(wall, interval, anchor, last)
 
+    def settings_changed(self, mono, wall):
+        """The operator (or a reloaded config file) changed settings: apply what follows."""
+        st = self.store.state
+        if not settings.get(self.model, "enabled"):
+            # Disabled: nothing is retried, so nothing counts as a consecutive failure.
+            if st.get("retry_count") or self.retry_at is not None:
+                st["retry_count"] = 0
+                self.store.dirty = True
+            self.retry_at = None
+        if self._url_check():
+            self.retry_at = None  # a new URL is tried now
+        self._bootstrap_if_new_url()
+        self.reschedule(mono, wall)
+
+    def _url_check(self):
+        """Note an ACS URL the operator set; True if it changed. Such a URL is nobody's
+        trial, and an old fallback note no longer applies."""
+        st = self.store.state
+        url = settings.get(self.model, "acs-url")
+        if url == st.get("last_url"):
+            return False
+        known = "last_url" in st
+        trial = st.get("url_trial")
+        if trial and trial["url"] != url:
+            st.pop("url_trial")
+        st.pop("url_fallback", None)
+        st["last_url"] = url
+        self.store.dirty = True
+        return known
+
     # --- what makes a session due ------------------------------------------------------------
 
     def connection_request(self, in_session):
@@ -140,7 +178,11 @@ class Agent:
         self.store.dirty = True
 
     def schedule_inform(self, delay, command_key, wall):
-        self.store.state.setdefault("scheduled", []).append([wall + delay, command_key])
+        scheduled = self.store.state.setdefault("scheduled", [])
+        scheduled.append([wall + delay, command_key])
+        # Bounded like the event queue: the soonest are kept.
+        scheduled.sort(key=lambda s: s[0])
+        del scheduled[ev.MAX_EVENTS:]
         self.store.dirty = True
 
     def on_timers(self, mono, wall):
@@ -149,6 +191,11 @@ class Agent:
             self.events.add(ev.PERIODIC)
             self.periodic_at = None
             self.store.dirty = True
+        elif self.periodic_at is not None and not self._anchored() and \
+                self.periodic_at - wall > _int(self.model, "PeriodicInformInterval", 3600, 1) + 1:
+            # The wall clock went back (NTP after a boot with a wrong clock): start over
+            # from now rather than waiting out the jump.
+            self.reschedule(mono, wall, after_session=True)
         due = [s for s in self.store.state.get("scheduled", []) if s[0] <= wall]
         if due:
             for _, key in due:
@@ -157,6 +204,9 @@ class Agent:
             self.store.state["scheduled"] = [s for s in self.store.state["scheduled"] if s[0] > wall]
             self.store.dirty = True
 
+    def _anchored(self):
+        return _parse_time(self.model.value(MS + "PeriodicInformTime", "")) is not None
+
     def poll_notifications(self, mono):
         """Compare notified parameters with their baseline; queue VALUE CHANGE as needed."""
         passive, active = self.watcher.poll()
@@ -164,20 +214,25 @@ class Agent:
             self.events.add(ev.VALUE_CHANGE)
             self.store.dirty = True
         if active and self.active_at is None:
-            throttle = _int(self.model, "DefaultActiveNotificationThrottle", 0, 0)
-            last = self.store.state.get("last_active_mono")
-            self.active_at = mono if last is None else max(mono, last + throttle)
+            self._arm_active(mono)
         return passive, active
 
+    def _arm_active(self, mono):
+        # TR-181 DefaultActiveNotificationThrottle: at most one such session per interval.
+        throttle = _int(self.model, "DefaultActiveNotificationThrottle", 0, 0)
+        last = self.last_active
+        self.active_at = mono if last is None else max(mono, last + throttle)
+
     def _wanted(self, mono):
-        for code, _ in self.events.items:
-            if code != ev.VALUE_CHANGE:
+        carried, tried = self._settled
+        for code, key in self.events.items:
+            if code != ev.VALUE_CHANGE and (code, key) not in carried:
                 return True
         if self.watcher.has_active() and (self.active_at is None or mono >= self.active_at):
             return True
         if self.store.state.get("inform_requested") or self.extra_session:
             return True
-        return any(f() for f in self.cpe_requests)
+        return any(r.token not in tried for f in self.cpe_requests for r in (f() or ()))
 
     def due(self, mono):
         """Should a session start now?"""
@@ -207,30 +262,44 @@ class Agent:
     def begin(self, wall, new_id):
         """The engine for the next session."""
         self._bootstrap_if_new_url()
+        # TR-069 3.2.2: a request that came during the last session gets one more session,
+        # which says why it happens; so does an operator's `inform` with nothing else to say.
+        if self.extra_session or (self.store.state.pop("inform_requested", None) and not self.events.items):
+            self.events.add(ev.CONNECTION_REQUEST)
         self.extra_session = False
         self.store.state.pop("inform_requested", None)
         ident = self.identity
         requests = []
         for f in self.cpe_requests:
             requests.extend(f() or ())
+        self._offered = frozenset(r.token for r in requests)
         return Session(self.model, DeviceId(ident["manufacturer"], ident["oui"], ident["product-class"],
                                             ident["serial-number"]),
                        self.events.pending(), self.retry_count, format_time(wall), new_id,
-                       inform_params=self.watcher.inform_params(), cpe_requests=requests,
+                       inform_params=self.watcher.begin_inform(), cpe_requests=requests,
                        handlers=self.handlers, extra=self.extra)
 
     def finish(self, s, url, mono, wall):
         """Record a finished session; returns the actions the daemon must run now."""
         st = self.store.state
         self.store.dirty = True
+        left = frozenset()
         if s.informed:
             self.events.delivered(s.events)
+            left = frozenset(s.events) & frozenset(tuple(e) for e in self.events.items)
             self.watcher.delivered(s.inform_params)
             if any(c == ev.BOOTSTRAP for c, _ in s.events):
                 st["bootstrap_url"] = url
             if any(c == ev.VALUE_CHANGE for c, _ in s.events):
-                st["last_active_mono"] = mono
+                # In memory only: a monotonic time means nothing after a reboot.
+                self.last_active = mono
                 self.active_at = None
+            if self.watcher.inform_params():
+                # Changes seen after this Inform was built still need their event (and,
+                # if active, their own throttled session).
+                self.events.add(ev.VALUE_CHANGE)
+                if self.watcher.has_active():
+                    self._arm_active(mono)
         else:
             self.events.session_failed(s.events, False)
         for token in s.acknowledged:
@@ -238,12 +307,30 @@ class Agent:
                 f(token)
         self.watcher.accept_acs_changes()
         changed = self.model.acs_changed
-        if MS + "URL" in changed:
-            st["url_trial"] = {"url": settings.get(self.model, "acs-url"), "fallback": st.get("last_good_url", url),
-                               "failures": 0}
+        new_url = settings.get(self.model, "acs-url")
+        if MS + "URL" in changed and not new_url.strip():
+            # An empty URL cannot even be tried, so it could never fall back: keep ours.
+            settings.put(self.model, "acs-url", url)
+            st["url_fallback"] = "the ACS set an empty ACS URL; kept %s" % url
+        elif MS + "URL" in changed and new_url != url:
+            # TR-069 3.7.1.5: a new URL gets a BOOTSTRAP session, at once; it stays on
+            # trial until a session with it succeeds.
+            fallback = url if s.ok else st.get("last_good_url", url)
+            st["url_trial"] = {"url": new_url, "fallback": fallback, "failures": 0}
+            st["last_url"] = new_url
+            st.pop("url_fallback", None)
+            self._bootstrap_if_new_url()
+        prev, self._left = self._left, (frozenset(), frozenset())
+        self._settled = self._left
         if s.ok:
+            self._left = (left, self._offered)
+            self._settled = (self._left[0] & prev[0], self._left[1] & prev[1])
             st["retry_count"] = 0
-            st["last_error"] = ""
+            # After a fallback the session works, but the operator must still learn why the
+            # URL is not the one the ACS set: that stays until the URL changes again.
+            # So must a device operation that failed after the ACS was answered (a reboot or
+            # firmware command): shown until the next successful session after this one.
+            st["last_error"] = st.get("url_fallback", "") or st.pop("operation_error", "")
             st["last_success"] = wall
             st["last_good_url"] = url
             if st.get("url_trial", {}).get("url") == url:
@@ -274,10 +361,13 @@ class Agent:
         if trial["failures"] >= URL_TRIALS and fallback and fallback != url:
             settings.put(self.model, "acs-url", fallback)
             st.pop("url_trial")
-            if st.get("bootstrap_url") == fallback:
-                self.events.discard(ev.BOOTSTRAP)
-            st["last_error"] = ("ACS URL %s set by the ACS failed %d sessions (last: %s); "
-                                "returned to the last URL that worked, %s" % (url, URL_TRIALS, error, fallback))
+            st["last_url"] = fallback
+            # The URL changed again, so the BOOTSTRAP still queued goes to the old ACS: it
+            # learns at once that the device is back (TR-069 3.7.1.5).
+            self.events.add(ev.BOOTSTRAP)
+            st["url_fallback"] = st["last_error"] = (
+                "ACS URL %s set by the ACS failed %d sessions (last: %s); returned to the last URL "
+                "that worked, %s" % (url, URL_TRIALS, error, fallback))
             self.retry_at = None
             st["retry_count"] = 0
 

@@ -12,7 +12,16 @@ from .store import Store, StoreError
 DEFAULT_STATE_DIR = config.KEYS["state-dir"][1]
 
 
+def _formatter(prog):
+    # A fixed width: asking the terminal's imports shutil (and bz2, lzma), 0.5 MB on a router.
+    return argparse.HelpFormatter(prog, width=100)
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _formatter)
+        argparse.ArgumentParser.__init__(self, *args, **kwargs)
+
     def error(self, message):
         # One line, no usage dump: init scripts log it and operators read it.
         raise _UsageError("%s (see %s --help)" % (message, self.prog))
@@ -35,8 +44,9 @@ def _yes_no(value):
 
 
 def _port(value):
-    if not value.isdigit() or not 1 <= int(value) <= 65535:
-        raise argparse.ArgumentTypeError("a port is a number from 1 to 65535, not %r" % value)
+    # 0: any free port (the ConnectionRequestURL then says which); for tests and labs.
+    if not value.isdigit() or not 0 <= int(value) <= 65535:
+        raise argparse.ArgumentTypeError("a port is a number from 0 to 65535, not %r" % value)
     return int(value)
 
 
@@ -112,6 +122,8 @@ def _offline(state_dir, args):
     from .agent import Agent
     from .wiring import build
     store = Store.load(os.path.join(state_dir, daemon.STATE_FILE))
+    if store.load_problem:
+        sys.stderr.write("tr069client: %s\n" % store.load_problem)
     cfg = config.load(args.config)
     ident = identity.resolve(cfg)
     parts = build(store, cfg, ident)

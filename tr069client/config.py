@@ -27,10 +27,41 @@ KEYS = {
     "connection-request-password": ("str", None, "password the ACS uses for connection requests"),
     "cr-address": ("str", None, "address in ConnectionRequestURL; default: the route to the ACS"),
     "cr-port": ("int", None, "connection-request port; default 7547"),
+    # The platform data model (tr069client/linux/, bindings.py).
+    "platform-providers": ("bool", True, "read TR-181 values from /proc, /sys and /etc "
+                                         "(false: stored values and bindings only)"),
+    "bindings": ("str", "", "JSON file binding TR-181 parameters and tables to files and commands"),
+    "command-timeout": ("int", 10, "seconds a bound command may run before it is killed"),
+    "ntp-servers": ("str", "", "NTP servers for Device.Time.Client (comma separated); "
+                              "default: from the system's NTP configuration"),
     # The daemon.
     "state-dir": ("str", "/var/lib/tr069client", "where the state file lives"),
     "log-level": ("str", "info", "debug, info, warning or error"),
     "syslog": ("bool", False, "log to syslog instead of stderr"),
+    "notification-poll-interval": ("int", 60, "seconds between reads of the parameters under notification"),
+    # Platform commands: JSON lists run without a shell; tr069client appends its own arguments
+    # (file paths) as separate items. Left out: not configured.
+    "reboot-command": ("argv", ["reboot"], "reboots the device; OpenWrt: [\"reboot\"]"),
+    "factory-reset-command": ("argv", None, "resets the device to factory settings and reboots it; "
+                              "unset: FactoryReset resets only tr069client's own state; "
+                              "OpenWrt: [\"sh\", \"-c\", \"firstboot -y && reboot\"]"),
+    "firmware-command": ("argv", None, "installs the downloaded image file(s), given as arguments, "
+                         "then tr069client reboots through reboot-command; unset: firmware "
+                         "Downloads are refused; OpenWrt: [\"sysupgrade\"]"),
+    "config-alter-command": ("argv", None, "applies a downloaded *.alter file (argument: its path) "
+                             "on top of the configuration; OpenWrt: "
+                             "[\"sh\", \"-c\", \"uci batch < \\\"$1\\\" && uci commit\", \"sh\"]"),
+    "config-overwrite-command": ("argv", None, "replaces the configuration with a downloaded "
+                                 "*.overwrite file (argument: its path); OpenWrt, a backup archive: "
+                                 "[\"sh\", \"-c\", \"sysupgrade -r \\\"$1\\\" && reboot\", \"sh\"]"),
+    "vendor-config-command": ("argv", None, "writes the configuration file to Upload into the path "
+                              "given as argument; OpenWrt: [\"sysupgrade\", \"-b\"]"),
+    "vendor-log-command": ("argv", ["sh", "-c", "dmesg > \"$1\"", "sh"],
+                           "writes the log file to Upload into the path given as argument; "
+                           "OpenWrt: [\"sh\", \"-c\", \"logread > \\\"$1\\\"\", \"sh\"]"),
+    "hook-timeout": ("int", 600, "seconds a platform command may run before it is stopped"),
+    "download-dir": ("str", "/tmp/tr069client", "private folder for downloaded and uploaded files "
+                     "(RAM on OpenWrt; a firmware image must fit)"),
 }
 SETTING_KEYS = ("enabled", "acs-url", "username", "password", "periodic-inform-enabled",
                 "periodic-inform-interval", "client-certificate", "ca-file",

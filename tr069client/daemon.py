@@ -18,6 +18,10 @@ MS = "Device.ManagementServer."
 
 
 def _boot_id(root="/"):
+    # Tests simulate a reboot by giving another boot id; the kernel's otherwise.
+    forced = os.environ.get("TR069CLIENT_BOOT_ID")
+    if forced:
+        return forced
     try:
         with open(os.path.join(root, "proc/sys/kernel/random/boot_id")) as f:
             return f.read().strip() or None
@@ -58,6 +62,7 @@ class Daemon:
         self.reload_requested = False
         self.in_session = False
         self.listener = None
+        self._listen_error = None
         self.control = None
         self.store = Store.load(os.path.join(state_dir, STATE_FILE))
         if self.store.load_problem:
@@ -82,14 +87,19 @@ class Daemon:
                                      parts.handlers, parts.extra)
         self.parts = parts
         parts.stop = self._stop
+        parts.service = self._between_exchanges
         parts.attach(self.agent)
         self.store.save_if_dirty()
 
     def reload(self):
         log.info("reloading the configuration")
+        old = self.agent
         try:
             self._configure()
-            self.agent.reschedule(time.monotonic(), time.time())
+            # The new agent keeps the old one's timers: a reload is not a reason to retry now.
+            for name in ("retry_at", "active_at", "last_active", "extra_session"):
+                setattr(self.agent, name, getattr(old, name))
+            self.agent.settings_changed(time.monotonic(), time.time())
         except (config.ConfigError, identity.IdentityError, settings.SettingError) as e:
             log.error("configuration not reloaded: %s", e)
         self._sync_listener()
@@ -147,7 +157,7 @@ class Daemon:
 
     def _wait(self, rfd, timeout):
         rlist = [rfd] + self.control.readable()
-        wlist = []
+        wlist = self.control.writable()
         if self.listener is not None:
             rlist += self.listener.readable()
             wlist += self.listener.writable()
@@ -168,7 +178,7 @@ class Daemon:
         if self.listener is not None:
             self.listener.expire(now)
             if self.listener.handle(r, w, now):
-                log.info("connection request accepted%s", " (a session follows this one)" if self.in_session else "")
+                log.debug("connection request accepted%s", " (a session follows this one)" if self.in_session else "")
                 self.agent.connection_request(self.in_session)
         self.control.expire(now)
         self.control.handle(r, now)
@@ -176,7 +186,7 @@ class Daemon:
     def _between_exchanges(self):
         """Keep the listener and control socket answering while a session runs."""
         rlist = self.control.readable()
-        wlist = []
+        wlist = self.control.writable()
         if self.listener is not None:
             rlist += self.listener.readable()
             wlist += self.listener.writable()
@@ -193,23 +203,29 @@ class Daemon:
         return max(1, int(self.settings_cfg.get("notification-poll-interval", 60)))
 
     def _poll_notifications(self, mono):
+        if self.listener is None:
+            self._sync_listener()
         self._update_cr_url()
         passive, active = self.agent.poll_notifications(mono)
         if passive or active:
-            log.info("value change: %s", ", ".join(active + passive))
+            log.debug("value change: %s", ", ".join(active + passive))
 
     # --- sessions ----------------------------------------------------------------------------
 
     def _session(self):
         mono, wall = time.monotonic(), time.time()
         url = settings.get(self.model, "acs-url")
-        self._update_cr_url()
+        # Changes seen now (a new ConnectionRequestURL, ...) ride in this Inform.
+        self._poll_notifications(mono)
         s = self.agent.begin(wall, _new_id)
-        http = transport.Session(url, settings.get(self.model, "username"), settings.get(self.model, "password"),
-                                 ca_file=settings.get(self.model, "ca-file") or None,
-                                 client_cert=settings.get(self.model, "client-certificate") or None)
         self.in_session = True
         try:
+            http = transport.Session(url, settings.get(self.model, "username"), settings.get(self.model, "password"),
+                                     ca_file=settings.get(self.model, "ca-file") or None,
+                                     client_cert=settings.get(self.model, "client-certificate") or None)
+        except transport.TransportError as e:  # a URL this client cannot use
+            s.abort(str(e))
+        else:
             exchange.run(s, http, between=self._between_exchanges)
         finally:
             self.in_session = False
@@ -228,6 +244,9 @@ class Daemon:
                         max(0.0, (self.agent.retry_at or mono) - mono))
         if MS + "EnableCWMP" in self.model.acs_changed:
             self._sync_listener()
+            self.agent.settings_changed(mono, wall)
+        # Parameters the ACS just put under notification get their baseline now.
+        self._poll_notifications(mono)
         self._run_actions(actions)
 
     def _run_actions(self, actions):
@@ -250,6 +269,10 @@ class Daemon:
     def _sync_listener(self):
         """Listen for connection requests exactly while CWMP is enabled."""
         want = settings.get(self.model, "enabled")
+        port = int(settings.get(self.model, "cr-port"))
+        if want and self.listener is not None and port not in (0, self.listener.port):
+            self.listener.close()   # the operator moved it to another port
+            self.listener = None
         if want and self.listener is None:
             st = self.store.state
             if "cr_path" not in st:
@@ -259,9 +282,13 @@ class Daemon:
             try:
                 self.listener = listener.Listener("0.0.0.0", port, st["cr_path"], credentials=self._cr_credentials)
             except OSError as e:
-                st["last_error"] = "cannot listen for connection requests: %s" % e
-                log.error("%s", st["last_error"])
+                # Tried again at every notification poll; said once until it changes.
+                error = "cannot listen for connection requests: %s" % e
+                if error != self._listen_error:
+                    st["last_error"] = self._listen_error = error
+                    log.error("%s", error)
                 return
+            self._listen_error = None
             self._update_cr_url()
         elif not want and self.listener is not None:
             self.listener.close()
@@ -286,6 +313,8 @@ class Daemon:
         """Requests from `tr069client inform|set|get|status|reset-config` while we run."""
         cmd = req.get("cmd")
         if cmd == "inform":
+            if self.agent.status() != agent_mod.STATUS_RUNNING:
+                return {"ok": False, "error": "no session possible: status is %s" % self.agent.status()}
             self.agent.inform_now()
             return {"ok": True}
         if cmd == "status":
@@ -300,14 +329,22 @@ class Daemon:
                 set_values(self.model, req.get("items") or [])
             except (settings.SettingError, CwmpFault) as e:
                 return {"ok": False, "error": _message(e)}
-            self.store.save_if_dirty()
-            self._poll_notifications(time.monotonic())
+            self.agent.settings_changed(time.monotonic(), time.time())
             self._sync_listener()
+            self._poll_notifications(time.monotonic())   # a local change is checked at once
+            self.store.save_if_dirty()
             return {"ok": True}
         if cmd == "reset-config":
+            if self.in_session:
+                return {"ok": False, "error": "a session is in progress; try again when it ends"}
             reset(self.store)
+            if self.listener is not None:  # the open listener keeps its path
+                self.store.state["cr_path"] = self.listener.path
             self.reload()
+            self.agent.retry_at = None
             self.agent.start(_boot_id(), time.monotonic(), time.time())
+            self._update_cr_url()
+            self.store.save_if_dirty()
             return {"ok": True}
         return {"ok": False, "error": "unknown command %r" % (cmd,)}
 
@@ -330,11 +367,16 @@ def get_values(model, names):
 
 def set_values(model, items):
     """Apply KEY=VALUE pairs (settings or TR-181 paths) all or nothing."""
-    saved = (dict(model.store.values), dict(model.store.attrs), dict(model.store.state))
+    import copy
+    # Deep: settings live in nested dicts of the state.
+    saved = copy.deepcopy((model.store.values, model.store.attrs, model.store.state))
     try:
         for k, v in items:
             if k.startswith("Device."):
-                model.set_local(k, v)
+                try:
+                    model.set_local(k, v)
+                except CwmpFault as f:
+                    raise settings.SettingError("%s: %s" % (k, f.message))
             else:
                 settings.put(model, k, v)
     except (settings.SettingError, CwmpFault):
@@ -347,8 +389,12 @@ def set_values(model, items):
 
 
 def reset(store):
-    """Forget configuration and state (MikroTik's reset-tr069-config)."""
+    """Forget configuration and state (MikroTik's reset-tr069-config); the boot id stays,
+    as this is no reboot: the next session is a BOOTSTRAP, not a BOOT."""
+    boot_id = store.state.get("boot_id")
     store.values.clear()
     store.attrs.clear()
     store.state.clear()
+    if boot_id is not None:
+        store.state["boot_id"] = boot_id
     store.dirty = True

@@ -34,7 +34,12 @@ class EventQueue:
             if c == code and (not code.startswith("M ") or k == command_key):
                 return False
         if len(self.items) >= MAX_EVENTS:
-            return False
+            # Full (an ACS sent ScheduleInform after ScheduleInform): the oldest of those
+            # makes room for anything else, so BOOTSTRAP or a transfer's event is never lost.
+            old = [e for e in self.items if e[0] == M_SCHEDULE_INFORM]
+            if not old or code == M_SCHEDULE_INFORM:
+                return False
+            self.items.remove(old[0])
         self.items.append([code, command_key])
         return True
 

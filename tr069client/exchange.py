@@ -22,12 +22,23 @@ def run(session, http, between=None):
                 break
             if log.enabled(log.DEBUG):
                 _trace("ACS -> CPE HTTP %d" % status, answer)
-            session.receive(status, headers, answer)
+            try:
+                session.receive(status, headers, answer)
+            except Exception as e:  # noqa: B902 - a bug must end the session, not the daemon
+                log.error("internal error in the session: %s", _traceback())
+                session.abort("internal error while handling the ACS's message (%s: %s); see the log"
+                              % (type(e).__name__, e))
+                break
             if between is not None:
                 between()
     finally:
         http.close()
     return session
+
+
+def _traceback():
+    import traceback
+    return traceback.format_exc().rstrip().replace("\n", " | ")
 
 
 def _trace(direction, body):

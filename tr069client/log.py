@@ -17,7 +17,8 @@ _stream = sys.stderr
 _REDACT = [
     (re.compile(r"(?i)(authorization:\s*)(\S+)(.*)"), r"\1\2 [redacted]"),
     (re.compile(r"(?is)(<(?:\w+:)?Password>)(.*?)(</(?:\w+:)?Password>)"), r"\1[redacted]\3"),
-    (re.compile(r"(?is)(<Name>[^<]*(?:Password|Passphrase|Secret|Key(?:Passphrase)?)</Name>\s*"
+    # ...Key names a secret (PreSharedKey, WEPKey), except the ParameterKey and CommandKey.
+    (re.compile(r"(?is)(<Name>[^<]*(?:Password|Passphrase|Secret|(?<!Parameter)(?<!Command)Key)</Name>\s*"
                 r"<Value\b[^>]*>)(.*?)(</Value>)"), r"\1[redacted]\3"),
 ]
 

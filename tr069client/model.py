@@ -17,14 +17,24 @@ class ProviderError(Exception):
 class Provider:
     """OS-owned values under `prefix`: `get(model)` returns a flat {path: value} dict for
     the subtree; optional `set(model, path, value)` returns True when the change needs
-    `apply(model)` at session end; `can_set(path)` says which paths `set` handles."""
+    `apply(model)` at session end; `can_set(path)` says which paths `set` handles.
+    A provider with a longer prefix (or an equal one listed earlier) replaces another's
+    values under that prefix.
+    Tables under `prefix` take the ACS's AddObject only where `can_add(table)`: then
+    `add(model, table)` returns (instance number, needs apply) of a row it made in the OS,
+    or (None, False) to have the model keep a stored row beside the OS's; `delete(model,
+    row)` removes an OS row, returning needs apply (without it OS rows cannot be deleted)."""
 
-    def __init__(self, prefix, get, set=None, can_set=None, apply=None):
+    def __init__(self, prefix, get, set=None, can_set=None, apply=None, add=None, can_add=None,
+                 delete=None):
         self.prefix = prefix
         self.get = get
         self.set = set
         self.can_set = can_set or (lambda path: set is not None)
         self.apply = apply
+        self.add = add
+        self.can_add = can_add or (lambda table: add is not None)
+        self.delete = delete
 
 
 class Model:
@@ -44,6 +54,9 @@ class Model:
         self._owners = {}
         self.acs_changed = set()   # paths the ACS set this session: never notified back
         self.pending_apply = []    # providers whose apply() runs when the session ends
+        # Providers memoize OS reads here (a file, a command's output): emptied whenever
+        # the model reads the OS afresh, so one GPV of Device. reads each source once.
+        self.cache = {}
 
     # --- the per-session view -------------------------------------------------------
 
@@ -51,6 +64,7 @@ class Model:
         """Forget cached provider values so this session reads the OS afresh."""
         self._view = None
         self._index = None
+        self.cache = {}
         self.acs_changed = set()
         self.pending_apply = []
 
@@ -58,6 +72,7 @@ class Model:
         """Drop the session's cached view (after a change made outside the model)."""
         self._view = None
         self._index = None
+        self.cache = {}
 
     def _reindex(self):
         self._index = _index(self._view)
@@ -70,13 +85,17 @@ class Model:
             view.update(self.store.values)
             self._failed = {}
             self._owners = {}
-            for p in self.providers:
+            for i, p in enumerate(self.providers):
                 try:
                     got = p.get(self)
                 except ProviderError as e:
                     self._failed[p.prefix] = str(e)
                     continue
+                inner = [q.prefix for j, q in enumerate(self.providers) if j != i and q.prefix.startswith(
+                    p.prefix) and (len(q.prefix) > len(p.prefix) or j < i)]
                 for k, v in got.items():
+                    if inner and any(k.startswith(q) for q in inner):
+                        continue   # a more specific provider (a binding) owns this path
                     view[k] = v if isinstance(v, str) else str(v)
                     self._owners[k] = p
             self._view = view
@@ -168,9 +187,24 @@ class Model:
         owner = self._owner(path)
         return owner is None or owner.can_set(path)
 
+    def _provider_for(self, path):
+        """The provider with the longest prefix covering `path` (the first of equals), or None."""
+        best = None
+        for p in self.providers:
+            if path.startswith(p.prefix) and (best is None or len(p.prefix) > len(best.prefix)):
+                best = p
+        return best
+
     def _table_writable(self, table_path, obj):
-        # Tables under a provider's prefix hold rows the OS owns: the ACS cannot add any.
-        return obj.writable and not any(table_path.startswith(p.prefix) for p in self.providers)
+        # Tables under a provider's prefix hold rows the OS owns: the ACS adds rows only
+        # where the provider takes them.
+        p = self._provider_for(table_path)
+        return obj.writable and (p is None or p.can_add(table_path))
+
+    def _os_row(self, inst):
+        """Whether a provider supplied the values of the row `inst` ("X.N.")."""
+        self.values()
+        return any(inst + name in self._owners for name, _ in self.meta.params_of(metadata.generic(inst)))
 
     def _failure_for(self, path):
         for prefix, reason in self._failed.items():
@@ -261,7 +295,11 @@ class Model:
         head, _, last = path[:-1].rpartition(".")
         table = head + "." if last.isdigit() else path
         obj = self._table_meta(table)
-        return obj is not None and self._table_writable(table, obj)
+        if obj is None or not self._table_writable(table, obj):
+            return False
+        # A row the OS owns is deletable only where its provider can delete it.
+        owner = self._provider_for(table)
+        return table == path or not self._os_row(path) or (owner is not None and owner.delete is not None)
 
     def set_values(self, items, key):
         """SetParameterValues, all or nothing; returns the Status (1: applied at session end)."""
@@ -349,6 +387,18 @@ class Model:
         existing = self.instances(path)
         if obj.max_entries is not None and len(existing) >= obj.max_entries:
             raise CwmpFault(RESOURCES_EXCEEDED, "the table %s is full (%d entries)" % (path, obj.max_entries))
+        owner = self._provider_for(path)
+        if owner is not None:
+            try:
+                n, apply = owner.add(self, path)
+            except ProviderError as e:
+                raise CwmpFault(INTERNAL_ERROR, "adding a row to %s failed: %s" % (path, e))
+            if n is not None:
+                if apply and owner not in self.pending_apply:
+                    self.pending_apply.append(owner)
+                self.refresh()   # the OS has the row now: read it
+                self._set_key(key)
+                return n, 1 if apply else 0
         counters = self.store.state.setdefault("next_instance", {})
         n = max(counters.get(path, 1), (existing[-1] + 1) if existing else 1)
         counters[path] = n + 1
@@ -377,12 +427,24 @@ class Model:
             raise CwmpFault(INVALID_NAME, "no such object instance: %s" % path)
         if not self._table_writable(table, obj):
             raise CwmpFault(REQUEST_DENIED, "the table %s does not allow DeleteObject" % table)
+        status = 0
+        if self._os_row(path):
+            owner = self._provider_for(table)
+            if owner is None or owner.delete is None:
+                raise CwmpFault(REQUEST_DENIED, "%s belongs to the operating system" % path)
+            try:
+                if owner.delete(self, path):
+                    status = 1
+                    if owner not in self.pending_apply:
+                        self.pending_apply.append(owner)
+            except ProviderError as e:
+                raise CwmpFault(INTERNAL_ERROR, "deleting %s failed: %s" % (path, e))
         for d in (self.store.values, self.store.attrs, self.values()):
             for k in [k for k in d if k.startswith(path)]:
                 del d[k]
         self._reindex()
         self._set_key(key)
-        return 0
+        return status
 
     def set_local(self, path, value):
         """A change made on the device (command line, daemon), validated like an ACS's."""
@@ -470,19 +532,23 @@ class Model:
         """Fresh values of `paths` (missing ones left out), running only the providers that
         own them: a notification poll must not read the whole OS every minute."""
         out = {}
+        self.cache = {}
         defaults = self._static_defaults()
+        owners = {}
         for path in paths:
             if path in self.store.values:
                 out[path] = self.store.values[path]
             elif path in defaults:
                 out[path] = defaults[path]
-        for p in self.providers:
-            if any(path.startswith(p.prefix) for path in paths):
-                try:
-                    got = p.get(self)
-                except ProviderError:
-                    continue
-                out.update((path, str(got[path])) for path in paths if path in got)
+            p = self._provider_for(path)
+            if p is not None:
+                owners.setdefault(p, []).append(path)
+        for p, mine in owners.items():
+            try:
+                got = p.get(self)
+            except ProviderError:
+                continue
+            out.update((path, str(got[path])) for path in mine if path in got)
         return out
 
 

@@ -13,6 +13,9 @@ class Watcher:
         self.baseline = state.setdefault("notify_baseline", {})
         # Changed paths not yet delivered in an Inform, by kind: {"1": [...], "2": [...]}.
         self.pending = state.setdefault("notify_pending", {"1": [], "2": []})
+        # Paths that changed again after the last Inform was built: its delivery does not
+        # cover their new value.
+        self._since_inform = set()
 
     def watched(self):
         m = self.model
@@ -39,6 +42,7 @@ class Watcher:
                 lst = self.pending[str(kind)]
                 if path not in lst:
                     lst.append(path)
+                self._since_inform.add(path)
                 changed[kind].append(path)
         for path in [p for p in self.baseline if p not in kinds]:
             del self.baseline[path]
@@ -55,9 +59,16 @@ class Watcher:
         """Changed paths the next Inform must carry."""
         return self.pending["2"] + [p for p in self.pending["1"] if p not in self.pending["2"]]
 
+    def begin_inform(self):
+        """inform_params() for an Inform being built now."""
+        self._since_inform = set()
+        return self.inform_params()
+
     def delivered(self, sent):
+        """The Inform carrying `sent` was answered; what changed since stays pending."""
+        done = set(sent) - self._since_inform
         for kind in ("1", "2"):
-            self.pending[kind] = [p for p in self.pending[kind] if p not in sent]
+            self.pending[kind] = [p for p in self.pending[kind] if p not in done]
 
     def has_active(self):
         return bool(self.pending["2"])

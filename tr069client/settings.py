@@ -21,6 +21,10 @@ PRODUCT_DEFAULTS = {
     MS + "EnableCWMP": "true",
     MS + "PeriodicInformEnable": "true",
     MS + "PeriodicInformInterval": "3600",
+    # TR-069 3.2.1.1's retry policy; TR-181 names these values only in its descriptions, so
+    # without them the model's minimums (1 s, x1) would retry every second, in lockstep.
+    MS + "CWMPRetryMinimumWaitInterval": "5",
+    MS + "CWMPRetryIntervalMultiplier": "2000",
 }
 SECRET = ("password", "connection-request-password")
 LOCAL_DEFAULTS = {"client-certificate": "", "ca-file": "", "cr-address": "", "cr-port": 7547}
@@ -60,8 +64,8 @@ def put(model, name, value):
         except CwmpFault as f:
             raise SettingError("%s: %s" % (name, f.message))
     else:
-        if name == "cr-port" and not 1 <= value <= 65535:
-            raise SettingError("cr-port: must be between 1 and 65535")
+        if name == "cr-port" and not 0 <= value <= 65535:
+            raise SettingError("cr-port: must be between 0 (any free port) and 65535")
         model.store.state.setdefault("settings", {})[name] = value
         model.store.dirty = True
     return value

@@ -408,16 +408,20 @@ def _transfer(url, username, password, ca_file, timeout, method, send, headers, 
 
 
 def download(url, fileobj, username="", password="", ca_file=None, timeout=30,
-             max_size=None):
+             max_size=None, on_chunk=None):
     """GET `url` into `fileobj` in 64 KiB chunks, never all in memory; bytes written.
 
     Errors of `fileobj` itself (disk full) propagate as they are, not as TransportError.
+    `on_chunk(nbytes)`, if given, runs after each chunk is written (the daemon serves
+    connection requests there during a long download).
     """
     def sink(piece):
         try:
             fileobj.write(piece)
         except OSError as e:
             raise _LocalFileError(e)
+        if on_chunk is not None:
+            on_chunk(len(piece))
 
     def finish(peer, resp):
         if not 200 <= resp.status < 300:

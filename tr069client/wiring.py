@@ -1,10 +1,8 @@
 """What the daemon is made of: the data model's providers, the RPC table, and the runners of
 actions that wait for the end of a session. Later layers plug in here, nowhere else."""
 
-import os
-
-from . import identity, log, rpcs, settings
-from .model import Model, Provider
+from . import bindings, config, linux, log, operations, rpcs, settings, transfers
+from .model import Model
 
 
 class Parts:
@@ -12,7 +10,8 @@ class Parts:
     functions as ctx.extra); `runners` {action name: fn(*args)} for actions a session
     returns; `timers`, objects with `deadline(mono, wall)` and `tick(mono, wall)` that the
     loop serves; `attachers`, fn(agent) called once the agent exists; `stop`, set by the
-    daemon, ends it (after a reboot hook, so the supervisor restarts it)."""
+    daemon, ends it (after a reboot hook, so the supervisor restarts it); `service`, set by
+    the daemon, answers connection requests and control requests during long work."""
 
     def __init__(self, model, handlers, extra):
         self.model = model
@@ -22,6 +21,7 @@ class Parts:
         self.timers = []
         self.attachers = []
         self.stop = None
+        self.service = None
 
     def run_action(self, action):
         fn = self.runners.get(action[0])
@@ -35,32 +35,19 @@ class Parts:
             fn(agent)
 
 
-def _uptime(root):
-    try:
-        with open(os.path.join(root, "proc/uptime")) as f:
-            return str(int(float(f.read().split()[0])))
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def identity_provider(ident, root="/"):
-    """Device.DeviceInfo identity (from the config or the machine) and UpTime."""
-    params = {identity.PARAMS[k]: v for k, v in ident.items()}
-
-    def get(model):
-        out = dict(params)
-        up = _uptime(root)
-        if up is not None:
-            out["Device.DeviceInfo.UpTime"] = up
-        return out
-    return Provider("Device.DeviceInfo.", get)
-
-
 def build(store, cfg, ident, root="/"):
     """Assemble model, RPC table and action runners for one configuration."""
-    providers = [identity_provider(ident, root)]
     handlers = dict(rpcs.RPCS)
-    model = Model(store, providers=providers, config=cfg, root=root, defaults=settings.PRODUCT_DEFAULTS)
+    platform = linux.providers(ident) if config.get(cfg, "platform-providers") else []
+    model = Model(store, providers=platform, config=cfg, root=root,
+                  defaults=dict(linux.PRODUCT_DEFAULTS, **settings.PRODUCT_DEFAULTS))
+    # Bindings win over the built-in providers (a longer or, listed first, an equal prefix),
+    # and numbering their rows first gives them the low instance numbers of a new device.
+    model.providers[:0] = bindings.providers(model, config.get(cfg, "bindings"),
+                                             config.get(cfg, "command-timeout"))
     parts = Parts(model, handlers, {})
+    ops = operations.install(parts, store, cfg)
+    queue = transfers.install(parts, store, cfg, reboot=ops.restart_device)
+    ops.clean = queue.worker.clean
     log.debug("RPC methods: %s", ", ".join(handlers))
     return parts

@@ -1,0 +1,140 @@
+"""The command line without a running daemon: settings on the state file, status, and
+one-line errors for every kind of bad input (never a traceback)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tr069client import cli
+
+from _daemon import REPO
+
+MS = "Device.ManagementServer."
+
+
+@pytest.fixture
+def tr(tmp_path, capsys):
+    """tr(*argv) -> (exit status, stdout, stderr) of `tr069client ARGV --state-dir TMP`."""
+    state = str(tmp_path / "state")
+
+    def run(command, *args):
+        argv = [command] + (["--state-dir", state] if command not in ("--version",) else []) + list(args)
+        code = cli.main(argv)
+        out, err = capsys.readouterr()
+        return code, out, err
+    run.state = state
+    return run
+
+
+def one_line_error(code, err, expected_code=1):
+    assert code == expected_code, err
+    assert err.startswith("tr069client: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+    return err
+
+
+def test_set_get_and_status_offline(tr):
+    assert tr("set", "acs-url=http://acs.example/cwmp", "password=s3cret", "periodic-inform-interval=60")[0] == 0
+    assert tr("get", "acs-url")[1] == "http://acs.example/cwmp\n"
+    assert tr("get", MS + "PeriodicInformInterval")[1] == "60\n"
+    assert tr("get", "password")[1] == "********\n"
+    code, out, _ = tr("status", "--json")
+    st = json.loads(out)
+    assert code == 0 and st["status"] == "running" and st["daemon"] == "not running"
+    assert st["password"] == "********" and "s3cret" not in out
+    for key in ("last-session-error", "retry-count", "last-successful-session", "next-session"):
+        assert key in st
+    assert st["retry-count"] == 0 and st["next-session"] == ""
+    code, out, _ = tr("status")
+    assert code == 0 and "        status: running" in out and "s3cret" not in out
+
+
+def test_set_is_all_or_nothing(tr):
+    assert tr("set", "cr-port=7000")[0] == 0
+    err = one_line_error(*tr("set", "periodic-inform-interval=120", "cr-port=8000",
+                             MS + "PeriodicInformInterval=abc")[::2])
+    assert "PeriodicInformInterval" in err
+    assert tr("get", "periodic-inform-interval")[1] == "3600\n"
+    assert tr("get", "cr-port")[1] == "7000\n"
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["set", "no-such-setting=1"], "unknown setting 'no-such-setting'"),
+    (["set", "cr-port=70000"], "cr-port"),
+    (["set", "enabled=maybe"], "expected yes or no"),
+    (["set", "Device.No.Such=1"], "Device.No.Such"),
+    (["set", "Device.DeviceInfo.UpTime=5"], "Device.DeviceInfo.UpTime"),
+    (["get", "Device.No.Such."], "Device.No.Such."),
+    (["inform"], "not running"),
+])
+def test_bad_values_give_one_line(tr, argv, words):
+    err = one_line_error(*tr(*argv)[::2])
+    assert words in err
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["set", "novalue"], "expected KEY=VALUE"),
+    (["run", "--cr-port", "http"], "--cr-port"),
+    (["run", "--log-level", "loud"], "--log-level"),
+    (["run", "--periodic-inform-interval", "0"], "interval"),
+    (["status", "--bogus"], "--bogus"),
+])
+def test_bad_flags_give_one_line_and_status_2(tr, argv, words):
+    err = one_line_error(*tr(*argv)[::2], expected_code=2)
+    assert words in err
+
+
+def test_config_file_problems_give_one_line(tr, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{nope")
+    assert "not valid JSON" in one_line_error(*tr("status", "--config", str(bad))[::2])
+    bad.write_text('{"acs-urll": "http://x"}')
+    assert "unknown setting 'acs-urll'" in one_line_error(*tr("status", "--config", str(bad))[::2])
+    bad.write_text('{"periodic-inform-interval": "often"}')
+    assert "periodic-inform-interval" in one_line_error(*tr("status", "--config", str(bad))[::2])
+    assert "cannot read config file" in one_line_error(*tr("status", "--config", str(tmp_path / "none"))[::2])
+
+
+def test_run_with_a_bad_config_file_exits_with_one_line(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2]")
+    env = dict(os.environ, PYTHONPATH=REPO)
+    r = subprocess.run([sys.executable, "-m", "tr069client", "run", "--state-dir", str(tmp_path / "s"),
+                        "--config", str(bad)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       universal_newlines=True, env=env, timeout=30)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1 and "must hold a JSON object" in r.stderr
+
+
+def test_reset_config_forgets_everything_but_the_boot(tr):
+    tr("set", "acs-url=http://acs.example/cwmp")
+    with open(os.path.join(tr.state, "state.json")) as f:
+        data = json.load(f)
+    data["state"]["boot_id"] = "boot-7"
+    data["state"]["bootstrap_url"] = "http://acs.example/cwmp"
+    with open(os.path.join(tr.state, "state.json"), "w") as f:
+        json.dump(data, f)
+    assert tr("reset-config")[0] == 0
+    with open(os.path.join(tr.state, "state.json")) as f:
+        data = json.load(f)
+    assert data["values"] == {} and data["state"] == {"boot_id": "boot-7"}
+    assert tr("get", "acs-url")[1] == "\n"
+    assert json.loads(tr("status", "--json")[1])["status"] == "waiting-URL"
+
+
+def test_a_damaged_state_file_is_reported_and_set_aside(tr):
+    os.makedirs(tr.state)
+    with open(os.path.join(tr.state, "state.json"), "w") as f:
+        f.write("garbage")
+    code, out, err = tr("status", "--json")
+    assert code == 0 and json.loads(out)["status"] == "waiting-URL"
+    assert err.count("\n") == 1 and "was damaged" in err and "state.json.damaged" in err
+    assert os.path.exists(os.path.join(tr.state, "state.json.damaged"))
+
+
+def test_version(tr):
+    with pytest.raises(SystemExit) as e:
+        tr("--version")
+    assert e.value.code == 0

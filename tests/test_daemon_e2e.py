@@ -1,0 +1,570 @@
+"""The real daemon (`python -m tr069client run`) against the lab ACS on 127.0.0.1: schedule,
+retries, connection requests, notifications, persistence, control and logging.
+
+Waits are bounded polls; time windows are correctness checks on the schedule (a lower bound
+from the spec plus a tolerance above), never speed benchmarks.
+"""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from _daemon import MS, DaemonProc, end_before, events_of, informs, instrument, wait_informs, wait_until
+from _httpd import free_port
+from lab_acs import get_parameter_values, raw, schedule_inform, set_parameter_attributes, \
+    set_parameter_values
+
+CR = {"connection-request-username": "cr-user", "connection-request-password": "cr-pass"}
+SLACK = 1.5  # seconds a wait may exceed its window: process start-up, a loaded CI machine
+
+
+@pytest.fixture
+def acs(make_lab_acs):
+    return instrument(make_lab_acs())
+
+
+@pytest.fixture
+def daemon(tmp_path):
+    """Factory: daemon(acs, **DaemonProc options) -> a DaemonProc, not started. At teardown
+    each is stopped with SIGTERM (exit 0 expected) and its log must show no internal error."""
+    made = []
+
+    def make(acs=None, name=None, **options):
+        folder = tmp_path / (name or "d%d" % len(made))
+        folder.mkdir(exist_ok=True)
+        d = DaemonProc(folder, acs, **options)
+        made.append(d)
+        return d
+
+    yield make
+    problems = []
+    for d in made:
+        if d.running():
+            code = d.stop()
+            if code != 0:
+                problems.append("daemon exited with %s on SIGTERM" % code)
+        log = d.log()
+        if "Traceback" in log or "internal error" in log:
+            problems.append("internal error in the daemon log:\n" + log)
+    assert not problems, "\n".join(problems)
+
+
+def quiet(acs, sessions, seconds=1.0):
+    """True if no session beyond `sessions` starts within `seconds` (a bounded negative check)."""
+    time.sleep(seconds)
+    return len(informs(acs)) == sessions
+
+
+def cr_url(acs):
+    return acs.informs[-1]["parameters"][MS + "ConnectionRequestURL"]
+
+
+# ---------------------------------------------------------------- schedule and retry
+
+def test_first_contact_then_periodic_sessions_at_the_interval(acs, daemon):
+    d = daemon(acs, args=["--periodic-inform-interval", "2"]).start()
+    got = wait_informs(acs, 3, timeout=15)
+    acs.wait_sessions(3)
+    assert sorted(events_of(got[0])) == ["0 BOOTSTRAP", "1 BOOT"]
+    for prev, post in zip(got, got[1:3]):
+        assert events_of(post) == ["2 PERIODIC"]
+        # The timer restarts when a session ends: the next Inform comes one interval later.
+        wait = post.time - end_before(acs, post.time)
+        assert 2 - 0.1 <= wait <= 2 + SLACK, wait
+    st = d.status()
+    assert st["status"] == "running" and st["retry-count"] == 0 and st["last-session-error"] == ""
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", st["last-successful-session"])
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", st["next-session"])
+
+
+def test_retry_waits_fall_in_the_spec_windows_and_inform_carries_retry_count(acs, daemon):
+    d = daemon(acs)
+    d.set(MS + "CWMPRetryMinimumWaitInterval=1")   # windows [1, 2] then [2, 4] (k = 2000)
+    acs.refusals.extend([(503, [])] * 2)
+    d.start()
+    got = wait_informs(acs, 3, timeout=15)
+    acs.wait_sessions(1)
+    assert [p.refused for p in got] == [True, True, False]
+    assert [p.retry_count for p in got] == [0, 1, 2]
+    for n, (low, high) in enumerate([(1, 2), (2, 4)]):
+        wait = got[n + 1].time - got[n].time
+        assert low - 0.05 <= wait <= high + SLACK, (n + 1, wait)
+    # The events of the failed attempts were kept for the session that worked.
+    assert sorted(events_of(got[2])) == ["0 BOOTSTRAP", "1 BOOT"]
+    st = d.status()
+    assert st["retry-count"] == 0 and st["last-session-error"] == ""
+    d.cli("inform")
+    assert wait_informs(acs, 4)[3].retry_count == 0
+
+
+def test_503_retry_after_is_honoured(acs, daemon):
+    d = daemon(acs)
+    d.set(MS + "CWMPRetryMinimumWaitInterval=1")   # the spec's wait alone would be 1 to 2 s
+    acs.refusals.append((503, [("Retry-After", "3")]))
+    d.start()
+    wait_informs(acs, 1)
+    st = wait_until(lambda: d.status()["retry-count"] == 1 and d.status())
+    assert "ACS is overloaded (HTTP 503)" in st["last-session-error"]
+    assert "3 s" in st["last-session-error"]
+    got = wait_informs(acs, 2)
+    wait = got[1].time - got[0].time
+    assert 3 - 0.05 <= wait <= 3 + SLACK, wait
+    assert got[1].retry_count == 1
+
+
+def test_schedule_inform_gives_scheduled_session_after_the_delay_even_across_sigkill(acs, daemon):
+    d = daemon(acs, cr_port=free_port())
+    acs.queue(schedule_inform(3, "sched-1"))
+    d.start()
+    acs.wait_sessions(1)
+    end = end_before(acs, time.monotonic() + 1)
+    d.kill()  # between sessions: the scheduled Inform is on disk
+    d.start()
+    got = wait_informs(acs, 2, timeout=10)
+    assert events_of(got[1]) == ["3 SCHEDULED", "M ScheduleInform"]
+    assert got[1].events[1] == ("M ScheduleInform", "sched-1")
+    wait = got[1].time - end
+    assert 3 - 0.1 <= wait <= 3 + SLACK + 1, wait   # + the restart
+    acs.wait_sessions(2)
+    assert quiet(acs, 2)
+
+
+# ---------------------------------------------------------------- connection requests
+
+def test_connection_request_needs_digest_and_starts_a_session(acs, daemon):
+    d = daemon(acs, config=CR).start()
+    acs.wait_sessions(1)
+    url = cr_url(acs)
+    assert url.startswith("http://127.0.0.1:") and url == d.get(MS + "ConnectionRequestURL")
+    assert acs.connection_request(url) == 401                          # no credentials
+    assert acs.connection_request(url, "cr-user", "wrong") == 401      # wrong password
+    assert acs.connection_request(url.rsplit("/", 1)[0] + "/guess", "cr-user", "cr-pass") == 404
+    assert quiet(acs, 1)
+    assert acs.connection_request(url, "cr-user", "cr-pass") == 200
+    got = wait_informs(acs, 2, timeout=5)
+    assert events_of(got[1]) == ["6 CONNECTION REQUEST"]
+    acs.wait_sessions(2)
+    assert quiet(acs, 2)
+
+
+def test_connection_request_without_configured_credentials_is_refused(acs, daemon):
+    d = daemon(acs).start()
+    acs.wait_sessions(1)
+    assert acs.connection_request(cr_url(acs), "", "") == 401
+    assert acs.connection_request(cr_url(acs), "any", "thing") == 401
+    d.wait_log("ConnectionRequestUsername/Password are not set")
+    assert quiet(acs, 1)
+
+
+def test_slow_clients_and_a_flood_leave_the_listener_responsive_and_sessions_bounded(acs, daemon):
+    d = daemon(acs, config=CR).start()
+    acs.wait_sessions(1)
+    url = cr_url(acs)
+    port = int(url.split(":")[2].split("/")[0])
+    slow = []
+    try:
+        for _ in range(20):   # more than the listener's client cap; each sends half a request
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            s.sendall(b"GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            slow.append(s)
+        assert acs.connection_request(url, "cr-user", "cr-pass") == 200
+        assert events_of(wait_informs(acs, 2, timeout=5)[1]) == ["6 CONNECTION REQUEST"]
+        assert d.status()["status"] == "running"   # the control socket answers too
+    finally:
+        for s in slow:
+            s.close()
+    acs.wait_sessions(2)
+    statuses = []
+
+    def flood():
+        try:
+            statuses.append(acs.connection_request(url, "cr-user", "cr-pass"))
+        except OSError:
+            statuses.append("dropped")   # beyond its client cap the listener drops the oldest
+
+    threads = [threading.Thread(target=flood) for _ in range(30)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(statuses) == 30 and set(statuses) <= {200, 503, "dropped"}, statuses
+    assert 503 in statuses   # the rate limit answered, at once
+    accepted = statuses.count(200)
+    before = 2
+    # Sessions settle: every accepted request gives at most one session, many give fewer.
+    wait_until(lambda: len(acs.sessions) > before and all(s.ended for s in acs.sessions) and quiet(acs, len(
+        informs(acs)), 0.5), 15)
+    sessions = len(informs(acs)) - before
+    assert 1 <= sessions <= accepted, (sessions, accepted)
+
+
+def test_connection_request_during_a_session_gives_exactly_one_more(acs, daemon):
+    d = daemon(acs, config=CR).start()
+    acs.wait_sessions(1)
+    url = cr_url(acs)
+    results = []
+    busy = [0]
+
+    def kick(a):
+        threading.Thread(target=lambda: results.append(a.connection_request(url, "cr-user", "cr-pass"))).start()
+        return get_parameter_values(MS + "PeriodicInformInterval")
+
+    def keep_busy(a):
+        # Keep the session going (the daemon serves the listener between exchanges) until the
+        # ACS's connection request is answered.
+        if results or busy[0] > 300:
+            return None
+        busy[0] += 1
+        time.sleep(0.02)
+        return [get_parameter_values(MS + "PeriodicInformInterval"), keep_busy]
+
+    acs.queue(kick, keep_busy)
+    d.cli("inform")
+    acs.wait_sessions(3, timeout=15)
+    assert results == [200]
+    got = informs(acs)
+    assert events_of(got[1]) == ["6 CONNECTION REQUEST"]   # the operator's `inform`
+    assert events_of(got[2]) == ["6 CONNECTION REQUEST"]   # the request made during it
+    assert quiet(acs, 3)
+
+
+# ---------------------------------------------------------------- notifications
+
+def test_passive_rides_along_and_active_starts_a_throttled_value_change_session(acs, daemon):
+    d = daemon(acs)
+    acs.queue(set_parameter_attributes([(MS + "STUNServerAddress", 2, None), (MS + "STUNServerPort", 1, None)]),
+              set_parameter_values([(MS + "DefaultActiveNotificationThrottle", "3", "xsd:unsignedInt")]))
+    d.start()
+    acs.wait_sessions(1)
+    d.set(MS + "STUNServerPort=3479")          # passive: no session of its own
+    assert quiet(acs, 1)
+    d.cli("inform")
+    got = wait_informs(acs, 2)
+    acs.wait_sessions(2)
+    assert "4 VALUE CHANGE" in events_of(got[1])
+    assert acs.informs[1]["parameters"][MS + "STUNServerPort"] == "3479"
+    d.set(MS + "STUNServerAddress=stun1.example")   # active: a session of its own
+    got = wait_informs(acs, 3, timeout=5)
+    acs.wait_sessions(3)
+    assert events_of(got[2]) == ["4 VALUE CHANGE"]
+    assert acs.informs[2]["parameters"][MS + "STUNServerAddress"] == "stun1.example"
+    assert MS + "STUNServerPort" not in acs.informs[2]["parameters"]   # already delivered
+    end = end_before(acs, time.monotonic() + 1)
+    d.set(MS + "STUNServerAddress=stun2.example")   # within the throttle of the last one
+    got = wait_informs(acs, 4, timeout=3 + SLACK + 2)
+    wait = got[3].time - end
+    assert 3 - 0.1 <= wait <= 3 + SLACK, wait
+    acs.wait_sessions(4)
+    assert acs.informs[3]["parameters"][MS + "STUNServerAddress"] == "stun2.example"
+
+
+# ---------------------------------------------------------------- persistence, boot, URL
+
+def test_events_and_retry_count_survive_sigkill(acs, daemon):
+    d = daemon(acs, cr_port=free_port())
+    d.set(MS + "CWMPRetryMinimumWaitInterval=1")
+    acs.refusals.append((503, [("Retry-After", "600")]))
+    d.start()
+    wait_informs(acs, 1)
+    wait_until(lambda: d.state()["state"].get("retry_count") == 1)
+    d.kill()
+    state = d.state()   # still valid JSON after the kill
+    assert sorted(c for c, _ in state["state"]["events"]) == ["0 BOOTSTRAP", "1 BOOT"]
+    d.start()           # the same boot: the backoff is forgotten, the events and count are not
+    got = wait_informs(acs, 2)
+    assert sorted(events_of(got[1])) == ["0 BOOTSTRAP", "1 BOOT"]
+    assert got[1].retry_count == 1
+    acs.wait_sessions(1)
+
+
+def test_boot_versus_bootstrap_across_restart_reboot_and_reset_config(acs, daemon):
+    d = daemon(acs, cr_port=free_port())
+    d.start()
+    acs.wait_sessions(1)
+    assert sorted(events_of(informs(acs)[0])) == ["0 BOOTSTRAP", "1 BOOT"]
+    assert d.stop() == 0
+    d.start()                       # a daemon restart is no boot: nothing to say
+    assert quiet(acs, 1)
+    d.cli("inform")
+    assert events_of(wait_informs(acs, 2)[1]) == ["6 CONNECTION REQUEST"]
+    acs.wait_sessions(2)
+    assert d.stop() == 0
+    d.boot_id = "boot-2"            # a real boot: the kernel's boot id changed
+    d.start()
+    assert events_of(wait_informs(acs, 3)[2]) == ["1 BOOT"]
+    acs.wait_sessions(3)
+    d.cli("reset-config")           # forget everything: BOOTSTRAP, but no boot happened
+    assert events_of(wait_informs(acs, 4)[3]) == ["0 BOOTSTRAP"]
+    acs.wait_sessions(4)
+    assert quiet(acs, 4, 0.5)
+
+
+def test_retry_count_resets_on_reboot_but_not_on_restart(acs, daemon):
+    d = daemon(acs, cr_port=free_port())
+    acs.refusals.extend([(503, [("Retry-After", "600")])] * 3)
+    d.start()
+    wait_informs(acs, 1)
+    assert d.stop() == 0
+    d.start()
+    assert wait_informs(acs, 2)[1].retry_count == 1
+    assert d.stop() == 0
+    d.boot_id = "boot-2"
+    d.start()
+    got = wait_informs(acs, 3)
+    assert got[2].retry_count == 0 and "1 BOOT" in events_of(got[2])
+
+
+def test_url_set_by_the_acs_gets_a_bootstrap_at_once(make_lab_acs, daemon):
+    a, b = instrument(make_lab_acs()), instrument(make_lab_acs())
+    a.queue(set_parameter_values([(MS + "URL", b.url)]))
+    d = daemon(a).start()
+    a.wait_sessions(1)
+    got = wait_informs(b, 1, timeout=5)
+    assert events_of(got[0]) == ["0 BOOTSTRAP"]
+    b.wait_sessions(1)
+    assert d.get("acs-url") == b.url
+    d.set("acs-url=" + a.url)      # the operator's change: BOOTSTRAP to it, at once
+    assert events_of(wait_informs(a, 2, timeout=5)[1]) == ["0 BOOTSTRAP"]
+    a.wait_sessions(2)
+
+
+def test_a_bad_url_from_the_acs_falls_back_to_the_last_good_one(acs, daemon):
+    dead = "http://127.0.0.1:%d/acs" % free_port()
+    d = daemon(acs)
+    d.set(MS + "CWMPRetryMinimumWaitInterval=1", MS + "CWMPRetryIntervalMultiplier=1000")
+    acs.queue(set_parameter_values([(MS + "URL", dead)]))
+    d.start()
+    acs.wait_sessions(1)
+    got = wait_informs(acs, 2, timeout=15)   # three failed sessions with the dead URL, then back
+    assert events_of(got[1]) == ["0 BOOTSTRAP"]
+    acs.wait_sessions(2)
+    st = d.status()
+    assert st["acs-url"] == acs.url
+    err = st["last-session-error"]
+    assert dead in err and "returned to the last URL that worked" in err and acs.url in err, err
+    assert "ACS unreachable: connection refused" in err
+    assert st["retry-count"] == 0
+
+
+# ---------------------------------------------------------------- control
+
+def test_disabled_stops_sessions_and_listening_and_resets_retry_count(acs, daemon):
+    d = daemon(acs, config=CR, cr_port=free_port())   # the same URL when it listens again
+    acs.refusals.append((503, [("Retry-After", "600")]))
+    d.start()
+    wait_informs(acs, 1)
+    port = int(d.get(MS + "ConnectionRequestURL").split(":")[2].split("/")[0])
+    wait_until(lambda: d.status()["retry-count"] == 1)
+    d.set("enabled=no")
+    st = d.status()
+    assert st["status"] == "disabled" and st["retry-count"] == 0 and st["next-session"] == ""
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    r = d.cli("inform", check=False)
+    assert r.returncode == 1 and "disabled" in r.stderr and len(r.stderr.splitlines()) == 1
+    assert quiet(acs, 1)
+    d.set("enabled=yes")           # the kept events go out at once
+    assert sorted(events_of(wait_informs(acs, 2)[1])) == ["0 BOOTSTRAP", "1 BOOT"]
+    acs.wait_sessions(1)
+    url = d.get(MS + "ConnectionRequestURL")
+    assert acs.connection_request(url, "cr-user", "cr-pass") == 200
+
+
+def test_sigterm_ends_cleanly_with_state_saved(acs, daemon):
+    d = daemon(acs).start()
+    acs.wait_sessions(1)
+    assert d.stop(signal.SIGTERM) == 0
+    assert d.log().rstrip().endswith("tr069client stopped")
+    assert not os.path.exists(os.path.join(d.state_dir, "control.sock"))
+    state = d.state()["state"]
+    assert state["events"] == [] and state["last_success"] and state["retry_count"] == 0
+    st = d.status()
+    assert st["daemon"] == "not running" and st["last-successful-session"]
+
+
+def test_sighup_reloads_the_config(make_lab_acs, daemon):
+    a, b = instrument(make_lab_acs()), instrument(make_lab_acs())
+    d = daemon(config={"acs-url": a.url, "username": "acs-user", "password": "acs-pass"}).start()
+    a.wait_sessions(1)
+    d.write_config({"acs-url": b.url, "username": "acs-user", "password": "acs-pass"})
+    d.send(signal.SIGHUP)
+    assert events_of(wait_informs(b, 1, timeout=5)[0]) == ["0 BOOTSTRAP"]
+    b.wait_sessions(1)
+    with open(d.config_path, "w") as f:
+        f.write("{not json")
+    d.send(signal.SIGHUP)
+    line = d.wait_log(r"error configuration not reloaded: [^\n]*")[0]
+    assert "not valid JSON" in line
+    d.config_path = None   # the CLI would refuse the broken file too
+    assert d.running() and d.status()["acs-url"] == b.url
+
+
+# ---------------------------------------------------------------- status sentences, https
+
+def test_last_session_error_sentences(make_lab_acs, daemon, tmp_path):
+    strict = instrument(make_lab_acs(auth="digest"))
+    d = daemon(strict, password="wrong").start()
+    wait_until(lambda: d.status()["retry-count"] >= 1)
+    assert d.status()["last-session-error"] == "ACS refused the credentials (HTTP 401) at %s" % strict.url
+
+    dead_port = free_port()
+    d.set("acs-url=http://127.0.0.1:%d/acs" % dead_port)
+    wait_until(lambda: "unreachable" in d.status()["last-session-error"])
+    assert d.status()["last-session-error"] == "ACS unreachable: connection refused (127.0.0.1:%d)" % dead_port
+
+    broken = instrument(make_lab_acs())
+    broken.queue(raw("<cwmp:GetParameterValues><oops", whole=True))
+    d.set("acs-url=" + broken.url, "password=acs-pass")
+    wait_until(lambda: "malformed" in d.status()["last-session-error"])
+    err = d.status()["last-session-error"]
+    assert err.startswith("ACS sent malformed XML: ") and "\n" not in err
+    assert d.running()
+    assert d.status()["retry-count"] >= 1
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    trustme = pytest.importorskip("trustme")
+    folder = tmp_path_factory.mktemp("pki")
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    paths = {k: str(folder / (k + ".pem")) for k in ("ca", "cert", "key")}
+    ca.cert_pem.write_to_path(paths["ca"])
+    cert.cert_chain_pems[0].write_to_path(paths["cert"])
+    cert.private_key_pem.write_to_path(paths["key"])
+    return paths
+
+
+@pytest.mark.parametrize("auth", ["basic", "digest"])
+def test_sessions_over_https(make_lab_acs, daemon, pki, auth):
+    acs = instrument(make_lab_acs(tls=(pki["cert"], pki["key"]), auth=auth))
+    assert acs.url.startswith("https://")
+    d = daemon(acs, args=["--ca-file", pki["ca"]]).start()
+    acs.wait_sessions(1)
+    assert d.status()["last-session-error"] == ""
+    assert sorted(events_of(informs(acs)[0])) == ["0 BOOTSTRAP", "1 BOOT"]
+
+
+def test_https_with_an_unknown_ca_fails_with_a_sentence(make_lab_acs, daemon, pki):
+    acs = instrument(make_lab_acs(tls=(pki["cert"], pki["key"])))
+    d = daemon(acs).start()   # no --ca-file: the system's CAs do not know the test CA
+    err = wait_until(lambda: d.status()["last-session-error"], 10)
+    assert err.startswith("TLS certificate of 127.0.0.1 "), err
+    assert acs.sessions == []
+
+
+# ---------------------------------------------------------------- logging, robustness
+
+def test_one_log_line_per_session_at_the_default_level(acs, daemon):
+    d = daemon(acs, args=["--periodic-inform-interval", "1"]).start()
+    acs.wait_sessions(3, timeout=10)
+    assert d.stop() == 0
+    lines = d.log().splitlines()
+    body = [l for l in lines if not re.search(r" info (tr069client (started|stopped)|settings applied)", l)]
+    sessions = [l for l in body if " info session done (" in l]
+    assert len(sessions) >= 3 and sessions == body, lines
+
+
+def test_debug_log_shows_the_exchange_with_secrets_redacted(make_lab_acs, daemon):
+    acs = instrument(make_lab_acs(auth="digest", password="Acs-S3cret"))
+    acs.queue(set_parameter_values([(MS + "ConnectionRequestPassword", "Cr-Pass-0815"),
+                                    (MS + "Password", "Acs-S3cret")]))
+    d = daemon(acs, log_level="debug", password="Acs-S3cret").start()
+    acs.wait_sessions(1)
+    assert acs.responses[0][0] == "SetParameterValuesResponse"
+    log = d.log()
+    assert "SetParameterValues" in log and "InformResponse" in log   # the exchange is there
+    assert log.count("[redacted]") >= 2
+    for secret in ("Acs-S3cret", "Cr-Pass-0815", 'response="'):
+        assert secret not in log
+
+
+def test_idle_daemon_makes_no_system_calls_between_timers(acs, daemon, tmp_path):
+    strace = shutil.which("strace")
+    if strace is None:
+        pytest.skip("strace is not installed (apt-get install strace)")
+    d = daemon(acs).start()
+    acs.wait_sessions(1)
+    time.sleep(0.3)   # let the loop settle into its select()
+    out = tmp_path / "strace.txt"
+    tracer = subprocess.Popen([strace, "-f", "-c", "-o", str(out), "-p", str(d.proc.pid)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, universal_newlines=True)
+    time.sleep(3)
+    tracer.send_signal(signal.SIGINT)
+    _, err = tracer.communicate(timeout=10)
+    if "attached" not in err:
+        pytest.skip("strace cannot trace here: %s" % err.strip())
+    report = out.read_text()
+    total = re.search(r"^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?total\s*$", report, re.M)
+    # No "total" line at all means strace saw no system call in the 3 seconds.
+    calls = int(total.group(1)) if total else 0
+    assert calls <= 3, report
+    assert d.running()
+
+
+def test_a_damaged_state_file_is_set_aside_and_the_daemon_carries_on(acs, daemon):
+    d = daemon(acs)
+    os.makedirs(d.state_dir)
+    with open(os.path.join(d.state_dir, "state.json"), "w") as f:
+        f.write('{"format": 1, "values": [')
+    d.start()
+    acs.wait_sessions(1)
+    line = d.wait_log(r"error state file \S+ was damaged [^\n]*")[0]
+    assert "kept as" in line and "state.json.damaged" in line
+    assert os.path.exists(os.path.join(d.state_dir, "state.json.damaged"))
+    assert sorted(events_of(informs(acs)[0])) == ["0 BOOTSTRAP", "1 BOOT"]
+    assert d.state()["state"]["last_success"]
+
+
+def test_the_status_json_while_waiting_for_a_url(daemon):
+    d = daemon().start()
+    st = d.status()
+    assert st["status"] == "waiting-URL" and st["daemon"] == "running"
+    assert st["next-session"] == "" and st["last-session-error"] == "" and st["retry-count"] == 0
+    text = d.cli("status").stdout
+    assert re.search(r"^ *status: waiting-URL$", text, re.M) and re.search(r"^ *retry-count: 0$", text, re.M)
+
+
+def test_a_second_daemon_on_the_same_state_is_refused_with_one_line(acs, daemon):
+    d = daemon(acs).start()
+    acs.wait_sessions(1)
+    r = subprocess.run([sys.executable, "-m", "tr069client", "run", "--state-dir", d.state_dir, "--cr-port", "0"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, env=d.env(),
+                       timeout=30)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
+    assert "another tr069client daemon is running" in r.stderr
+    assert d.running() and d.status()["daemon"] == "running"
+
+
+def test_a_busy_port_is_retried_and_a_port_change_is_notified(acs, daemon):
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    port = busy.getsockname()[1]
+    d = daemon(acs, config=dict(CR, **{"notification-poll-interval": 1}), cr_port=port).start()
+    acs.wait_sessions(1)   # no listener, but sessions work
+    line = d.wait_log(r"error cannot listen for connection requests: [^\n]*")[0]
+    assert "address in use" in line
+    busy.close()
+    d.wait_log(r"value change|session done", count=2, timeout=5)   # listening again: the URL is reported
+    got = wait_informs(acs, 2)
+    assert events_of(got[1]) == ["4 VALUE CHANGE"]
+    assert acs.informs[1]["parameters"][MS + "ConnectionRequestURL"].startswith("http://127.0.0.1:%d/" % port)
+    assert d.log().count("error cannot listen") == 1   # said once, not at every retry
+    other = free_port()
+    d.set("cr-port=%d" % other)
+    got = wait_informs(acs, 3, timeout=5)
+    assert events_of(got[2]) == ["4 VALUE CHANGE"]
+    url = d.get(MS + "ConnectionRequestURL")
+    assert url.startswith("http://127.0.0.1:%d/" % other)
+    acs.wait_sessions(3)
+    assert acs.connection_request(url, "cr-user", "cr-pass") == 200
+    assert events_of(wait_informs(acs, 4)[3]) == ["6 CONNECTION REQUEST"]

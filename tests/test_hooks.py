@@ -1,0 +1,101 @@
+"""Platform commands: argument lists without a shell, a timeout, clear error sentences."""
+
+import json
+import os
+import sys
+
+import pytest
+
+from tr069client import hooks
+
+RECORDER = r'''
+import json, os, sys, time
+record, mode = sys.argv[1], sys.argv[2]
+with open(record, "a") as f:
+    f.write(json.dumps({"argv": sys.argv[3:], "type": os.environ.get("TR069_FILE_TYPE")}) + "\n")
+if mode == "fail":
+    print("first line")
+    print("image check failed: bad magic")
+    sys.exit(3)
+if mode == "hang":
+    with open(record + ".pid", "w") as f:
+        f.write(str(os.getpid()))
+    time.sleep(120)
+if mode.startswith("wait:"):
+    while not os.path.exists(mode[5:]):
+        time.sleep(0.02)
+'''
+
+
+@pytest.fixture
+def hook(tmp_path):
+    script = tmp_path / "hook.py"
+    script.write_text(RECORDER)
+    record = tmp_path / "record.jsonl"
+
+    def make(mode="ok"):
+        return [sys.executable, str(script), str(record), mode]
+
+    def calls():
+        if not record.exists():
+            return []
+        return [json.loads(line) for line in record.read_text().splitlines()]
+    make.calls = calls
+    make.record = record
+    return make
+
+
+def test_acs_text_stays_one_argument_each(hook):
+    hostile = ["/tmp/x; rm -rf /", "$(reboot)", "a b", "`id`", "-rf"]
+    hooks.run("config-alter-command", hook(), hostile, timeout=30, env={"TR069_FILE_TYPE": "3 Vendor Configuration File"})
+    assert hook.calls() == [{"argv": hostile, "type": "3 Vendor Configuration File"}]
+
+
+def test_returns_the_last_line_printed(tmp_path):
+    assert hooks.run("x", [sys.executable, "-c", "print('one'); print('two')"]) == "two"
+
+
+def test_failure_gives_status_and_last_line(hook):
+    with pytest.raises(hooks.HookError) as e:
+        hooks.run("firmware-command", hook("fail"), ["/tmp/img"])
+    assert str(e.value) == "firmware-command failed (exit status 3): image check failed: bad magic"
+
+
+def test_killed_by_a_signal(tmp_path):
+    argv = [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"]
+    with pytest.raises(hooks.HookError) as e:
+        hooks.run("reboot-command", argv)
+    assert str(e.value) == "reboot-command failed (killed by signal 9)"
+
+
+def test_missing_program(tmp_path):
+    with pytest.raises(hooks.HookError) as e:
+        hooks.run("reboot-command", [str(tmp_path / "no-such-reboot")])
+    assert str(e.value) == "reboot-command could not start %s: No such file or directory" % (
+        tmp_path / "no-such-reboot")
+
+
+def test_timeout_stops_the_command(hook):
+    with pytest.raises(hooks.HookError) as e:
+        hooks.run("vendor-log-command", hook("hang"), timeout=1)
+    assert str(e.value) == "vendor-log-command did not finish within 1 s and was stopped"
+    pid = int(open(str(hook.record) + ".pid").read())
+    with pytest.raises(OSError):  # gone: killed and reaped
+        os.kill(pid, 0)
+
+
+def test_service_runs_while_the_command_does(hook, tmp_path):
+    go = tmp_path / "go"
+    seen = []
+
+    def service():
+        seen.append(1)
+        go.write_text("")  # the command waits for this: it ends only if service() ran
+    hooks.run("firmware-command", hook("wait:%s" % go), timeout=60, service=service, poll=0.01)
+    assert seen
+
+
+def test_command_from_config():
+    assert hooks.command({}, "reboot-command") == ["reboot"]
+    assert hooks.command({}, "firmware-command") is None
+    assert hooks.command({"firmware-command": ["sysupgrade", "-v"]}, "firmware-command") == ["sysupgrade", "-v"]

@@ -1,0 +1,335 @@
+"""The transfer queue: RPCs, the persisted life cycle, restarts in every state, TransferComplete.
+A hand-written worker stands in for fetch.Worker; the clock is a parameter; the store is a
+real file, read back from disk to prove each step was saved before it ran."""
+
+import json
+
+import pytest
+from defusedxml.ElementTree import fromstring
+
+from tr069client import fetch, soap, transfers
+from tr069client.faults import CwmpFault
+from tr069client.rpcs import Context
+from tr069client.store import Store
+
+T0 = 1700000000.0
+CWMP = "urn:dslforum-org:cwmp-1-2"
+
+
+class Worker:
+    """Records each step with the transfer's state as saved on disk at that moment."""
+
+    def __init__(self, store):
+        self.store, self.steps, self.faults = store, [], {}
+
+    def _on_disk(self, rec):
+        with open(self.store.path) as f:
+            return next(r["state"] for r in json.load(f)["state"]["transfers"] if r["id"] == rec["id"])
+
+    def plan(self, rec):
+        fetch.check_url(rec["url"])
+        rec["hook"] = "firmware-command" if rec["file_type"] == fetch.FIRMWARE else "config-alter-command"
+
+    def transfer(self, rec):
+        self.steps.append(("transfer", rec["id"], self._on_disk(rec)))
+        if ("transfer", rec["id"]) in self.faults:
+            raise self.faults[("transfer", rec["id"])]
+        return [] if rec["kind"] == "Upload" else ["/dl/t%d-0-file" % rec["id"]]
+
+    def apply(self, rec, files):
+        self.steps.append(("apply", rec["id"], self._on_disk(rec), files))
+        if ("apply", rec["id"]) in self.faults:
+            raise self.faults[("apply", rec["id"])]
+
+    def clean(self, keep=()):
+        self.steps.append(("clean", sorted(keep)))
+
+
+class Agent:
+    def __init__(self):
+        self.due_now, self.cpe_requests, self.on_acknowledged = False, [], []
+
+    def due(self, mono):
+        return self.due_now
+
+
+class Clock:
+    def __init__(self):
+        self.now = T0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def q(tmp_path):
+    store = Store(str(tmp_path / "state.json"))
+    store.state["boot_id"] = "boot-A"
+    clock = Clock()
+    reboots = []
+    queue = transfers.Queue(store, Worker(store), clock=clock, reboot=reboots.append)
+    queue.attach(Agent())
+    queue.clock_, queue.reboots = clock, reboots
+    queue.ctx = Context(None, handlers=transfers.RPCS, extra={"transfers": queue})
+    queue.tick(0.0, T0)  # the first tick settles what a restart left (nothing here)
+    assert queue.worker.steps == [("clean", [])]
+    del queue.worker.steps[:]
+    return queue
+
+
+def req(method, ns=None, **fields):
+    return fromstring('<cwmp:%s xmlns:cwmp="%s">%s</cwmp:%s>' % (
+        method, ns or CWMP, "".join("<%s>%s</%s>" % (k, soap.escape(str(v)), k) for k, v in fields.items()), method))
+
+
+def download(q, key="k1", url="http://fs/fw.bin", file_type=fetch.FIRMWARE, delay=0, **more):
+    return call(q, "Download", CommandKey=key, FileType=file_type, URL=url, Username="u", Password="secret",
+                FileSize=more.pop("size", 0), TargetFileName="", DelaySeconds=delay, **more)
+
+
+def call(q, method, ns=CWMP, **fields):
+    """Run an RPC as the session engine does; its response (or fault) validated by the schema."""
+    try:
+        inner = transfers.RPCS[method](q.ctx, req(method, ns, **fields))
+        body = "<cwmp:%sResponse>%s</cwmp:%sResponse>" % (method, inner, method)
+        result = inner
+    except CwmpFault as f:
+        body = soap.fault(f.code, f.message)
+        result = f
+    _valid(body, ns)
+    return result
+
+
+def _valid(body, ns=CWMP):
+    import cwmp_schema
+    cwmp_schema.validate(b"".join(soap.envelope(ns, "id-1", [body])))
+
+
+def on_disk(q):
+    with open(q.store.path) as f:
+        return json.load(f)["state"]
+
+
+def test_download_is_saved_before_it_is_answered(q):
+    assert download(q, size=1234) == (
+        "<Status>1</Status><StartTime>0001-01-01T00:00:00Z</StartTime><CompleteTime>0001-01-01T00:00:00Z</CompleteTime>")
+    (rec,) = on_disk(q)["transfers"]
+    assert (rec["state"], rec["key"], rec["url"], rec["size"], rec["hook"]) == (
+        "queued", "k1", "http://fs/fw.bin", 1234, "firmware-command")
+    assert rec["password"] == "secret"  # needed after a restart; the state file is 0600
+
+
+@pytest.mark.parametrize("fields, code, why", [
+    ({"URL": "ftp://fs/fw.bin"}, 9013, "unsupported protocol 'ftp'"),
+    ({"CommandKey": "k" * 33}, 9003, "CommandKey is longer than 32 characters"),
+    ({"FileSize": "-1"}, 9003, "FileSize must be an unsigned integer"),
+    ({"DelaySeconds": "4294967296"}, 9003, "DelaySeconds must be an unsigned integer"),
+])
+def test_download_arguments_checked(q, fields, code, why):
+    args = dict(CommandKey="k", FileType=fetch.FIRMWARE, URL="http://fs/x", FileSize=0, DelaySeconds=0)
+    args.update(fields)
+    f = call(q, "Download", **args)
+    assert isinstance(f, CwmpFault) and f.code == code and why in f.message
+    assert q.items == []
+
+
+def test_missing_url_is_9003(q):
+    f = call(q, "Download", CommandKey="k", FileType=fetch.FIRMWARE)
+    assert (f.code, f.message) == (9003, "argument URL is missing")
+
+
+def test_queue_is_bounded(q):
+    for n in range(transfers.MAX_TRANSFERS):
+        download(q, key="k%d" % n, delay=3600)
+    f = download(q, key="one-too-many")
+    assert (f.code, f.message) == (9004, "the transfer queue is full (16 transfers)")
+    # The full list is still schema-valid (TransferList allows 16 entries).
+    call(q, "GetAllQueuedTransfers")
+    call(q, "GetQueuedTransfers")
+
+
+def test_delay_and_life_cycle(q):
+    download(q, delay=30)
+    assert q.deadline(100.0, T0) == 130.0
+    q.tick(129.0, T0 + 29)
+    assert q.worker.steps == [] and q.items[0]["state"] == "queued"
+    q.clock_.now = T0 + 30
+    q.tick(130.0, T0 + 30)
+    assert q.worker.steps[:2] == [("transfer", 1, "transferring"), ("apply", 1, "applying", ["/dl/t1-0-file"])]
+    (rec,) = on_disk(q)["transfers"]
+    assert (rec["state"], rec["fault"], rec["start"], rec["complete"]) == ("done", [0, ""], T0 + 30, T0 + 30)
+    assert on_disk(q)["events"] == [["7 TRANSFER COMPLETE", ""], ["M Download", "k1"]]
+    assert q.reboots == ["firmware upgrade (Download CommandKey 'k1')"]
+    assert q.deadline(130.0, T0 + 30) is None
+
+
+def test_transfer_complete_until_acknowledged(q):
+    download(q, key="fw", delay=0)
+    q.worker.faults[("transfer", 1)] = CwmpFault(9017, "connection to the file server was lost")
+    q.clock_.now = T0 + 5
+    q.tick(0.0, T0)
+    (tc,) = q.requests()
+    assert tc.method == "TransferComplete"
+    _valid(tc.body)
+    assert tc.body == ("<cwmp:TransferComplete><CommandKey>fw</CommandKey><FaultStruct><FaultCode>9017</FaultCode>"
+                       "<FaultString>connection to the file server was lost</FaultString></FaultStruct>"
+                       "<StartTime>2023-11-14T22:13:25Z</StartTime><CompleteTime>2023-11-14T22:13:25Z</CompleteTime>"
+                       "</cwmp:TransferComplete>")
+    assert q.store.state["last_error"].startswith("Download 1 (CommandKey 'fw') failed with fault 9017")
+    assert q.reboots == []
+    q.acknowledged(("something-else", 1))
+    assert len(q.requests()) == 1
+    q.acknowledged(tc.token)
+    assert q.requests() == [] and q.items == [] and q.store.state["events"] == []
+
+
+def test_same_command_key_keeps_its_event_until_the_last_ack(q):
+    download(q, key="same", file_type=fetch.VENDOR_CONFIG, url="http://fs/a.alter")
+    call(q, "Upload", CommandKey="same", FileType="2 Vendor Log File", URL="http://fs/up", DelaySeconds=0)
+    call(q, "Upload", CommandKey="same", FileType="2 Vendor Log File", URL="http://fs/up2", DelaySeconds=0)
+    for _ in range(3):
+        q.tick(0.0, T0)
+    a, b, c = q.requests()
+    assert sorted(map(tuple, q.store.state["events"])) == [
+        ("7 TRANSFER COMPLETE", ""), ("M Download", "same"), ("M Upload", "same")]
+    q.acknowledged(b.token)
+    assert sorted(map(tuple, q.store.state["events"])) == [
+        ("7 TRANSFER COMPLETE", ""), ("M Download", "same"), ("M Upload", "same")]
+    q.acknowledged(a.token)
+    q.acknowledged(c.token)
+    assert q.store.state["events"] == []
+
+
+def test_a_due_session_goes_first(q):
+    download(q)
+    q.agent.due_now = True
+    q.tick(0.0, T0)
+    assert q.worker.steps == []
+    q.agent.due_now = False
+    q.tick(0.0, T0)
+    assert q.items[0]["state"] == "done"
+
+
+def test_queued_transfers_listed_with_their_states(q):
+    download(q, key="a", delay=3600, size=77)
+    download(q, key="b")
+    call(q, "Upload", CommandKey="c", FileType="3 Vendor Configuration File 2", URL="http://fs/u", DelaySeconds=9)
+    q.tick(0.0, T0)  # runs b
+    all_ = call(q, "GetAllQueuedTransfers")
+    assert all_.count("<AllQueuedTransferStruct>") == 3
+    assert ("<AllQueuedTransferStruct><CommandKey>a</CommandKey><State>1</State><IsDownload>true</IsDownload>"
+            "<FileType>1 Firmware Upgrade Image</FileType><FileSize>77</FileSize><TargetFileName></TargetFileName>"
+            "</AllQueuedTransferStruct>") in all_
+    assert "<CommandKey>b</CommandKey><State>3</State>" in all_
+    assert "<CommandKey>c</CommandKey><State>1</State><IsDownload>false</IsDownload>" in all_
+    assert call(q, "GetQueuedTransfers") == (
+        '<TransferList SOAP-ENC:arrayType="cwmp:QueuedTransferStruct[3]">'
+        "<QueuedTransferStruct><CommandKey>a</CommandKey><State>1</State></QueuedTransferStruct>"
+        "<QueuedTransferStruct><CommandKey>b</CommandKey><State>3</State></QueuedTransferStruct>"
+        "<QueuedTransferStruct><CommandKey>c</CommandKey><State>1</State></QueuedTransferStruct></TransferList>")
+
+
+def test_cancel(q):
+    download(q, key="later", delay=3600)
+    download(q, key="now")
+    q.tick(0.0, T0)
+    f = call(q, "CancelTransfer", CommandKey="now")
+    assert (f.code, f.message) == (9021, "the transfer with CommandKey 'now' is completed")
+    f = call(q, "CancelTransfer", CommandKey="nobody")
+    assert (f.code, f.message) == (9021, "no queued transfer has CommandKey 'nobody'")
+    q.items[1]["state"] = "transferring"
+    assert call(q, "CancelTransfer", CommandKey="now").message.endswith("is in progress")
+    assert call(q, "CancelTransfer", CommandKey="later") == ""
+    assert [r["key"] for r in on_disk(q)["transfers"]] == ["now"]
+
+
+def restart(q, wall=T0, boot="boot-A"):
+    """A new daemon over the same state file (after SIGKILL or power loss)."""
+    store = Store.load(q.store.path)
+    store.state["boot_id"] = boot
+    again = transfers.Queue(store, Worker(store), clock=q.clock_, reboot=q.reboots.append)
+    again.attach(Agent())
+    again.clock_, again.reboots, again.ctx = q.clock_, q.reboots, Context(None, transfers.RPCS, {"transfers": again})
+    again.tick(0.0, wall)
+    return again
+
+
+def test_restart_while_queued_keeps_the_delay(q):
+    download(q, delay=600)
+    again = restart(q, wall=T0 + 100)
+    assert again.items[0]["state"] == "queued" and again.deadline(0.0, T0 + 100) == 500.0
+    # A clock that went back (no RTC, NTP not yet synced) never makes it wait longer than asked.
+    again = restart(q, wall=T0 - 86400)
+    assert again.deadline(0.0, T0 - 86400) == 600.0
+
+
+def test_restart_while_transferring_starts_over_then_gives_up(q):
+    download(q)
+    for n in range(1, transfers.MAX_TRIES + 1):
+        q.store.state["transfers"][0].update(state="transferring", tries=n, start=T0)
+        q.store.save()
+        if n < transfers.MAX_TRIES:
+            again = restart(q)
+            assert again.worker.steps[0] == ("clean", [])  # partial files removed
+            assert again.items[0]["state"] == "done" and again.items[0]["start"] == T0  # ran again
+    again = restart(q)
+    (rec,) = again.items
+    assert rec["state"] == "done" and rec["fault"] == [9010, "the transfer was interrupted 3 times "
+                                                       "(tr069client stopped during it)"]
+    assert [s[0] for s in again.worker.steps] == ["clean"]
+
+
+def test_restart_while_applying_without_a_boot_is_9002(q):
+    download(q, file_type=fetch.VENDOR_CONFIG, url="http://fs/c.alter")
+    q.store.state["transfers"][0].update(state="applying", boot="boot-A", start=T0)
+    q.store.save()
+    again = restart(q)
+    (rec,) = again.items
+    assert rec["fault"] == [9002, "tr069client stopped while config-alter-command ran; its outcome is unknown"]
+    assert sorted(map(tuple, again.store.state["events"])) == [("7 TRANSFER COMPLETE", ""), ("M Download", "k1")]
+
+
+def test_restart_after_the_command_rebooted_the_device_is_success(q):
+    download(q)
+    q.store.state["transfers"][0].update(state="applying", boot="boot-A", start=T0)
+    q.store.save()
+    again = restart(q, boot="boot-B")
+    assert again.items[0]["fault"] == [0, ""] and again.items[0]["state"] == "done"
+    assert again.reboots == []  # it already rebooted
+
+
+def test_restart_when_done_still_reports(q):
+    download(q)
+    q.tick(0.0, T0)
+    q.store.state["events"][:] = []  # even if the events were lost, they come back
+    q.store.save()
+    again = restart(q)
+    assert len(again.requests()) == 1
+    assert sorted(map(tuple, again.store.state["events"])) == [("7 TRANSFER COMPLETE", ""), ("M Download", "k1")]
+
+
+def test_a_transfer_that_cannot_be_saved_is_refused(q, tmp_path):
+    q.store.path = str(tmp_path)  # a folder: the save fails
+    f = download(q)
+    assert (f.code, f.message) == (9002, "the transfer could not be saved to the state file")
+    assert q.items == []
+
+
+@pytest.mark.parametrize("ns, code", [("urn:dslforum-org:cwmp-1-0", 9010), ("urn:dslforum-org:cwmp-1-1", 9017),
+                                      (CWMP, 9017)])
+def test_transfer_complete_codes_fit_the_acs_cwmp_version(q, ns, code):
+    call(q, "Download", ns=ns, CommandKey="k", FileType=fetch.FIRMWARE, URL="http://fs/x")
+    q.worker.faults[("transfer", 1)] = CwmpFault(9017, "connection to the file server was lost")
+    q.tick(0.0, T0)
+    (tc,) = q.requests()
+    _valid(tc.body, ns)
+    assert "<FaultCode>%d</FaultCode><FaultString>connection to the file server was lost<" % code in tc.body
+
+
+def test_methods_newer_than_the_acs_namespace_are_not_supported(q):
+    old, v11 = "urn:dslforum-org:cwmp-1-0", "urn:dslforum-org:cwmp-1-1"
+    f = call(q, "GetAllQueuedTransfers", ns=old)
+    assert (f.code, f.message) == (9000, "GetAllQueuedTransfers is not part of urn:dslforum-org:cwmp-1-0")
+    assert call(q, "CancelTransfer", ns=v11, CommandKey="x").code == 9000
+    assert call(q, "GetAllQueuedTransfers", ns=v11).startswith("<TransferList")
+    assert call(q, "GetQueuedTransfers", ns=old).startswith("<TransferList")

@@ -1,0 +1,393 @@
+"""Declarative bindings: a JSON file (config key "bindings") that ties TR-181 parameters and
+tables to the OS without Python.
+
+    {"Device.X.Param": SOURCE,                 a parameter
+     "Device.X.Table.": {"rows": SOURCE,        a table: one row per key the source gives
+                         "params": {"Name": SOURCE, "Sub.Name": SOURCE, ...},
+                         "add": ARGV or {"command": ARGV or [ARGV...], "key": "k{instance}"},
+                         "delete": ARGV or [ARGV...], "apply": [ARGV...]},
+     "# any key starting with #": "a comment"}
+
+SOURCE: exactly one of "value" (a constant; for "rows" a list of keys), "file" (read
+under the model's root), "command" (ARGV: a list of strings, run without a shell); then
+optionally "match" (a regex; the value is its first group in the output, the rows the
+first group of each match), "default" (when nothing matches; else the TR-181 default),
+"map" ({"os value": "TR-181 value"}, inverted for writes), "split" (true: whitespace
+separated items become a comma-separated list), "set" (ARGV run with the value as its last
+argument, or [ARGV...] run in order; "{value}" in an item is replaced by the value and an
+item with "{item}" runs once per list item) and "apply" ([ARGV...] run once at the end of
+a session that set, added or deleted anything bound). In a table, "{key}" and
+"{instance}" stand for the row's key and instance number in commands, file names and
+match. "[name]" in a path instead of an instance number names the OS row with that key
+("Device.IP.Interface.[br-lan].IPv4Address.").
+
+Every value read is checked and normalised against the metadata; a failing command, file
+or value fails only the parameters of its own binding (fault 9002 with the reason).
+Commands are killed after config "command-timeout" seconds; outputs and files are read
+once per session (model.cache).
+"""
+
+import json
+import re
+
+from . import datatypes, log, metadata
+from .config import ConfigError
+from .faults import CwmpFault
+from .linux import rows
+from .model import Provider, ProviderError
+
+_SOURCE = ("value", "file", "command")
+_PARAM_KEYS = _SOURCE + ("match", "default", "map", "split", "set", "apply")
+_TABLE_KEYS = ("rows", "params", "add", "delete", "apply")
+_SPACE = "bound_instances"   # rows.py key space of bound rows, apart from the OS's
+_KEY = re.compile(r"\[([^\]]+)\]")
+
+
+class BindingError(ConfigError):
+    """A bindings file that cannot be used; the message is one line for the operator."""
+
+
+def providers(model, path, timeout=10):
+    """Providers for the bindings file at `path` (none when path is empty)."""
+    if not path:
+        return []
+    try:
+        with open(path, "rb") as f:
+            spec = json.loads(f.read().decode("utf-8"))
+    except OSError as e:
+        raise BindingError("cannot read bindings file %s: %s" % (path, e.strerror or e))
+    except ValueError as e:
+        raise BindingError("bindings file %s is not valid JSON: %s" % (path, e))
+    if not isinstance(spec, dict):
+        raise BindingError("bindings file %s must hold a JSON object" % path)
+    runner = Runner(timeout)
+    out = []
+    for name, b in spec.items():
+        if name.startswith("#"):
+            continue
+        try:
+            full = _resolve(model, name)
+            if not isinstance(b, dict):
+                raise BindingError("expected an object")
+            out.append((_table if full.endswith(".") else _param)(model, full, b, runner))
+        except BindingError as e:
+            raise BindingError("bindings file %s: %s: %s" % (path, name, e))
+    return out
+
+
+def _resolve(model, name):
+    """`name` with each "[key]" replaced by the instance number of that OS row."""
+    while True:
+        m = _KEY.search(name)
+        if m is None:
+            return name
+        table = name[:m.start()]
+        if model.meta.object(metadata.generic(table) + "{i}.") is None:
+            raise BindingError("%s is not a table" % table)
+        name = "%s%d%s" % (table, rows.number(model, table, m.group(1)), name[m.end():])
+
+
+class Runner:
+    """Runs commands (outputs cached per session in model.cache) and collects the apply
+    commands that wait for the end of the session."""
+
+    def __init__(self, timeout):
+        self.timeout = timeout
+        self.pending = []
+
+    def output(self, model, argv):
+        key = ("bindings.command", tuple(argv))
+        got = model.cache.get(key)
+        if got is None:
+            try:
+                got = self.run(argv)
+            except ProviderError as e:
+                got = e   # a failing command fails once per session, not once per parameter
+            model.cache[key] = got
+        if isinstance(got, ProviderError):
+            raise got
+        return got
+
+    def file(self, model, name):
+        from .linux import files
+        key = ("bindings.file", name)
+        if key not in model.cache:
+            try:
+                with open(files.path(model.root, name), "rb") as f:
+                    model.cache[key] = f.read(1 << 20).decode("utf-8", "replace")
+            except OSError as e:
+                model.cache[key] = ProviderError("cannot read %s: %s" % (name, e.strerror or e))
+        got = model.cache[key]
+        if isinstance(got, ProviderError):
+            raise got
+        return got
+
+    def run(self, argv):
+        """The command's standard output; ProviderError when it fails or times out."""
+        import subprocess
+        shown = " ".join(argv)[:120]
+        try:
+            p = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            raise ProviderError("`%s` did not finish within %s s" % (shown, self.timeout))
+        except OSError as e:
+            raise ProviderError("cannot run `%s`: %s" % (shown, e.strerror or e))
+        if p.returncode != 0:
+            err = p.stderr.decode("utf-8", "replace").strip().splitlines()
+            raise ProviderError("`%s` exited with status %d%s" % (
+                shown, p.returncode, ": " + err[-1][:200] if err else ""))
+        return p.stdout.decode("utf-8", "replace")
+
+    def schedule(self, commands):
+        """Queue apply commands (each once); True when there are any."""
+        for argv in commands:
+            if argv not in self.pending:
+                self.pending.append(argv)
+        return bool(commands)
+
+    def apply(self, model):
+        """Run the queued apply commands once each; a failure is logged, the rest still run."""
+        todo, self.pending = self.pending, []
+        for argv in todo:
+            try:
+                self.run(argv)
+                log.info("applied: %s", " ".join(argv))
+            except ProviderError as e:
+                log.error("apply command failed: %s", e)
+
+
+class Source:
+    """How one parameter (or a table's row keys, param None) is read and written."""
+
+    def __init__(self, where, d, param):
+        if not isinstance(d, dict):
+            raise BindingError("expected an object with one of %s" % ", ".join(_SOURCE))
+        unknown = sorted(set(d) - set(_PARAM_KEYS))
+        if unknown:
+            raise BindingError("unknown key %r (known: %s)" % (unknown[0], ", ".join(_PARAM_KEYS)))
+        kinds = [k for k in _SOURCE if k in d]
+        if len(kinds) != 1:
+            raise BindingError("give exactly one of %s" % ", ".join(_SOURCE))
+        self.where, self.param, self.kind, self.arg = where, param, kinds[0], d[kinds[0]]
+        if self.kind == "command":
+            _argv(self.arg)
+        elif self.kind == "file" and not isinstance(self.arg, str):
+            raise BindingError("file must be a path")
+        elif self.kind == "value":
+            self.arg = _constant(self.arg, param is None)
+        self.match = d.get("match")
+        if self.match is not None:
+            try:
+                re.compile(_fill(str(self.match), {"{key}": "k", "{instance}": "1"}))
+            except re.error as e:
+                raise BindingError("match is not a valid regex: %s" % e)
+        self.default = d.get("default")
+        self.map = d.get("map") or {}
+        if not isinstance(self.map, dict) or not all(isinstance(v, str) for v in self.map.values()):
+            raise BindingError("map must be an object of strings")
+        self.unmap = {v: k for k, v in self.map.items()}
+        self.split = bool(d.get("split"))
+        self.set = _commands(d.get("set"))
+        self.apply = _commands(d.get("apply"))
+        if self.set and (param is None or not param.writable):
+            raise BindingError("a set command needs a parameter that TR-181 makes writable")
+        if param is not None and self.kind == "value":
+            self.check(self.arg, BindingError)
+
+    def text(self, model, runner, subs):
+        """The raw text the source gives (before match)."""
+        if self.kind == "value":
+            return self.arg
+        if self.kind == "file":
+            return runner.file(model, _fill(self.arg, subs))
+        return runner.output(model, [_fill(a, subs) for a in self.arg])
+
+    def keys(self, model, runner):
+        """Row keys: the value list, the first group of each match, or the non-empty lines."""
+        got = self.text(model, runner, {})
+        if isinstance(got, list):
+            return got
+        if self.match is not None:
+            return [m.group(1) if m.groups() else m.group(0)
+                    for m in re.finditer(str(self.match), got, re.M)]
+        return [line.strip() for line in got.splitlines() if line.strip()]
+
+    def read(self, model, runner, subs):
+        text = self.text(model, runner, subs)
+        if self.match is not None:
+            pattern = _fill(str(self.match), {k: re.escape(v) for k, v in subs.items()})
+            m = re.search(pattern, text, re.M)
+            text = (m.group(1) if m.groups() else m.group(0)) if m else None
+        else:
+            text = text.strip()
+        if text is None:
+            text = self.default if self.default is not None else datatypes.default_value(self.param)
+        if self.split:
+            text = ",".join(text.split())
+        return self.check(self.map.get(text, text), ProviderError)
+
+    def check(self, text, error):
+        try:
+            return datatypes.normalize(self.param, str(text))
+        except CwmpFault as f:
+            raise error("%s: the %s gives an invalid value: %s" % (self.where, self.kind, f.message))
+
+    def write(self, runner, value, subs):
+        os_value = self.unmap.get(value, value)
+        single = len(self.set) == 1
+        for argv in self.set:
+            if any("{item}" in a for a in argv):
+                for item in [i for i in value.split(",") if i] if value else []:
+                    runner.run([_fill(a, dict(subs, **{"{item}": self.unmap.get(item, item)})) for a in argv])
+            elif single and not any("{value}" in a for a in argv):
+                runner.run([_fill(a, subs) for a in argv] + [os_value])
+            else:
+                runner.run([_fill(a, dict(subs, **{"{value}": os_value})) for a in argv])
+
+
+def _param(model, path, d, runner):
+    p = model.meta.param(metadata.generic(path))
+    if p is None or "{i}" in path:
+        raise BindingError("not a parameter of the model (tables are bound by their path, \"X.\")")
+    src = Source(path, d, p)
+
+    def get(m):
+        return {path: src.read(m, runner, {})}
+
+    def set_(m, name, value):
+        src.write(runner, value, {})
+        return runner.schedule(src.apply)
+    return Provider(path, get, set=set_ if src.set else None, apply=runner.apply)
+
+
+def _table(model, table, d, runner):
+    g = metadata.generic(table) + "{i}."
+    obj = model.meta.object(g)
+    if obj is None or not obj.table or "{i}" in table:
+        raise BindingError("not a table of the model")
+    unknown = sorted(set(d) - set(_TABLE_KEYS))
+    if unknown or "rows" not in d:
+        raise BindingError("unknown key %r" % unknown[0] if unknown else "a table needs \"rows\"")
+    keys = Source(table + " rows", d["rows"], None)
+    columns = _columns(model.meta, g)
+    params = {}
+    for name, pd in (d.get("params") or {}).items():
+        if name not in columns:
+            raise BindingError("%s is not a parameter of %s" % (name, g))
+        params[name] = Source(table + "{i}." + name, pd, columns[name])
+    add, delete = d.get("add"), _commands(d.get("delete"))
+    if (add or delete) and not obj.writable:
+        raise BindingError("TR-181 does not let the ACS add or delete rows of this table")
+    add_key = add.get("key") if isinstance(add, dict) else None
+    add_cmds = _commands(add.get("command") if isinstance(add, dict) else add)
+    if add is not None and not add_cmds:
+        raise BindingError("add needs a command")
+    apply = _commands(d.get("apply"))
+
+    def row(m, path):
+        n = int(path[len(table):].partition(".")[0])
+        rel = path[len(table):].partition(".")[2]
+        return n, rel, {"{key}": rows.key_of(m, table, n, _SPACE) or "", "{instance}": str(n)}
+
+    def get(m):
+        out = {}
+        for key, n in rows.assign(m, table, keys.keys(m, runner), _SPACE).items():
+            inst = "%s%d." % (table, n)
+            subs = {"{key}": key, "{instance}": str(n)}
+            for rel, p in columns.items():
+                src = params.get(rel)
+                if src is not None:
+                    out[inst + rel] = src.read(m, runner, subs)
+                elif inst + rel in m.store.values:
+                    out[inst + rel] = m.store.values[inst + rel]
+                else:
+                    out[inst + rel] = rows.alias(n) if rel == "Alias" else datatypes.default_value(p)
+        return out
+
+    def can_set(path):
+        rel = path[len(table):].partition(".")[2]
+        src = params.get(rel)
+        return bool(src.set) if src is not None else rel in columns and columns[rel].writable
+
+    def set_(m, path, value):
+        n, rel, subs = row(m, path)
+        src = params.get(rel)
+        if src is None:   # an unbound writable column: kept in the store
+            m.store.values[path] = value
+            m.store.dirty = True
+            return False
+        src.write(runner, value, subs)
+        return runner.schedule(apply + src.apply)
+
+    def add_row(m, path):
+        if add_key is not None:
+            n = rows.reserve(m, table, _SPACE)
+            key = add_key.replace("{instance}", str(n))
+            for argv in add_cmds:
+                runner.run([_fill(a, {"{key}": key, "{instance}": str(n)}) for a in argv])
+        else:
+            out = runner.run(add_cmds[0]).strip()
+            if not out:
+                raise ProviderError("`%s` printed no key for the new row" % " ".join(add_cmds[0]))
+            key = out.splitlines()[-1].strip()
+            n = rows.number(m, table, key, _SPACE)
+        rows.remember(m, table, key, n, _SPACE)
+        return n, runner.schedule(apply)
+
+    def delete_row(m, path):
+        n, _, subs = row(m, path)
+        for argv in delete:
+            runner.run([_fill(a, subs) for a in argv])
+        rows.forget(m, table, subs["{key}"], _SPACE)
+        return runner.schedule(apply)
+
+    return Provider(table, get, set=set_, can_set=can_set, apply=runner.apply,
+                    add=add_row if add_cmds else None, delete=delete_row if delete else None)
+
+
+def _columns(meta, g):
+    """{relative name: Param} of a row's parameters, sub-objects included, tables not."""
+    out = {}
+    stack = [(g, "")]
+    while stack:
+        obj, rel = stack.pop()
+        for name, p in meta.params_of(obj):
+            if not name.endswith("NumberOfEntries"):
+                out[rel + name] = p
+        stack.extend((c, rel + c[len(obj):]) for c in meta.child_objects(obj) if not c.endswith(".{i}."))
+    return out
+
+
+def _fill(text, subs):
+    for k, v in subs.items():
+        text = text.replace(k, v)
+    return text
+
+
+def _argv(a):
+    if not (isinstance(a, list) and a and all(isinstance(x, str) for x in a)):
+        raise BindingError("a command is a list of strings, e.g. [\"uci\", \"get\", \"x.y.z\"]")
+    return a
+
+
+def _commands(c):
+    """[ARGV...] from ARGV or [ARGV...] (None: [])."""
+    if c is None:
+        return []
+    if isinstance(c, list) and c and all(isinstance(x, str) for x in c):
+        return [c]
+    if isinstance(c, list) and c:
+        return [_argv(x) for x in c]
+    raise BindingError("expected a command (list of strings) or a list of commands")
+
+
+def _constant(v, many):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (str, int, float)):
+        return str(v) if not many else [str(v)]
+    if many and isinstance(v, list) and all(isinstance(x, str) for x in v):
+        return v
+    raise BindingError("value must be a string, number or boolean%s"
+                       % (" (or a list of keys)" if many else ""))

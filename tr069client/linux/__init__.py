@@ -1,0 +1,19 @@
+"""Built-in providers for a Linux system: TR-181 values read from /proc, /sys, /etc and the
+kernel's netlink tables under model.root ("/", or a folder of sample files in tests)."""
+
+# Settings the OS honours by default; stored (so writable by the ACS) like any setting.
+PRODUCT_DEFAULTS = {
+    "Device.Time.Enable": "true",
+    "Device.DNS.Client.Enable": "true",
+    "Device.IP.IPv4Enable": "true",
+    "Device.IP.IPv6Enable": "true",
+}
+
+
+def providers(ident):
+    """The Linux providers; `ident` is identity.resolve()'s dict (DeviceInfo identity)."""
+    from . import clock, deviceinfo, dns, hosts, interfaces, processes, routing
+    memory = {}   # what the network device scan keeps between sessions
+    return (deviceinfo.providers(ident) + [processes.provider(), clock.provider()]
+            + interfaces.providers(memory)
+            + [dns.provider(memory), hosts.provider(memory), routing.provider(memory)])

@@ -1,0 +1,81 @@
+"""Device.DeviceInfo.: identity and versions (identity.resolve(), i.e. the config file or
+/etc/openwrt_release, /etc/os-release), UpTime, HostName, MemoryStatus., an empty
+VendorConfigFile. table and SupportedDataModel.{i}."""
+
+import os
+
+from .. import identity
+from ..model import Provider, ProviderError
+from . import files, rows
+
+DI = "Device.DeviceInfo."
+# The data model this client implements (the BBF XML that tools/gen_tr181.py reads) and a
+# fixed UUID for it (uuid5 of a URL naming our selection): the pair must not change while
+# tr181.json stays the same.
+DATA_MODEL = {
+    "URL": "https://www.broadband-forum.org/cwmp/tr-181-2-19-1-cwmp-full.xml",
+    "URN": "urn:broadband-forum-org:tr-181-2-19-1-cwmp",
+    "UUID": "7095732c-79f0-5fb8-90ee-6c9e4a9d02c8",
+    "Features": "",
+}
+_MAX_UINT = 4294967295
+
+
+def providers(ident):
+    """Device.DeviceInfo. (identity and the rest) and Device.DeviceInfo.MemoryStatus."""
+    params = {identity.PARAMS[k]: v for k, v in ident.items() if k in identity.PARAMS}
+    return [Provider(DI, lambda m: deviceinfo(m, params)),
+            Provider(DI + "MemoryStatus.", memory)]
+
+
+def deviceinfo(model, params):
+    root = model.root
+    out = dict(params)
+    up = files.uptime(root)
+    if up is not None:
+        out[DI + "UpTime"] = str(min(up, _MAX_UINT))
+    host = files.read(root, "proc/sys/kernel/hostname")
+    if host:
+        out[DI + "HostName"] = host[:255]
+    kernel = files.read(root, "proc/sys/kernel/osrelease")
+    if kernel:
+        out[DI + "AdditionalSoftwareVersion"] = ("Linux " + kernel).replace(",", " ")[:64]
+    out[DI + "FirstUseDate"] = _first_use(model)
+    for name, n in rows.assign(model, DI + "SupportedDataModel.", [DATA_MODEL["URL"]]).items():
+        rows.fill(out, model, "%sSupportedDataModel.%d." % (DI, n), DI + "SupportedDataModel.{i}.",
+                  dict(DATA_MODEL, Alias=rows.alias(n)))
+    return out
+
+
+def _first_use(model):
+    # TR-181: when the device first had both an IP connection and an absolute time. The
+    # first successful ACS session proves the first; a clock past 2020 stands for the second.
+    st = model.store.state
+    if "first_use" not in st and st.get("last_success", 0) > 1577836800:
+        st["first_use"] = int(st["last_success"])
+        model.store.dirty = True
+    return rows.iso_time(st["first_use"]) if "first_use" in st else rows.UNKNOWN_TIME
+
+
+def memory(model):
+    """MemoryStatus from /proc/meminfo (KiB) and the persistent file system's statvfs."""
+    root = model.root
+    info = {}
+    for line in files.lines(root, "proc/meminfo"):
+        k, _, v = line.partition(":")
+        f = v.split()
+        if f and f[0].isdigit():
+            info[k] = int(f[0])
+    if "MemTotal" not in info:
+        raise ProviderError("no MemTotal in %s" % files.path(root, "proc/meminfo"))
+    out = {"Total": info["MemTotal"], "Free": info.get("MemAvailable", info.get("MemFree", 0))}
+    # OpenWrt keeps what survives a reboot on /overlay; elsewhere the root file system.
+    for name in ("overlay", ""):
+        try:
+            st = os.statvfs(files.path(root, name))
+        except OSError:
+            continue
+        out["TotalPersistent"] = st.f_blocks * st.f_frsize // 1024
+        out["FreePersistent"] = st.f_bavail * st.f_frsize // 1024
+        break
+    return {DI + "MemoryStatus." + k: str(min(v, _MAX_UINT)) for k, v in out.items()}

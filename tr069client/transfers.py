@@ -1,0 +1,337 @@
+"""The persisted queue of Download and Upload transfers: their RPCs, their life cycle, and the
+TransferComplete requests that report them (fetch.py does the work of one transfer).
+
+Each step is saved before it starts, so a restart (SIGKILL, power loss) knows where it stopped:
+
+    queued --DelaySeconds elapsed--> transferring --Download: files on disk--> applying --> done
+                                                  --Upload: file sent---------------------> done
+    done --TransferComplete acknowledged by the ACS--> removed from the queue
+    found transferring at start: partial files removed, queued again (MAX_TRIES tries in all)
+    found applying at start: done; fault 0 if the device booted meanwhile (the command rebooted
+        it, as sysupgrade does), else 9002 because the outcome is unknown
+"""
+
+import time
+
+from . import events as ev
+from . import fetch, log, settings
+from .faults import (CwmpFault, CANCEL_NOT_PERMITTED, INTERNAL_ERROR, INVALID_ARGUMENTS,
+                     METHOD_NOT_SUPPORTED, RESOURCES_EXCEEDED, TRANSFER_FAILURE, UPLOAD_FAILURE)
+from .session import CpeRequest, transfer_complete
+from .soap import array, element, text
+from .store import StoreError
+
+QUEUED, TRANSFERRING, APPLYING, DONE = "queued", "transferring", "applying", "done"
+# TR-069 A.4.1.1 TransferState: 1 not yet started, 2 in progress, 3 completed.
+_STATE = {QUEUED: 1, TRANSFERRING: 2, APPLYING: 2, DONE: 3}
+# The schema's TransferList holds at most 16 entries; beyond that a new one gets 9004.
+MAX_TRANSFERS = 16
+MAX_TRIES = 3
+UNKNOWN_TIME = "0001-01-01T00:00:00Z"
+_MAX_UINT = 4294967295
+_TOKEN = "transfer"
+CWMP_1_0, CWMP_1_1 = "urn:dslforum-org:cwmp-1-0", "urn:dslforum-org:cwmp-1-1"
+# TransferComplete's FaultCode is an enumeration per CWMP version (the schemas): cwmp-1-0
+# knows only the codes of Amendment 1, cwmp-1-1 adds 9014-9019, cwmp-1-2 adds 9020.
+_TC_CODES = {CWMP_1_0: frozenset((0, 9001, 9002, 9010, 9011, 9012))}
+_TC_CODES[CWMP_1_1] = _TC_CODES[CWMP_1_0] | frozenset(range(9014, 9020))
+_TC_CODES_LATEST = _TC_CODES[CWMP_1_1] | frozenset((9020,))
+# Methods newer than a namespace are refused in it: cwmp-1-0 has no GetAllQueuedTransfers,
+# cwmp-1-0 and 1-1 have no CancelTransfer (nor its fault 9021).
+_TOO_NEW = {"GetAllQueuedTransfers": (CWMP_1_0,), "CancelTransfer": (CWMP_1_0, CWMP_1_1)}
+
+
+def _time(wall):
+    return UNKNOWN_TIME if wall is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(wall))
+
+
+class Queue:
+    """The transfers in `store.state["transfers"]`; a timer of the daemon's loop (`deadline`,
+    `tick`) that runs them one at a time through `worker` (a fetch.Worker) between sessions.
+    `reboot(reason)` restarts the device after a firmware upgrade."""
+
+    def __init__(self, store, worker, clock=time.time, reboot=None):
+        self.store = store
+        self.worker = worker
+        self.clock = clock
+        self.reboot = reboot
+        self.agent = None
+        self._recovered = False
+
+    @property
+    def items(self):
+        return self.store.state.setdefault("transfers", [])
+
+    def _events(self):
+        return ev.EventQueue(self.store.state.setdefault("events", []))
+
+    def _save(self):
+        self.store.dirty = True
+        try:
+            self.store.save()
+        except StoreError as e:
+            log.error("transfer queue not saved: %s", e)
+            return False
+        return True
+
+    def attach(self, agent):
+        """Hook into the agent: TransferComplete requests, their acknowledgement, due sessions."""
+        self.agent = agent
+        agent.cpe_requests.append(self.requests)
+        agent.on_acknowledged.append(self.acknowledged)
+
+    # --- what the RPCs do ----------------------------------------------------------------
+
+    def add(self, rec):
+        """Queue a transfer (kind, key, file_type, url, username, password, size, target,
+        delay) and save it before the ACS hears it was accepted; the stored record."""
+        if len(self.items) >= MAX_TRANSFERS:
+            raise CwmpFault(RESOURCES_EXCEEDED, "the transfer queue is full (%d transfers)" % MAX_TRANSFERS)
+        self.worker.plan(rec)
+        st = self.store.state
+        rec.update(id=st.get("transfers_next", 1), state=QUEUED, due=self.clock() + rec["delay"],
+                   tries=0, start=None, complete=None, fault=[0, ""], files=[])
+        st["transfers_next"] = rec["id"] + 1
+        self.items.append(rec)
+        if not self._save():
+            self.items.remove(rec)
+            raise CwmpFault(INTERNAL_ERROR, "the transfer could not be saved to the state file")
+        log.info("%s %d queued: %s from %s, CommandKey %r%s", rec["kind"], rec["id"], rec["file_type"],
+                 fetch.safe_url(rec["url"]), rec["key"], ", in %d s" % rec["delay"] if rec["delay"] else "")
+        return rec
+
+    def cancel(self, key):
+        """CancelTransfer: drop the transfers with CommandKey `key`, all not yet started."""
+        found = [r for r in self.items if r["key"] == key]
+        if not found:
+            raise CwmpFault(CANCEL_NOT_PERMITTED, "no queued transfer has CommandKey %r" % key)
+        busy = [r for r in found if r["state"] != QUEUED]
+        if busy:
+            raise CwmpFault(CANCEL_NOT_PERMITTED, "the transfer with CommandKey %r is %s" % (
+                key, "completed" if busy[0]["state"] == DONE else "in progress"))
+        for r in found:
+            self.items.remove(r)
+            log.info("%s %d (CommandKey %r) cancelled by the ACS", r["kind"], r["id"], key)
+        self._save()
+
+    # --- TransferComplete ------------------------------------------------------------------
+
+    def requests(self):
+        """TransferComplete requests for every finished transfer the ACS has not acknowledged."""
+        return [CpeRequest("TransferComplete", transfer_complete(
+            r["key"], _tc_code(r), r["fault"][1], _time(r["start"]), _time(r["complete"])),
+            (_TOKEN, r["id"])) for r in self.items if r["state"] == DONE]
+
+    def acknowledged(self, token):
+        """The ACS answered a TransferComplete: the transfer leaves the queue, its events too."""
+        if not (isinstance(token, tuple) and len(token) == 2 and token[0] == _TOKEN):
+            return
+        rec = next((r for r in self.items if r["id"] == token[1]), None)
+        if rec is None:
+            return
+        self.items.remove(rec)
+        done = [r for r in self.items if r["state"] == DONE]
+        events = self._events()
+        events.transfer_acknowledged(rec["kind"], rec["key"], bool(done))
+        for r in done:  # another transfer with the same CommandKey still needs its M event
+            events.add("M " + r["kind"], r["key"])
+        self.store.dirty = True
+
+    # --- the timer ---------------------------------------------------------------------------
+
+    def deadline(self, mono, wall):
+        times = [mono + max(0.0, r["due"] - wall) for r in self.items if r["state"] == QUEUED]
+        if not self._recovered:
+            times.append(mono)
+        return min(times) if times else None
+
+    def tick(self, mono, wall):
+        if not self._recovered:
+            self._recovered = True
+            self.recover(wall)
+        # A due session goes first: it reports finished transfers before the next one starts.
+        if self.agent is not None and self.agent.due(mono):
+            return
+        for rec in self.items:
+            if rec["state"] == QUEUED and rec["due"] <= wall:
+                self._run(rec)
+                return
+
+    def recover(self, wall):
+        """At start: settle what a restart interrupted (see the module docstring)."""
+        for rec in list(self.items):
+            state = rec["state"]
+            if state == QUEUED and rec["due"] - wall > rec["delay"]:
+                rec["due"] = wall + rec["delay"]  # the clock went back: never wait longer than asked
+            elif state == TRANSFERRING:
+                if rec["tries"] >= MAX_TRIES:
+                    self._finish(rec, TRANSFER_FAILURE, "the transfer was interrupted %d times "
+                                 "(tr069client stopped during it)" % rec["tries"])
+                else:
+                    log.info("%s %d was interrupted; it starts again", rec["kind"], rec["id"])
+                    rec["state"], rec["due"] = QUEUED, wall
+            elif state == APPLYING:
+                if rec.get("boot") is None or rec.get("boot") != self.store.state.get("boot_id"):
+                    log.info("the device booted while %s ran: taken as success", rec["hook"])
+                    self._finish(rec, 0, "")
+                else:
+                    self._finish(rec, INTERNAL_ERROR, "tr069client stopped while %s ran; its "
+                                 "outcome is unknown" % rec["hook"])
+            elif state == DONE:
+                self._announce(rec)
+        self.worker.clean()  # nothing runs now: every file left is a leftover
+        self._save()
+
+    def _run(self, rec):
+        rec["state"] = TRANSFERRING
+        rec["tries"] += 1
+        rec["start"] = rec["start"] or self.clock()
+        self._save()
+        reboot = False
+        try:
+            files = self.worker.transfer(rec)
+            if rec["kind"] == "Download":
+                rec.update(state=APPLYING, files=files, boot=self.store.state.get("boot_id"))
+                self._save()
+                self.worker.apply(rec, files)
+                reboot = rec["hook"] == "firmware-command"
+        except CwmpFault as f:
+            self._finish(rec, f.code, f.message)
+        else:
+            self._finish(rec, 0, "")
+        finally:
+            self.worker.clean(keep=[r["id"] for r in self.items if r is not rec])
+        if reboot and self.reboot is not None and rec in self.items:
+            # The new image runs after a reboot; TransferComplete goes in the first session
+            # after it, with 1 BOOT (TR-069 3.7.1.5).
+            self.reboot("firmware upgrade (Download CommandKey %r)" % rec["key"])
+
+    def _finish(self, rec, code, message):
+        if rec not in self.items:
+            return  # the queue was reset meanwhile
+        rec.update(state=DONE, fault=[code, message[:256]], complete=self.clock(), files=[])
+        if code:
+            text_ = "%s %d (CommandKey %r) failed with fault %d: %s" % (rec["kind"], rec["id"], rec["key"],
+                                                                     code, message)
+            log.warning("%s", text_)
+            # For `status`: shown until the session after the one that reports it.
+            self.store.state["last_error"] = self.store.state["operation_error"] = text_
+        else:
+            log.info("%s %d done", rec["kind"], rec["id"])
+        self._announce(rec)
+        self._save()
+
+    def _announce(self, rec):
+        events = self._events()
+        events.add(ev.TRANSFER_COMPLETE)
+        events.add("M " + rec["kind"], rec["key"])
+
+    def listing(self):
+        """Every transfer still in the queue, oldest first (GetAllQueuedTransfers)."""
+        return list(self.items)
+
+
+def _tc_code(rec):
+    """The fault code as the ACS's CWMP version can carry it (the string keeps the detail)."""
+    code = rec["fault"][0]
+    if code in _TC_CODES.get(rec.get("ns"), _TC_CODES_LATEST):
+        return code
+    return TRANSFER_FAILURE if rec["kind"] == "Download" else UPLOAD_FAILURE
+
+
+# --- RPCs (TR-069 A.3.2.8, A.4.1.1, A.4.1.5, A.4.1.7, A.4.1.9) -------------------------------
+
+def _namespace(req):
+    return req.tag[1:].split("}", 1)[0] if req.tag.startswith("{") else None
+
+
+def _not_too_new(method, req):
+    ns = _namespace(req)
+    if ns in _TOO_NEW[method]:
+        raise CwmpFault(METHOD_NOT_SUPPORTED, "%s is not part of %s" % (method, ns))
+
+def _arg(req, name, default=None, limit=256, strip=True):
+    value = text(req, name)
+    if value is None:
+        if default is None:
+            raise CwmpFault(INVALID_ARGUMENTS, "argument %s is missing" % name)
+        return default
+    value = value.strip() if strip else value
+    if len(value) > limit:
+        raise CwmpFault(INVALID_ARGUMENTS, "%s is longer than %d characters" % (name, limit))
+    return value
+
+
+def _uint(req, name):
+    value = _arg(req, name, "0", 10) or "0"
+    if not value.isdigit() or int(value) > _MAX_UINT:
+        raise CwmpFault(INVALID_ARGUMENTS, "%s must be an unsigned integer, not %r" % (name, value))
+    return int(value)
+
+
+def _request(req, kind):
+    return {"kind": kind, "key": _arg(req, "CommandKey", "", 32), "file_type": _arg(req, "FileType", None, 64),
+            "url": _arg(req, "URL", None, 1024), "username": _arg(req, "Username", "", 256, False),
+            "password": _arg(req, "Password", "", 256, False),
+            "size": _uint(req, "FileSize") if kind == "Download" else 0,
+            "target": _arg(req, "TargetFileName", "", 256) if kind == "Download" else "",
+            "delay": _uint(req, "DelaySeconds"), "ns": _namespace(req)}
+
+
+# The work happens after the session (Status 1), so both times are the unknown time.
+_ACCEPTED = element("Status", "1") + element("StartTime", UNKNOWN_TIME) + element("CompleteTime", UNKNOWN_TIME)
+
+
+def download(ctx, req):
+    ctx.extra["transfers"].add(_request(req, "Download"))
+    return _ACCEPTED
+
+
+def upload(ctx, req):
+    ctx.extra["transfers"].add(_request(req, "Upload"))
+    return _ACCEPTED
+
+
+def get_queued_transfers(ctx, req):
+    return array("TransferList", "cwmp:QueuedTransferStruct", [
+        "<QueuedTransferStruct>%s%s</QueuedTransferStruct>" % (
+            element("CommandKey", r["key"]), element("State", str(_STATE[r["state"]])))
+        for r in ctx.extra["transfers"].listing()])
+
+
+def get_all_queued_transfers(ctx, req):
+    _not_too_new("GetAllQueuedTransfers", req)
+    return array("TransferList", "cwmp:AllQueuedTransferStruct", [
+        "<AllQueuedTransferStruct>%s%s%s%s%s%s</AllQueuedTransferStruct>" % (
+            element("CommandKey", r["key"]), element("State", str(_STATE[r["state"]])),
+            element("IsDownload", "true" if r["kind"] == "Download" else "false"),
+            element("FileType", r["file_type"]), element("FileSize", str(r["size"])),
+            element("TargetFileName", r["target"]))
+        for r in ctx.extra["transfers"].listing()])
+
+
+def cancel_transfer(ctx, req):
+    _not_too_new("CancelTransfer", req)
+    ctx.extra["transfers"].cancel(_arg(req, "CommandKey", "", 32))
+    return ""
+
+
+RPCS = {
+    "Download": download,
+    "Upload": upload,
+    "GetQueuedTransfers": get_queued_transfers,
+    "GetAllQueuedTransfers": get_all_queued_transfers,
+    "CancelTransfer": cancel_transfer,
+}
+
+
+def install(parts, store, cfg, reboot=None):
+    """Plug the queue into the daemon's parts: RPCs, timer, agent hooks; returns the queue."""
+    worker = fetch.Worker(cfg, ca_file=lambda: settings.get(parts.model, "ca-file") or None,
+                          service=lambda: parts.service and parts.service())
+    queue = Queue(store, worker, reboot=reboot)
+    parts.extra["transfers"] = queue
+    parts.handlers.update(RPCS)
+    parts.timers.append(queue)
+    parts.attachers.append(queue.attach)
+    return queue
