@@ -3,7 +3,7 @@
 import os
 import re
 
-from setuptools import setup
+from setuptools import find_packages, setup
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -31,7 +31,7 @@ setup(
     long_description=_long_description(),
     long_description_content_type="text/markdown",
     license="Apache-2.0",
-    packages=["tr069client"],
+    packages=find_packages(include=["tr069client", "tr069client.*"]),
     package_data={"tr069client": ["*.json"]},
     install_requires=["defusedxml"],
     python_requires=">=3.8",

@@ -568,3 +568,11 @@ def test_a_busy_port_is_retried_and_a_port_change_is_notified(acs, daemon):
     acs.wait_sessions(3)
     assert acs.connection_request(url, "cr-user", "cr-pass") == 200
     assert events_of(wait_informs(acs, 4)[3]) == ["6 CONNECTION REQUEST"]
+
+
+def test_cwmp_version_setting_chooses_the_inform_namespace(acs, daemon):
+    d = daemon(acs, config={"cwmp-version": "1.2"}).start()
+    acs.wait_sessions(1)
+    assert acs.sessions[0].namespace == "urn:dslforum-org:cwmp-1-2"
+    assert b'xmlns:cwmp="urn:dslforum-org:cwmp-1-2"' in acs.messages[0]
+    assert d.running()

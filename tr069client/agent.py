@@ -33,8 +33,9 @@ def _int(model, name, default, low=None):
 class Agent:
     """One CPE's CWMP state: events, retries, schedule, notifications, ACS URL trials."""
 
-    def __init__(self, store, model, identity, random, handlers=None, extra=None):
+    def __init__(self, store, model, identity, random, handlers=None, extra=None, ns=None):
         self.store = store
+        self.ns = ns                # the Inform's cwmp namespace (None: the engine's default)
         self.model = model
         self.identity = identity
         self.random = random
@@ -277,7 +278,7 @@ class Agent:
                                             ident["serial-number"]),
                        self.events.pending(), self.retry_count, format_time(wall), new_id,
                        inform_params=self.watcher.begin_inform(), cpe_requests=requests,
-                       handlers=self.handlers, extra=self.extra)
+                       handlers=self.handlers, extra=self.extra, **({"ns": self.ns} if self.ns else {}))
 
     def finish(self, s, url, mono, wall):
         """Record a finished session; returns the actions the daemon must run now."""

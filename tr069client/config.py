@@ -37,6 +37,8 @@ KEYS = {
     # The daemon.
     "state-dir": ("str", "/var/lib/tr069client", "where the state file lives"),
     "log-level": ("str", "info", "debug, info, warning or error"),
+    "cwmp-version": ("str", "1.0", "namespace of the Inform: 1.0, 1.1 or 1.2 (1.2 also serves 1.3/1.4); "
+                                   "the ACS's requests are always answered in their own"),
     "syslog": ("bool", False, "log to syslog instead of stderr"),
     "notification-poll-interval": ("int", 60, "seconds between reads of the parameters under notification"),
     # Platform commands: JSON lists run without a shell; tr069client appends its own arguments
@@ -68,6 +70,11 @@ SETTING_KEYS = ("enabled", "acs-url", "username", "password", "periodic-inform-e
                 "connection-request-username", "connection-request-password", "cr-address", "cr-port")
 
 
+# CWMP 1.3 and 1.4 kept the cwmp-1-2 namespace (cwmp-notes: "cwmp-1-3" does not exist).
+CWMP_VERSIONS = {"1.0": "urn:dslforum-org:cwmp-1-0", "1.1": "urn:dslforum-org:cwmp-1-1",
+                 "1.2": "urn:dslforum-org:cwmp-1-2"}
+
+
 class ConfigError(Exception):
     """A config file or value that cannot be used; the message is one line for the operator."""
 
@@ -87,6 +94,8 @@ def check(key, value):
         raise ConfigError("unknown setting %r" % key)
     kind = KEYS[key][0]
     try:
+        if key == "cwmp-version" and str(value) not in CWMP_VERSIONS:
+            raise ValueError("expected one of %s, not %r" % (", ".join(sorted(CWMP_VERSIONS)), value))
         if kind == "bool":
             return value if isinstance(value, bool) else parse_bool(value)
         if kind == "int":

@@ -84,7 +84,8 @@ class Daemon:
         if changed:
             log.info("settings applied from the command line or config file: %s", ", ".join(changed))
         self.agent = agent_mod.Agent(self.store, self.model, self.identity, random.random,
-                                     parts.handlers, parts.extra)
+                                     parts.handlers, parts.extra,
+                                     config.CWMP_VERSIONS[config.get(cfg, "cwmp-version")])
         self.parts = parts
         parts.stop = self._stop
         parts.service = self._between_exchanges

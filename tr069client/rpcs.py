@@ -9,6 +9,10 @@ XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
 _MAX_NAMES = 16384
 
 
+# An RPC function returns the inner XML of its response: a str, or a list of str parts for
+# large answers (GetParameterValues/Names of a whole tree), which go out in 64 KiB chunks.
+
+
 class Context:
     """What an RPC may touch: the model, the method table, and a list of actions that the
     daemon runs after the session (reboot, transfers, ...)."""
@@ -66,15 +70,15 @@ def get_rpc_methods(ctx, req):
 def get_parameter_names(ctx, req):
     path = _required_text(req, "ParameterPath")
     names = ctx.model.get_names(path, _bool(req, "NextLevel"))
-    return array("ParameterList", "cwmp:ParameterInfoStruct", [
+    return soap.array_parts("ParameterList", "cwmp:ParameterInfoStruct", [
         "<ParameterInfoStruct><Name>%s</Name><Writable>%s</Writable></ParameterInfoStruct>"
         % (escape(n), "true" if w else "false") for n, w in names])
 
 
 def get_parameter_values(ctx, req):
     values = ctx.model.get_values(_strings(req, "ParameterNames"))
-    return array("ParameterList", "cwmp:ParameterValueStruct",
-                 [soap.value_struct(n, v, t) for n, v, t in values])
+    return soap.array_parts("ParameterList", "cwmp:ParameterValueStruct",
+                            [soap.value_struct(n, v, t) for n, v, t in values])
 
 
 def set_parameter_values(ctx, req):

@@ -76,7 +76,7 @@ class Session:
             ns, msg_id, body = self._pending
             self._pending = None
             self.state = WAIT_ACS
-            return soap.envelope(ns, msg_id, [body])
+            return soap.envelope(ns, msg_id, body)
         if self.state == DONE:
             return None
         raise RuntimeError("next_post() called while waiting for the ACS (state %d)" % self.state)
@@ -162,11 +162,12 @@ class Session:
                     return self._fail("ACS sent %s where a request or the end of the session "
                                       "was expected" % msg.method)
                 raise CwmpFault(METHOD_NOT_SUPPORTED, "%s is not supported" % msg.method)
-            body = "<cwmp:%sResponse>%s</cwmp:%sResponse>" % (msg.method, handler(self.ctx, msg.elem),
-                                                              msg.method)
+            inner = handler(self.ctx, msg.elem)
+            body = ["<cwmp:%sResponse>" % msg.method] + (inner if isinstance(inner, list) else [inner]) \
+                + ["</cwmp:%sResponse>" % msg.method]
         except CwmpFault as f:
             log.info("answering %s with fault %d: %s", msg.method, f.code, f.message)
-            body = soap.fault(f.code, f.message, f.details)
+            body = [soap.fault(f.code, f.message, f.details)]
         self._pending = (ns, msg.id or "", body)
         self.state = RESPOND
 

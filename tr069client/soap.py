@@ -154,7 +154,12 @@ def element(name, value):
 
 def array(name, item_type, items):
     """A SOAP-encoded array element with the right arrayType count; items are XML strings."""
-    return '<%s SOAP-ENC:arrayType="%s[%d]">%s</%s>' % (name, item_type, len(items), "".join(items), name)
+    return "".join(array_parts(name, item_type, items))
+
+
+def array_parts(name, item_type, items):
+    """array() as a list of parts, so a large response is never one string in memory."""
+    return ['<%s SOAP-ENC:arrayType="%s[%d]">' % (name, item_type, len(items))] + items + ["</%s>" % name]
 
 
 def value_struct(name, value, xsd_type):
