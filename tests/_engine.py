@@ -4,7 +4,8 @@ real ACSs, and a driver that feeds the engine a list of ACS answers."""
 import itertools
 import xml.etree.ElementTree as ET
 
-from tr069client.model import Model, Provider
+from tr069client.model import Model
+from tr069client.provider import Provider
 from tr069client.session import DeviceId, Session
 from tr069client.store import Store
 

@@ -7,7 +7,8 @@ import pytest
 
 from tr069client import agent as agent_mod
 from tr069client import settings
-from tr069client.model import Model, Provider
+from tr069client.model import Model
+from tr069client.provider import Provider
 from tr069client.store import Store
 
 from _engine import END_204, IDENTITY, INFORM_RESPONSE, drive, genieacs, parse

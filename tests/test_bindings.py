@@ -9,7 +9,8 @@ import pytest
 import _fakes
 from tr069client import bindings
 from tr069client.faults import CwmpFault
-from tr069client.model import Model, Provider, ProviderError
+from tr069client.model import Model
+from tr069client.provider import Provider, ProviderError
 from tr069client.store import Store
 
 from _platform import OPENWRT, gpv, invalid, make_model

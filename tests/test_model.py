@@ -2,8 +2,9 @@
 
 import pytest
 
+from tr069client import attributes
 from tr069client.faults import CwmpFault
-from tr069client.model import Provider, ProviderError
+from tr069client.provider import Provider, ProviderError
 from tr069client.store import Store
 
 from _engine import IDENTITY, make_model
@@ -92,16 +93,16 @@ def test_alias_must_stay_unique_within_a_table():
 
 def test_attributes_and_active_notification_rules():
     m = make_model()
-    assert m.get_attributes(["Device.ManagementServer.URL"]) == [("Device.ManagementServer.URL", 0, [])]
-    m.set_attributes([("Device.ManagementServer.URL", 2, None)])
-    assert m.get_attributes(["Device.ManagementServer.URL"]) == [("Device.ManagementServer.URL", 2, [])]
-    f = fault(m.set_attributes, [("Device.DeviceInfo.UpTime", 2, None)])
+    assert attributes.get(m, ["Device.ManagementServer.URL"]) == [("Device.ManagementServer.URL", 0, [])]
+    attributes.put(m, [("Device.ManagementServer.URL", 2, None)])
+    assert attributes.get(m, ["Device.ManagementServer.URL"]) == [("Device.ManagementServer.URL", 2, [])]
+    f = fault(attributes.put, m, [("Device.DeviceInfo.UpTime", 2, None)])
     assert f.code == 9009
-    m.set_attributes([("Device.DeviceInfo.UpTime", 1, None)])   # passive is fine
-    assert fault(m.set_attributes, [("Device.ManagementServer.URL", 3, None)]).code == 9003
-    assert fault(m.set_attributes, [("Device.Nope", 1, None)]).code == 9005
+    attributes.put(m, [("Device.DeviceInfo.UpTime", 1, None)])   # passive is fine
+    assert fault(attributes.put, m, [("Device.ManagementServer.URL", 3, None)]).code == 9003
+    assert fault(attributes.put, m, [("Device.Nope", 1, None)]).code == 9005
     # Forced-default parameters start active (ConnectionRequestURL is always reported).
-    assert dict((n, k) for n, k, _ in m.get_attributes(["Device.ManagementServer."]))[
+    assert dict((n, k) for n, k, _ in attributes.get(m, ["Device.ManagementServer."]))[
         "Device.ManagementServer.ConnectionRequestURL"] == 2
     assert "Device.ManagementServer.ConnectionRequestURL" in m.notified(2)
     assert "Device.DeviceInfo.UpTime" in m.notified(1)

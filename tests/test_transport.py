@@ -520,7 +520,7 @@ def test_http_use_loads_neither_ssl_nor_openssl(serve):
         "s.close()\n"
         "bad = ['ssl', '_ssl', 'hashlib', '_hashlib', 'hmac', 'logging', 'typing',\n"
         "       'dataclasses', 'secrets', 'tempfile', 'subprocess', 'http.cookiejar',\n"
-        "       'urllib.request', 'http.server']\n"
+        "       'urllib.request', 'http.server', 'encodings.idna', 'unicodedata']\n"
         "print(json.dumps([status, [m for m in bad if m in sys.modules]]))\n"
         % (ROOT, server.url()))
     out = subprocess.check_output([sys.executable, "-I", "-S", "-c", code])

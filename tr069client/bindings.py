@@ -34,7 +34,7 @@ from . import datatypes, log, metadata
 from .config import ConfigError
 from .faults import CwmpFault
 from .linux import rows
-from .model import Provider, ProviderError
+from .provider import Provider, ProviderError
 
 _SOURCE = ("value", "file", "command")
 _PARAM_KEYS = _SOURCE + ("match", "default", "map", "split", "set", "apply")

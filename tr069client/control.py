@@ -1,8 +1,8 @@
 """The local control channel between the CLI and the running daemon: one JSON object per
 line each way over a Unix stream socket; the server side is one fd in the daemon's select loop.
 
-The server is non-blocking like the connection-request listener: bounded lines, a deadline
-per client, a capped number of clients. request() is the CLI's blocking client.
+The server is a sockserver.Server, like the connection-request listener: bounded lines, a
+deadline per client, a capped number of clients. request() is the CLI's blocking client.
 """
 
 import json
@@ -11,7 +11,7 @@ import socket
 import stat
 import time
 
-from . import log
+from . import log, sockserver
 
 MAX_LINE = 64 * 1024  # bytes of JSON in one line, each way
 _RECV = 16384
@@ -71,26 +71,19 @@ def _clear_stale(path):
         pass
 
 
-class _Client(object):
-    __slots__ = ("sock", "inbuf", "out", "deadline", "closing", "eof")
+class Server(sockserver.Server):
+    """The daemon's end: handler(request_dict) -> reply_dict for every line received.
 
-    def __init__(self, sock, deadline):
-        self.sock, self.deadline = sock, deadline
-        self.inbuf, self.out = bytearray(), bytearray()
-        self.closing = False  # close once `out` has left
-        self.eof = False
+    handle() retries every pending reply on each call, so its sockets in writable() only
+    wake the loop early.
+    """
 
-
-class Server(object):
-    """The daemon's end: handler(request_dict) -> reply_dict for every line received."""
+    _RECV_SIZE = _RECV
 
     def __init__(self, path, handler, max_clients=4, timeout=5.0, clock=time.monotonic):
         self.path = path
         self._handler = handler
-        self._max_clients = max(1, max_clients)
-        self._timeout = timeout
-        self._clock = clock
-        self._clients = {}  # socket -> _Client, oldest first
+        self._done = 0
         _clear_stale(path)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         old = os.umask(0o177)  # created 0600: only the daemon's user may command it
@@ -105,123 +98,44 @@ class Server(object):
         finally:
             os.umask(old)
         sock.setblocking(False)
-        self._sock = sock
+        sockserver.Server.__init__(self, sock, max_clients, timeout, clock)
         self._inode = os.stat(path).st_ino
-
-    def readable(self):
-        """Sockets to select() for reading: the listening socket and clients with no output due."""
-        if self._sock is None:
-            return []
-        return [self._sock] + [c.sock for c in self._clients.values() if not c.out]
-
-    def writable(self):
-        """Sockets with a reply still to send (handle() retries them on every call)."""
-        return [c.sock for c in self._clients.values() if c.out]
 
     def handle(self, readable, now=None):
         """Serve what select() reported and flush pending replies; the number of commands run."""
         now = self._clock() if now is None else now
-        done = 0
-        for sock in readable:
-            if sock is self._sock:
-                self._accept(now)
-                continue
-            c = self._clients.get(sock)
-            if c is not None and not c.out:
-                done += self._read(c, now)
+        self._done = 0
+        self._serve(readable, now)
         for c in [c for c in self._clients.values() if c.out]:
-            self._send(c)
-            done += self._process(c, now)
-        return done
-
-    def next_deadline(self):
-        """When the next client times out (monotonic seconds), or None without clients."""
-        return min([c.deadline for c in self._clients.values()] or [None])
-
-    def expire(self, now=None):
-        """Drop every client past its deadline; how many were dropped."""
-        now = self._clock() if now is None else now
-        late = [c for c in self._clients.values() if c.deadline <= now]
-        for c in late:
-            self._drop(c)
-        return len(late)
+            self._flush(c, now)
+        return self._done
 
     def close(self):
         """Close everything and remove the socket file if it is still ours."""
-        for c in list(self._clients.values()):
-            self._drop(c)
-        if self._sock is None:
+        was_open = self._sock is not None
+        sockserver.Server.close(self)
+        if not was_open:
             return
-        self._sock.close()
-        self._sock = None
         try:
             if os.stat(self.path).st_ino == self._inode:
                 os.unlink(self.path)
         except OSError:
             pass
 
-    def _accept(self, now):
-        for _ in range(self._max_clients):
-            try:
-                sock, _ = self._sock.accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:
-                log.warning("control socket cannot accept: %s", exc.strerror or exc)
-                if self._clients:  # free a descriptor, or select() keeps waking us
-                    self._drop(next(iter(self._clients.values())))
-                return
-            sock.setblocking(False)
-            while len(self._clients) >= self._max_clients:
-                self._drop(next(iter(self._clients.values())))
-            self._clients[sock] = _Client(sock, now + self._timeout)
-
-    def _drop(self, c):
-        self._clients.pop(c.sock, None)
-        c.sock.close()
-
-    def _read(self, c, now):
-        try:
-            data = c.sock.recv(_RECV)
-        except (BlockingIOError, InterruptedError):
-            return 0
-        except OSError:
-            self._drop(c)
-            return 0
-        if not data:
-            c.eof = True
-        c.inbuf += data
-        done = self._process(c, now)
-        if c.eof and c.sock in self._clients:
-            if c.out:
-                c.closing = True
-            else:
-                self._drop(c)
-        return done
-
-    def _send(self, c):
-        try:
-            sent = c.sock.send(c.out)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            self._drop(c)
-            return
-        del c.out[:sent]
-        if not c.out and c.closing:
-            self._drop(c)
+    def _accept_error(self, exc, now):
+        log.warning("control socket cannot accept: %s", exc.strerror or exc)
+        return True
 
     def _process(self, c, now):
         """Run the complete lines in `c.inbuf`, one at a time (the next waits for `out`)."""
-        done = 0
         while c.sock in self._clients and not c.out and not c.closing:
             end = c.inbuf.find(b"\n")
             if end < 0 and len(c.inbuf) <= MAX_LINE:
-                return done
+                return
             if end < 0 or end > MAX_LINE:
                 too_large = {"ok": False, "error": "request too large"}
-                self._reply(c, _encode(too_large), close=True)
-                return done
+                self._queue(c, _encode(too_large), close=True)
+                return
             line = bytes(c.inbuf[:end])
             del c.inbuf[:end + 1]
             if not line.strip():
@@ -231,10 +145,9 @@ class Server(object):
                 data = _encode({"ok": False, "error": "bad request"})
             else:
                 data = self._call(request)
-                done += 1
+                self._done += 1
             c.deadline = now + self._timeout
-            self._reply(c, data)
-        return done
+            self._queue(c, data)
 
     def _call(self, request):
         """The encoded reply of the daemon's handler."""
@@ -249,11 +162,6 @@ class Server(object):
                       len(data))
             return _encode({"ok": False, "error": "reply too large"})
         return data
-
-    def _reply(self, c, data, close=False):
-        c.out += data
-        c.closing = c.closing or close
-        self._send(c)
 
 
 def request(path, request_dict, timeout=5.0):

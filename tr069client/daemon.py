@@ -1,10 +1,12 @@
 """The daemon's one loop: select over the connection-request listener, the control socket and
 a signal pipe, with the agent's timers as the timeout; sessions run synchronously inside it."""
 
+import errno
 import os
 import random
 import select
 import signal
+import socket
 import time
 
 from . import agent as agent_mod
@@ -35,11 +37,14 @@ def _new_id():
 
 def _local_address(url):
     """The address this host uses to reach the ACS (a UDP connect sends nothing)."""
-    import socket
     from urllib.parse import urlsplit
     try:
         parts = urlsplit(url)
         host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            host = host.encode("ascii")   # a str would load the idna codec (0.3 MB)
+        except UnicodeEncodeError:
+            pass
         info = socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM)[0]
         s = socket.socket(info[0], socket.SOCK_DGRAM)
         try:
@@ -49,6 +54,18 @@ def _local_address(url):
             s.close()
     except (OSError, ValueError, TypeError, IndexError):
         return None
+
+
+def _listen(port, path, credentials):
+    """A connection-request listener on IPv6 and IPv4 ("::", dual stack), or IPv4 alone
+    where the kernel has no IPv6 (many router builds leave it out)."""
+    try:
+        return listener.Listener("::", port, path, credentials=credentials)
+    except OSError as e:
+        if e.errno not in (errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL, errno.EPROTONOSUPPORT,
+                           socket.EAI_FAMILY, getattr(socket, "EAI_ADDRFAMILY", None)):
+            raise
+    return listener.Listener("0.0.0.0", port, path, credentials=credentials)
 
 
 class Daemon:
@@ -281,7 +298,7 @@ class Daemon:
                 self.store.dirty = True
             port = int(settings.get(self.model, "cr-port"))
             try:
-                self.listener = listener.Listener("0.0.0.0", port, st["cr_path"], credentials=self._cr_credentials)
+                self.listener = _listen(port, st["cr_path"], self._cr_credentials)
             except OSError as e:
                 # Tried again at every notification poll; said once until it changes.
                 error = "cannot listen for connection requests: %s" % e

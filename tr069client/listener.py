@@ -14,14 +14,13 @@ import re
 import socket
 import time
 
-from . import auth, log
+from . import auth, log, sockserver
 
 REALM = "tr069client"
 _NONCE_TTL = 60.0  # a nonce is fresh this long; then 401 with stale=true
 _NONCES = 32  # bounded nonce table: the rate limit keeps fresh ones well below this
 _WARN_EVERY = 60.0  # one warning of a kind per minute: a port scan must not flood the log
 _ACCEPTS = 16  # accepts per handle() call, so a connect flood cannot starve the loop
-_RECV = 4096
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
             405: "Method Not Allowed", 431: "Request Header Fields Too Large",
@@ -30,18 +29,7 @@ _WHY = {errno.EADDRINUSE: "address in use",
         errno.EADDRNOTAVAIL: "address not available on this host",
         errno.EACCES: "permission denied"}
 
-
-class _Client(object):
-    """One accepted socket: input and output buffers, deadline, and how it ends."""
-
-    __slots__ = ("sock", "peer", "inbuf", "out", "deadline", "closing", "draining", "eof")
-
-    def __init__(self, sock, peer, deadline):
-        self.sock, self.peer, self.deadline = sock, peer, deadline
-        self.inbuf, self.out = bytearray(), bytearray()
-        self.closing = False  # close once `out` has left
-        self.draining = False  # write side shut; input is discarded until EOF or deadline
-        self.eof = False  # the peer shut its write side
+_Client = sockserver.Client  # one accepted socket (tests build one as _accept would)
 
 
 def _show(host, port):
@@ -59,8 +47,9 @@ def _listen_error(host, port, exc):
 
 def _bind(host, port, backlog):
     try:
-        infos = socket.getaddrinfo(host, port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0,
-                                   socket.AI_PASSIVE)
+        # As bytes: getaddrinfo() of a str loads the idna codec (0.3 MB) even for "::".
+        infos = socket.getaddrinfo(host.encode("ascii", "replace"), port, socket.AF_UNSPEC,
+                                   socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
         family, _, _, _, sockaddr = infos[0]
         sock = socket.socket(family, socket.SOCK_STREAM)
     except OSError as exc:
@@ -106,8 +95,12 @@ def _parse(head):
     return parts[0], parts[1], parts[2], headers
 
 
-class Listener(object):
+class Listener(sockserver.Server):
     """Connection-request HTTP server; handle() returns how many valid requests arrived."""
+
+    _RECV_SIZE = 4096
+    _LINGER = True  # an HTTP answer before unread input must not be lost to a RST
+    _WHO = "connection request listener"
 
     def __init__(self, address="0.0.0.0", port=7547, path=None, credentials=None,
                  clock=time.monotonic, max_clients=8, header_timeout=5.0, max_request=4096,
@@ -117,17 +110,14 @@ class Listener(object):
             raise ValueError("connection request path must start with '/': %r" % self.path)
         self.address = address or "0.0.0.0"
         self._credentials = credentials or (lambda: ("", ""))
-        self._clock = clock
-        self._max_clients = max(1, max_clients)
-        self._timeout = header_timeout
         self._max_request = max_request
         self._rate = rate
         self._hits = collections.deque(maxlen=max(1, rate[0])) if rate else None
         self._nonces = {}  # nonce -> [issued at, highest nc seen], oldest first
-        self._clients = {}  # socket -> _Client, oldest first
         self._warned = {}  # warning key -> [last logged at, suppressed since]
         self._events = 0
-        self._sock = _bind(self.address, port, 16)
+        sockserver.Server.__init__(self, _bind(self.address, port, 16), max_clients,
+                                   header_timeout, clock, _ACCEPTS)
         self.port = self._sock.getsockname()[1]
 
     def url(self, host):
@@ -136,16 +126,6 @@ class Listener(object):
             host = "[%s]" % host.replace("%", "%25")  # RFC 6874: a zone id's % is escaped
         return "http://%s:%d%s" % (host, self.port, self.path)
 
-    def readable(self):
-        """Sockets to select() for reading: the listening socket and clients with no output due."""
-        if self._sock is None:
-            return []
-        return [self._sock] + [c.sock for c in self._clients.values() if not c.out]
-
-    def writable(self):
-        """Sockets with an answer still to send."""
-        return [c.sock for c in self._clients.values() if c.out]
-
     def handle(self, readable, writable=(), now=None):
         """Serve what select() reported; the number of valid, authenticated requests."""
         now = self._clock() if now is None else now
@@ -153,112 +133,15 @@ class Listener(object):
         for sock in writable:
             c = self._clients.get(sock)
             if c is not None:
-                self._send(c)
-                self._process(c, now)
-        for sock in readable:
-            if sock is self._sock:
-                self._accept(now)
-            else:
-                c = self._clients.get(sock)
-                if c is not None and not c.out:
-                    self._read(c, now)
+                self._flush(c, now)
+        self._serve(readable, now)
         return self._events
 
-    def next_deadline(self):
-        """When the next client times out (monotonic seconds), or None without clients."""
-        return min([c.deadline for c in self._clients.values()] or [None])
-
-    def expire(self, now=None):
-        """Drop every client past its deadline; how many were dropped."""
-        now = self._clock() if now is None else now
-        late = [c for c in self._clients.values() if c.deadline <= now]
-        for c in late:
-            log.debug("connection request listener: dropping %s (too slow)", c.peer)
-            self._drop(c)
-        return len(late)
-
-    def close(self):
-        """Close every client and the listening socket."""
-        for c in list(self._clients.values()):
-            self._drop(c)
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None
-
-    # -- sockets --
-
-    def _accept(self, now):
-        for _ in range(_ACCEPTS):
-            try:
-                sock, peer = self._sock.accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:
-                if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
-                    self._warn("accept", now, "connection request listener cannot accept: %s",
-                               exc.strerror)
-                    if self._clients:  # free a descriptor, or select() keeps waking us
-                        self._drop(next(iter(self._clients.values())))
-                    return
-                continue  # e.g. ECONNABORTED: that peer is gone, try the next
-            sock.setblocking(False)
-            while len(self._clients) >= self._max_clients:
-                oldest = next(iter(self._clients.values()))
-                log.debug("connection request listener: too many clients, dropping %s",
-                          oldest.peer)
-                self._drop(oldest)
-            self._clients[sock] = _Client(sock, peer[0], now + self._timeout)
-
-    def _drop(self, c):
-        self._clients.pop(c.sock, None)
-        c.sock.close()
-
-    def _read(self, c, now):
-        try:
-            data = c.sock.recv(_RECV)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            self._drop(c)
-            return
-        if c.draining:
-            if not data:
-                self._drop(c)
-            return  # input after our last answer is discarded
-        if not data:
-            c.eof = True
-            self._process(c, now)  # a request followed by shutdown(SHUT_WR) still gets its answer
-            if c.sock in self._clients:
-                if c.out:
-                    c.closing = True
-                else:
-                    self._drop(c)
-            return
-        c.inbuf += data
-        self._process(c, now)
-
-    def _send(self, c):
-        if c.out:
-            try:
-                sent = c.sock.send(c.out)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError:
-                self._drop(c)
-                return
-            del c.out[:sent]
-        if not c.out and c.closing and not c.draining:
-            if c.eof:
-                self._drop(c)
-                return
-            # Closing with unread input would send a RST that can destroy our answer in
-            # flight; shut the write side and discard input until EOF or the deadline.
-            try:
-                c.sock.shutdown(socket.SHUT_WR)
-            except OSError:
-                self._drop(c)
-                return
-            c.draining = True
+    def _accept_error(self, exc, now):
+        if exc.errno not in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+            return False  # e.g. ECONNABORTED: that peer is gone, try the next
+        self._warn("accept", now, "connection request listener cannot accept: %s", exc.strerror)
+        return True
 
     # -- HTTP --
 
@@ -339,9 +222,7 @@ class Listener(object):
         lines.append("Content-Length: 0")
         if close:
             lines.append("Connection: close")
-            c.closing = True
-        c.out += ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        self._send(c)
+        self._queue(c, ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"), close)
 
     def _limited(self, now):
         """0 if one more request fits the rate limit (and count it), else seconds to wait."""

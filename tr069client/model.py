@@ -4,41 +4,17 @@ No I/O of its own: providers (the OS seam) and the store are passed in.
 """
 
 from . import datatypes, metadata
+from .attributes import default_notification
+from .provider import ProviderError
 from .faults import (CwmpFault, INTERNAL_ERROR, INVALID_ARGUMENTS, INVALID_NAME,
-                     NOT_WRITABLE, NOTIFICATION_REJECTED, REQUEST_DENIED, RESOURCES_EXCEEDED)
+                     NOT_WRITABLE, REQUEST_DENIED, RESOURCES_EXCEEDED)
 
 PARAMETER_KEY = "Device.ManagementServer.ParameterKey"
 
 
-class ProviderError(Exception):
-    """A provider could not read or write the OS; the message says why."""
-
-
-class Provider:
-    """OS-owned values under `prefix`: `get(model)` returns a flat {path: value} dict for
-    the subtree; optional `set(model, path, value)` returns True when the change needs
-    `apply(model)` at session end; `can_set(path)` says which paths `set` handles.
-    A provider with a longer prefix (or an equal one listed earlier) replaces another's
-    values under that prefix.
-    Tables under `prefix` take the ACS's AddObject only where `can_add(table)`: then
-    `add(model, table)` returns (instance number, needs apply) of a row it made in the OS,
-    or (None, False) to have the model keep a stored row beside the OS's; `delete(model,
-    row)` removes an OS row, returning needs apply (without it OS rows cannot be deleted)."""
-
-    def __init__(self, prefix, get, set=None, can_set=None, apply=None, add=None, can_add=None,
-                 delete=None):
-        self.prefix = prefix
-        self.get = get
-        self.set = set
-        self.can_set = can_set or (lambda path: set is not None)
-        self.apply = apply
-        self.add = add
-        self.can_add = can_add or (lambda table: add is not None)
-        self.delete = delete
-
-
 class Model:
-    """GPN/GPV/SPV/attributes/AddObject/DeleteObject over metadata, store and providers."""
+    """GPN/GPV/SPV/AddObject/DeleteObject over metadata, store and providers (attributes:
+    attributes.py)."""
 
     def __init__(self, store, meta=None, providers=(), config=None, root="/", defaults=None):
         self.store = store
@@ -332,8 +308,7 @@ class Model:
                 if owner is not None and owner.can_set(name):
                     if owner.set(self, name, v):
                         status = 1
-                        if owner not in self.pending_apply:
-                            self.pending_apply.append(owner)
+                        self._apply_later(owner)
                 else:
                     self.store.values[name] = v
                 undo.append((name, old, owner))
@@ -370,6 +345,10 @@ class Model:
                     faults.append((name, INVALID_ARGUMENTS, "Alias %r is already used by %s" % (v, other[:-5])))
         return faults
 
+    def _apply_later(self, provider):
+        if provider not in self.pending_apply:
+            self.pending_apply.append(provider)
+
     def _set_key(self, key):
         if key is not None:
             self.store.values[PARAMETER_KEY] = key
@@ -394,8 +373,8 @@ class Model:
             except ProviderError as e:
                 raise CwmpFault(INTERNAL_ERROR, "adding a row to %s failed: %s" % (path, e))
             if n is not None:
-                if apply and owner not in self.pending_apply:
-                    self.pending_apply.append(owner)
+                if apply:
+                    self._apply_later(owner)
                 self.refresh()   # the OS has the row now: read it
                 self._set_key(key)
                 return n, 1 if apply else 0
@@ -435,8 +414,7 @@ class Model:
             try:
                 if owner.delete(self, path):
                     status = 1
-                    if owner not in self.pending_apply:
-                        self.pending_apply.append(owner)
+                    self._apply_later(owner)
             except ProviderError as e:
                 raise CwmpFault(INTERNAL_ERROR, "deleting %s failed: %s" % (path, e))
         for d in (self.store.values, self.store.attrs, self.values()):
@@ -462,9 +440,10 @@ class Model:
         self.values()[path] = v
         return v
 
-    # --- attributes ---------------------------------------------------------------------
+    # --- attributes and notification --------------------------------------------------------
 
-    def _params_under(self, path):
+    def params_under(self, path):
+        """[(path, Param)] of the parameter `path`, or of every one below the object `path`."""
         if path.endswith(".") or path == "":
             path = path or "Device."
             if not self.object_exists(path):
@@ -472,59 +451,13 @@ class Model:
             return list(self._walk(path, True))
         return [(path, self._param(path))]
 
-    def notification(self, path, param):
-        a = self.store.attrs.get(path)
-        if a is not None:
-            return a[0]
-        return 2 if param.active_notify in ("forceEnabled", "forceDefaultEnabled") else 0
-
-    def get_attributes(self, paths):
-        """[(name, notification, access list)] for GetParameterAttributes."""
-        out = []
-        for path in paths:
-            for full, p in self._params_under(path):
-                a = self.store.attrs.get(full)
-                out.append((full, self.notification(full, p), list(a[1]) if a else []))
-        return out
-
-    def set_attributes(self, changes):
-        """SetParameterAttributes: changes are (name, notification or None, access or None)."""
-        plan = []
-        for name, notification, access in changes:
-            targets = self._params_under(name)
-            if notification is not None:
-                if notification not in (0, 1, 2):
-                    raise CwmpFault(INVALID_ARGUMENTS, "Notification must be 0, 1 or 2, not %r" % notification)
-                for full, p in targets:
-                    if notification == 2 and p.active_notify == "canDeny":
-                        raise CwmpFault(NOTIFICATION_REJECTED,
-                                        "active notification is not allowed for %s" % full)
-                    if p.active_notify == "forceEnabled" and notification != 2:
-                        raise CwmpFault(NOTIFICATION_REJECTED,
-                                        "%s always has active notification" % full)
-            if access is not None and any(a != "Subscriber" for a in access):
-                raise CwmpFault(INVALID_ARGUMENTS, "AccessList may only contain \"Subscriber\"")
-            plan.append((targets, notification, access))
-        for targets, notification, access in plan:
-            for full, p in targets:
-                cur = self.store.attrs.get(full) or [self.notification(full, p), []]
-                new = [cur[0] if notification is None else notification,
-                       cur[1] if access is None else sorted(set(access))]
-                default = 2 if p.active_notify in ("forceEnabled", "forceDefaultEnabled") else 0
-                if new == [default, []]:
-                    self.store.attrs.pop(full, None)
-                else:
-                    self.store.attrs[full] = new
-        self.store.dirty = True
-
     def notified(self, kind):
         """Paths with notification `kind` (1 passive, 2 active); they may no longer exist."""
         out = [path for path, (n, _) in self.store.attrs.items() if n == kind]
         if kind == 2:
             # Parameters outside tables whose model default is active notification.
             for path in self._static_defaults():
-                if path not in self.store.attrs and self.meta.param(path).active_notify in (
-                        "forceEnabled", "forceDefaultEnabled"):
+                if path not in self.store.attrs and default_notification(self.meta.param(path)) == 2:
                     out.append(path)
         return out
 

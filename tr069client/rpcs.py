@@ -1,6 +1,6 @@
 """The CPE's RPC methods: one function per method and one table row each; no I/O."""
 
-from . import soap
+from . import attributes, soap
 from .faults import CwmpFault, INVALID_ARGUMENTS
 from .soap import array, child, children, element, escape, local, text
 
@@ -94,7 +94,7 @@ def set_parameter_values(ctx, req):
 
 
 def get_parameter_attributes(ctx, req):
-    attrs = ctx.model.get_attributes(_strings(req, "ParameterNames"))
+    attrs = attributes.get(ctx.model, _strings(req, "ParameterNames"))
     return array("ParameterList", "cwmp:ParameterAttributeStruct", [
         "<ParameterAttributeStruct><Name>%s</Name><Notification>%d</Notification>%s"
         "</ParameterAttributeStruct>" % (escape(n), note, array("AccessList", "xsd:string",
@@ -116,7 +116,7 @@ def set_parameter_attributes(ctx, req):
         if _bool(s, "AccessListChange"):
             access = [(c.text or "").strip() for c in _required(s, "AccessList") if local(c.tag) == "string"]
         changes.append((name, notification, access))
-    ctx.model.set_attributes(changes)
+    attributes.put(ctx.model, changes)
     return ""
 
 

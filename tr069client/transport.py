@@ -40,14 +40,32 @@ class TransportError(Exception):
         self.message, self.kind, self.status = message, kind, status
 
 
-class _HTTPSConnection(http.client.HTTPConnection):
+class _HTTPConnection(http.client.HTTPConnection):
+    """http.client's connection, resolving an ASCII host name as bytes: getaddrinfo() of a
+    str loads the idna codec and unicodedata (0.3 MB, and python3-codecs on OpenWrt)."""
+
+    def __init__(self, *args, **kwargs):
+        http.client.HTTPConnection.__init__(self, *args, **kwargs)
+        self._create_connection = _connect_ascii   # http.client sets it per instance
+
+
+def _connect_ascii(address, *args):
+    host, port = address
+    try:
+        host = host.encode("ascii")
+    except UnicodeEncodeError:
+        pass  # an internationalised name does need the idna codec
+    return socket.create_connection((host, port), *args)
+
+
+class _HTTPSConnection(_HTTPConnection):
     """HTTPS without http.client's own class, which exists only if ssl was importable."""
 
     default_port = 443
     context = None  # set by the caller before connect()
 
     def connect(self):
-        http.client.HTTPConnection.connect(self)
+        _HTTPConnection.connect(self)
         self.sock = self.context.wrap_socket(self.sock, server_hostname=self.host)
 
 
@@ -165,8 +183,7 @@ class _Peer(object):
                 self._conn = _HTTPSConnection(self.host, self.port, timeout=self.timeout)
                 self._conn.context = self._context
             else:
-                self._conn = http.client.HTTPConnection(self.host, self.port,
-                                                        timeout=self.timeout)
+                self._conn = _HTTPConnection(self.host, self.port, timeout=self.timeout)
         return self._conn
 
     def request(self, method, body, headers):

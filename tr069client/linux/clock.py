@@ -5,7 +5,7 @@ NTP configuration (OpenWrt uci, systemd-timesyncd, chrony, ntpd)."""
 import re
 import time
 
-from ..model import Provider
+from ..provider import Provider
 from . import files, rows
 
 T = "Device.Time."

@@ -5,7 +5,7 @@ VendorConfigFile. table and SupportedDataModel.{i}."""
 import os
 
 from .. import identity
-from ..model import Provider, ProviderError
+from ..provider import Provider, ProviderError
 from . import files, rows
 
 DI = "Device.DeviceInfo."

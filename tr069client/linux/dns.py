@@ -1,7 +1,7 @@
 """Device.DNS.: the resolver's servers as Client.Server.{i}. rows (read-only, as TR-181
 wants for servers learnt from DHCP or RA), beside which the ACS may add stored rows."""
 
-from ..model import Provider
+from ..provider import Provider
 from . import files, netdev, rows
 
 D = "Device.DNS."

@@ -8,7 +8,7 @@ import struct
 import time
 
 from .. import log
-from ..model import Provider
+from ..provider import Provider
 from . import files, netdev, netlink, rows
 
 H = "Device.Hosts."

@@ -5,7 +5,7 @@ scan and the kernel's address table (netlink)."""
 import socket
 import time
 
-from ..model import Provider, ProviderError
+from ..provider import Provider, ProviderError
 from . import netdev, netlink, routing, rows
 
 _ETH = "Device.Ethernet.Interface.{i}."

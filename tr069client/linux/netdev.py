@@ -2,7 +2,7 @@
 /proc/net/route): their facts, their TR-181 rows with stable instance numbers, and how
 those rows stack; shared by the interface, host and routing providers via model.cache."""
 
-from ..model import ProviderError
+from ..provider import ProviderError
 from . import files, rows
 
 ETH_IF = "Device.Ethernet.Interface."

@@ -7,7 +7,7 @@ processes would rewrite the state file in every session."""
 
 import os
 
-from ..model import Provider, ProviderError
+from ..provider import Provider, ProviderError
 from . import files, rows
 
 PS = "Device.DeviceInfo.ProcessStatus."

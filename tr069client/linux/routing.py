@@ -1,7 +1,7 @@
 """Device.Routing.: one Router.{i}. row for the kernel's main table, whose IPv4 routes
 (/proc/net/route) are its IPv4Forwarding.{i}. rows."""
 
-from ..model import Provider
+from ..provider import Provider
 from . import netdev, rows
 
 R = "Device.Routing."

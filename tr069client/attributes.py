@@ -1,0 +1,55 @@
+"""Parameter attributes: notification (off, passive, active) and the access list, for
+Get/SetParameterAttributes (TR-069 A.3.2.4, A.3.2.5); no I/O. They live in store.attrs
+as {path: [notification, [access...]]}, only where they differ from the default."""
+
+from .faults import CwmpFault, INVALID_ARGUMENTS, NOTIFICATION_REJECTED
+
+
+def default_notification(param):
+    """2 (active) where the model forces or defaults to it, else 0 (off)."""
+    return 2 if param.active_notify in ("forceEnabled", "forceDefaultEnabled") else 0
+
+
+def notification(model, path, param):
+    a = model.store.attrs.get(path)
+    return a[0] if a is not None else default_notification(param)
+
+
+def get(model, paths):
+    """[(name, notification, access list)] for GetParameterAttributes."""
+    out = []
+    for path in paths:
+        for full, p in model.params_under(path):
+            a = model.store.attrs.get(full)
+            out.append((full, notification(model, full, p), list(a[1]) if a else []))
+    return out
+
+
+def put(model, changes):
+    """SetParameterAttributes, all or nothing: changes are (name, notification or None,
+    access list or None), a name being a parameter or an object (all parameters below)."""
+    plan = []
+    for name, note, access in changes:
+        targets = model.params_under(name)
+        if note is not None:
+            if note not in (0, 1, 2):
+                raise CwmpFault(INVALID_ARGUMENTS, "Notification must be 0, 1 or 2, not %r" % note)
+            for full, p in targets:
+                # TR-181 activeNotify: canDeny parameters change too often to be active.
+                if note == 2 and p.active_notify == "canDeny":
+                    raise CwmpFault(NOTIFICATION_REJECTED, "active notification is not allowed for %s" % full)
+                if p.active_notify == "forceEnabled" and note != 2:
+                    raise CwmpFault(NOTIFICATION_REJECTED, "%s always has active notification" % full)
+        if access is not None and any(a != "Subscriber" for a in access):
+            raise CwmpFault(INVALID_ARGUMENTS, "AccessList may only contain \"Subscriber\"")
+        plan.append((targets, note, access))
+    attrs = model.store.attrs
+    for targets, note, access in plan:
+        for full, p in targets:
+            cur = attrs.get(full) or [notification(model, full, p), []]
+            new = [cur[0] if note is None else note, cur[1] if access is None else sorted(set(access))]
+            if new == [default_notification(p), []]:
+                attrs.pop(full, None)
+            else:
+                attrs[full] = new
+    model.store.dirty = True
