@@ -45,3 +45,9 @@ def copy_root(src, tmp_path, name="root"):
     dest = os.path.join(str(tmp_path), name)
     shutil.copytree(src, dest, symlinks=True)
     return dest
+
+
+def write(root, name, text, mode="w"):
+    """Write (mode "a": append) `text` to the file `name` of a sample root copy."""
+    with open(os.path.join(root, name), mode) as f:
+        f.write(text)

@@ -161,6 +161,18 @@ def test_retry_uses_the_acs_set_minimum_and_multiplier():
     assert a.retry_at - clock.mono == pytest.approx(9)
 
 
+def test_the_largest_retry_parameters_still_give_a_status():
+    # Both at their TR-181 maximum: after a few failures the wait outgrows any calendar.
+    a, clock = make(values={MS + "CWMPRetryMinimumWaitInterval": "65535",
+                            MS + "CWMPRetryIntervalMultiplier": "65535"})
+    for _ in range(6):
+        failed(a, clock)
+    rep = a.report(clock.mono, clock.wall)   # TR-106: 9999-12-31T23:59:59Z is "never"
+    assert rep["retry-count"] == 6 and rep["next-session"] == "9999-12-31T23:59:59Z"
+    a.inform_now()
+    assert a.report(clock.mono, clock.wall)["next-session"] == "2025-11-25T10:00:00Z"
+
+
 def test_503_retry_after_is_honoured_when_longer_than_the_backoff():
     a, clock = make(random=lambda: 0.0)
     s = failed(a, clock, status=503, headers={"retry-after": "60"})
@@ -253,6 +265,16 @@ def test_periodic_inform_time_anchors_the_schedule():
     assert a.periodic_at == T0 + 900
 
 
+def test_an_anchored_schedule_follows_the_clock_going_back():
+    a, clock = make(values={MS + "PeriodicInformInterval": "600",
+                            MS + "PeriodicInformTime": "2025-11-25T09:55:00Z"})
+    session(a, clock)
+    clock.wall -= 86400   # NTP puts the wall clock a day back
+    a.on_timers(clock.mono, clock.wall)
+    # The next slot of the anchor after the new time, not a day and 5 minutes away.
+    assert a.deadline(clock.mono, clock.wall) == pytest.approx(clock.mono + 300)
+
+
 def test_schedule_inform_raises_scheduled_after_the_delay():
     a, clock = make()
     session(a, clock, "<cwmp:ScheduleInform><DelaySeconds>30</DelaySeconds>"
@@ -299,6 +321,21 @@ def test_a_failing_url_from_the_acs_falls_back_after_bounded_attempts():
     a.settings_changed(clock.mono, clock.wall)
     session(a, clock)
     assert a.store.state["last_error"] == ""
+
+
+def test_a_password_in_a_url_from_the_acs_is_not_shown():
+    a, clock = make()
+    session(a, clock)
+    secret = "http://cpe:hunter2@acs-b.example/acs"
+    session(a, clock, spv(MS + "URL", secret))
+    failed(a, clock)
+    assert a.report(clock.mono, clock.wall)["url-on-trial"].startswith(
+        "http://cpe:********@acs-b.example/acs (1 failed")
+    for _ in range(agent_mod.URL_TRIALS - 1):
+        failed(a, clock)
+    assert settings.get(a.model, "acs-url") == URL_A
+    assert "hunter2" not in a.store.state["last_error"]
+    assert "http://cpe:********@acs-b.example/acs" in a.store.state["last_error"]
 
 
 def test_an_operator_url_change_is_tried_at_once_without_trial():

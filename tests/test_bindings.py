@@ -3,6 +3,7 @@ and the model hooks it relies on (overrides, per-session cache, bound table rows
 
 import json
 import os
+import sys
 
 import pytest
 
@@ -156,6 +157,17 @@ def test_a_failing_or_slow_command_fails_only_its_own_parameters(fakes, tmp_path
         assert e.value.code == 9002 and reason in e.value.message
 
 
+def test_a_failing_set_of_a_password_does_not_tell_the_password(fakes, tmp_path):
+    echo = [sys.executable, "-c", "import sys; sys.stderr.write('bad key %s\\n' % sys.argv[-1]); sys.exit(1)"]
+    m = example_model(fakes, tmp_path, {"Device.ManagementServer.STUNPassword": {
+        "value": "", "set": echo + ["stun.key={value}"]}})
+    m.begin_session()
+    with pytest.raises(CwmpFault) as e:
+        m.set_values([("Device.ManagementServer.STUNPassword", "s3cr3t-pw", None)], "k")
+    assert "s3cr3t-pw" not in e.value.message and e.value.message.endswith(
+        "stun.key=[redacted]` exited with status 1: bad key stun.key=[redacted]")
+
+
 def test_file_and_static_sources_and_output_checked_against_the_type(fakes, tmp_path):
     extra = {"Device.DeviceInfo.ModelNumber": {"file": "/etc/TZ", "match": "^(CET)"},
              "Device.DeviceInfo.DeviceCategory": {"value": "Router"},
@@ -186,6 +198,8 @@ def test_a_notification_poll_runs_only_the_owning_binding(fakes, tmp_path):
     ({"Device.DeviceInfo.HostName": {"valeu": "a"}}, "unknown key 'valeu'"),
     ({"Device.DeviceInfo.HostName": {"command": "uci get x"}}, "list of strings"),
     ({"Device.DeviceInfo.HostName": {"command": ["x"], "match": "("}}, "not a valid regex"),
+    ({"Device.DeviceInfo.HostName": {"command": ["x"], "default": ["a"], "split": True}},
+     "default must be a string"),
     ({"Device.NAT.PortMapping.": {"params": {}}}, "needs \"rows\""),
     ({"Device.NAT.PortMapping.": {"rows": {"value": "a"}, "params": {"Nope": {"value": "1"}}}},
      "Nope is not a parameter"),

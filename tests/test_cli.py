@@ -69,6 +69,12 @@ def test_set_is_all_or_nothing(tr):
     (["set", "Device.DeviceInfo.UpTime=5"], "Device.DeviceInfo.UpTime"),
     (["get", "Device.No.Such."], "Device.No.Such."),
     (["inform"], "not running"),
+    (["set", "cr-port=abc"], "cr-port: expected a whole number, not 'abc'"),
+    (["set", "periodic-inform-interval=1.5"], "expected a whole number"),
+    (["set", "acs-url=ftp://acs.example/"], "acs-url: expected an http:// or https:// URL"),
+    (["set", "acs-url=http://acs.example/a\nb"], "acs-url: expected an http:// or https:// URL"),
+    (["set", "acs-url=http://acs.example:99999/"], "acs-url: expected an http:// or https:// URL"),
+    (["set", "acs-url=http://cpe:hunter2@acs.example/"], "not in the URL"),
 ])
 def test_bad_values_give_one_line(tr, argv, words):
     err = one_line_error(*tr(*argv)[::2])
@@ -95,6 +101,9 @@ def test_config_file_problems_give_one_line(tr, tmp_path):
     assert "unknown setting 'acs-urll'" in one_line_error(*tr("status", "--config", str(bad))[::2])
     bad.write_text('{"periodic-inform-interval": "often"}')
     assert "periodic-inform-interval" in one_line_error(*tr("status", "--config", str(bad))[::2])
+    bad.write_text('{"log-level": "loud"}')
+    assert ("log-level: expected one of debug, info, warning, error, not 'loud'"
+            in one_line_error(*tr("run", "--config", str(bad))[::2]))
     assert "cannot read config file" in one_line_error(*tr("status", "--config", str(tmp_path / "none"))[::2])
 
 
@@ -138,3 +147,52 @@ def test_version(tr):
     with pytest.raises(SystemExit) as e:
         tr("--version")
     assert e.value.code == 0
+
+
+def test_a_password_in_an_acs_set_url_is_not_shown(tr):
+    assert tr("set", "acs-url=http://acs.example/cwmp")[0] == 0
+    with open(os.path.join(tr.state, "state.json")) as f:
+        data = json.load(f)
+    data["values"][MS + "URL"] = "http://cpe:hunter2@acs.example/cwmp"   # as an ACS may set it
+    with open(os.path.join(tr.state, "state.json"), "w") as f:
+        json.dump(data, f)
+    for argv in (["status"], ["status", "--json"], ["get", "acs-url"]):
+        code, out, _ = tr(*argv)
+        assert code == 0 and "hunter2" not in out and "http://cpe:********@acs.example/cwmp" in out
+    assert "bad-credentials" not in tr("set", "acs-url=http://cpe:bad-credentials@acs.example/")[2]
+
+
+def test_a_state_dir_that_is_a_file_gives_one_line(tmp_path, capsys):
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("")
+    for argv in (["status"], ["get", "acs-url"], ["set", "acs-url=http://acs.example/"]):
+        code = cli.main(argv + ["--state-dir", str(not_a_dir)])
+        err = one_line_error(code, capsys.readouterr()[1])
+        assert "Not a directory" in err and "connection to the daemon" not in err
+
+
+def test_get_with_a_reply_too_large_for_the_control_socket_reads_the_state_itself(tr):
+    # `get Device.` on a router with many processes, routes and hosts is more than one line
+    # of the control channel holds.
+    import select
+    import threading
+    from tr069client import control
+    assert tr("set", "acs-url=http://acs.example/cwmp")[0] == 0
+    huge = {"ok": True, "values": {"Device.X.%d" % i: "v" * 100 for i in range(1000)}}
+    srv = control.Server(os.path.join(tr.state, "control.sock"), lambda req: huge)
+    done = threading.Event()
+
+    def serve():
+        while not done.is_set():
+            r, w, _ = select.select(srv.readable(), srv.writable(), [], 0.05)
+            srv.handle(r)
+    thread = threading.Thread(target=serve)
+    thread.start()
+    try:
+        code, out, err = tr("get", "acs-url", MS + "PeriodicInformInterval")
+    finally:
+        done.set()
+        thread.join()
+        srv.close()
+    assert (code, err) == (0, "")
+    assert out == "acs-url=http://acs.example/cwmp\n%sPeriodicInformInterval=3600\n" % MS

@@ -19,7 +19,7 @@ import pytest
 
 from _daemon import MS, DaemonProc, end_before, events_of, informs, instrument, wait_informs, wait_until
 from _httpd import free_port
-from lab_acs import get_parameter_values, raw, schedule_inform, set_parameter_attributes, \
+from lab_acs import download, get_parameter_values, raw, schedule_inform, set_parameter_attributes, \
     set_parameter_values
 
 CR = {"connection-request-username": "cr-user", "connection-request-password": "cr-pass"}
@@ -407,6 +407,18 @@ def test_sighup_reloads_the_config(make_lab_acs, daemon):
     assert d.running() and d.status()["acs-url"] == b.url
 
 
+def test_a_config_refused_at_reload_changes_nothing(acs, daemon):
+    d = daemon(acs, config={"notification-poll-interval": 60}).start()
+    acs.wait_sessions(1)
+    # Periodic informs off alone would do; the interval is out of range, so all is refused.
+    d.write_config({"periodic-inform-enabled": False, "periodic-inform-interval": 0})
+    d.send(signal.SIGHUP)
+    line = d.wait_log(r"error configuration not reloaded: [^\n]*")[0]
+    assert "periodic-inform-interval" in line
+    d.config_path = None   # the CLI would refuse the file too
+    assert d.get("periodic-inform-enabled") == "yes"
+
+
 # ---------------------------------------------------------------- status sentences, https
 
 def test_last_session_error_sentences(make_lab_acs, daemon, tmp_path):
@@ -576,3 +588,90 @@ def test_cwmp_version_setting_chooses_the_inform_namespace(acs, daemon):
     assert acs.sessions[0].namespace == "urn:dslforum-org:cwmp-1-2"
     assert b'xmlns:cwmp="urn:dslforum-org:cwmp-1-2"' in acs.messages[0]
     assert d.running()
+
+
+def test_a_second_daemon_leaves_the_state_file_alone(acs, daemon):
+    d = daemon(acs).start()
+    acs.wait_sessions(1)
+    before = d.state()
+    r = subprocess.run([sys.executable, "-m", "tr069client", "run", "--state-dir", d.state_dir, "--cr-port", "0",
+                        "--acs-url", "http://other.example/acs", "--periodic-inform-interval", "77"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, env=d.env(),
+                       timeout=30)
+    assert r.returncode == 1 and "another tr069client daemon is running" in r.stderr
+    assert d.state() == before
+    assert d.get("acs-url") == acs.url and d.get("periodic-inform-interval") == "3600"
+
+
+def test_a_state_file_that_cannot_be_written_is_said_and_the_daemon_carries_on(acs, daemon):
+    d = daemon(acs).start()
+    acs.wait_sessions(1)
+    # A directory where the temporary state file goes: every save fails, as on a full flash.
+    blocker = os.path.join(d.state_dir, "state.json.tmp.%d" % d.proc.pid)
+    os.mkdir(blocker)
+    d.cli("inform")
+    acs.wait_sessions(2)
+    d.cli("inform")
+    acs.wait_sessions(3)
+    line = d.wait_log(r"error cannot save the state[^\n]*")[0]
+    assert "state.json" in line and "Is a directory" in line
+    assert d.log().count("cannot save the state") == 1   # said once, not at every save
+    assert d.running() and d.status()["daemon"] == "running"
+    os.rmdir(blocker)
+    d.cli("inform")
+    acs.wait_sessions(4)
+    d.wait_log(r"info the state is saved again")
+    wait_until(lambda: d.state()["state"]["last_success"] > 0 and len(acs.sessions) == 4)
+    assert d.stop() == 0
+
+
+def test_a_huge_poll_interval_with_nothing_else_planned_does_not_stop_the_daemon(acs, daemon):
+    d = daemon(acs, config={"notification-poll-interval": 10 ** 12},
+               args=["--periodic-inform-enabled", "no"]).start()
+    acs.wait_sessions(1)
+    time.sleep(0.5)   # the loop is in its select() now, with no timer for ~30,000 years
+    assert d.running() and d.status()["daemon"] == "running"
+    d.cli("inform")
+    acs.wait_sessions(2)
+
+
+def test_sigterm_during_a_session_ends_it_at_the_next_exchange(acs, daemon):
+    # procd gives a daemon 5 s between SIGTERM and SIGKILL: a long session must not run on.
+    d = daemon(acs).start()
+    acs.wait_sessions(1)
+    first = len(acs.posts)
+    acs.queue(*[get_parameter_values([MS + "PeriodicInformInterval"]) for _ in range(10)])
+    inner = acs._handle
+
+    def handle(h, method):
+        if method == "POST" and len(acs.posts) == first + 3:   # the answer to the 2nd GPV comes
+            d.send(signal.SIGTERM)
+        return inner(h, method)
+    acs._handle = handle
+    d.cli("inform")
+    assert d.proc.wait(15) == 0
+    assert len(acs.posts) == first + 4   # the 3rd GPV, which came after the signal, is not answered
+    assert re.search(r"warning session failed \(6 CONNECTION REQUEST\): the daemon is stopping", d.log())
+    assert d.log().rstrip().endswith("tr069client stopped")
+    state = d.state()["state"]
+    assert state["events"] == [] and state["retry_count"] == 1
+
+
+def test_reset_config_waits_for_a_device_operation_to_end(acs, daemon, tmp_path):
+    started, go = tmp_path / "started", tmp_path / "go"
+    hook = ("import os, time\nopen(%r, 'w').close()\n"
+            "while not os.path.exists(%r): time.sleep(0.02)\n" % (str(started), str(go)))
+    d = daemon(acs, config={"config-alter-command": [sys.executable, "-c", hook],
+                            "download-dir": str(tmp_path / "dl")})
+    acs.queue(download("k1", "3 Vendor Configuration File", acs.add_file("a.alter", b"set x\n")))
+    d.start()
+    try:
+        assert wait_until(started.exists, 15), d.log()
+        # The daemon answers while the command runs, but does not pull its state away under it.
+        r = d.cli("reset-config", check=False)
+        assert r.returncode == 1 and "in progress" in r.stderr, r.stderr
+        assert d.status()["daemon"] == "running"
+    finally:
+        go.write_text("")
+    acs.wait_sessions(2, timeout=15)
+    assert d.cli("reset-config").returncode == 0

@@ -73,6 +73,7 @@ def test_zipapp_holds_package_data_and_defusedxml(pyz):
         names = set(z.namelist())
         main = z.read("__main__.py").decode()
     assert {"__main__.py", "tr069client/__init__.py", "tr069client/cli.py", "tr069client/tr181.json",
+            "tr069client/linux/__init__.py", "tr069client/linux/netdev.py",
             "defusedxml/__init__.py", "defusedxml/ElementTree.py"} <= names
     assert not [n for n in names if "__pycache__" in n or n.startswith("tests/")]
     assert "tr069client/cli.pyc" in names and "defusedxml/common.pyc" in names
@@ -216,6 +217,20 @@ def test_sysv_script_starts_reloads_and_stops(mode, pyz, make_lab_acs, tmp_path)
     assert run("status").returncode == 3
     assert run("stop").returncode == 0               # stopping a stopped daemon is fine
     assert run("bogus").returncode == 2
+
+
+@pytest.mark.parametrize("content", ["-1", "0", "1 2", "$(id)"])
+def test_sysv_script_takes_only_a_process_id_from_the_pid_file(tmp_path, content):
+    # "kill -TERM -1" from a damaged PID file would stop every process; "status" shows the
+    # same test without that risk.
+    pidfile, defaults = str(tmp_path / "t.pid"), str(tmp_path / "defaults")
+    with open(pidfile, "w") as f:
+        f.write(content + "\n")
+    with open(defaults, "w") as f:
+        f.write("PIDFILE=%s\nPYZ=%s\n" % (pidfile, tmp_path / "none.pyz"))
+    r = subprocess.run(["sh", SYSV, "status"], env=dict(os.environ, TR069CLIENT_DEFAULTS=defaults),
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+    assert (r.returncode, r.stdout.decode()) == (1, "tr069client is not running but %s exists\n" % pidfile)
 
 
 # ---------------------------------------------------------------- OpenWrt: procd calls, UCI -> JSON

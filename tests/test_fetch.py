@@ -248,6 +248,15 @@ def test_upload_failures(lab_acs, env):
     assert leftovers(env) == []
 
 
+def test_upload_file_that_shrinks_is_9011(lab_acs, env, monkeypatch):
+    # The command's size was taken, then the file shrank (a child of the command still at it).
+    real = os.fstat
+    monkeypatch.setattr(fetch.os, "fstat", lambda fd: os.stat_result(real(fd)[:6] + (10 ** 6,) + real(fd)[7:10]))
+    code, msg = fault(env.worker(), rec(lab_acs.upload_url("log.txt"), "2 Vendor Log File", kind="Upload"))
+    assert code == 9011 and "the file to upload ended 991000 bytes early" in msg
+    assert leftovers(env) == []
+
+
 def test_download_dir_must_be_ours(env, tmp_path):
     target = tmp_path / "elsewhere"
     target.mkdir()
@@ -259,3 +268,16 @@ def test_download_dir_must_be_ours(env, tmp_path):
 def test_safe_url_hides_credentials():
     assert fetch.safe_url("http://u:secret@fs:80/a@b") == "http://fs:80/a@b"
     assert fetch.safe_url("https://fs/a") == "https://fs/a"
+    # An unencoded "@" in the password: the host is after the last "@" of the authority.
+    assert fetch.safe_url("http://u:p@ss@fs/a@b") == "http://fs/a@b"
+    assert fetch.safe_url("http://u:pw@fs?x=@y") == "http://fs?x=@y"
+
+
+def test_url_with_spaces_and_non_ascii_characters_is_fetched(lab_acs, env):
+    # ACSs put file names into URLs as they are; http.client takes ASCII only.
+    lab_acs.add_file("f\u00efrmware v2.bin", b"image")
+    url = lab_acs.base_url + "/files/f\u00efrmware v2.bin"
+    files, contents = run(env.worker(), rec(url))
+    assert contents == [b"image"] and files[0].endswith("-f_rmware_v2.bin")
+    desc = '<upgrade version="1" type="links"><links><link><url>%s</url></link></links></upgrade>' % url
+    assert run(env.worker(), rec(lab_acs.add_file("d.xml", desc.encode("utf-8"))))[1] == [b"image"]

@@ -12,7 +12,8 @@ RECORDER = r'''
 import json, os, sys, time
 record, mode = sys.argv[1], sys.argv[2]
 with open(record, "a") as f:
-    f.write(json.dumps({"argv": sys.argv[3:], "type": os.environ.get("TR069_FILE_TYPE")}) + "\n")
+    f.write(json.dumps({"argv": sys.argv[3:], "type": os.environ.get("TR069_FILE_TYPE"),
+                        "pid": os.getpgid(0)}) + "\n")
 if mode == "fail":
     print("first line")
     print("image check failed: bad magic")
@@ -48,7 +49,7 @@ def hook(tmp_path):
 def test_acs_text_stays_one_argument_each(hook):
     hostile = ["/tmp/x; rm -rf /", "$(reboot)", "a b", "`id`", "-rf"]
     hooks.run("config-alter-command", hook(), hostile, timeout=30, env={"TR069_FILE_TYPE": "3 Vendor Configuration File"})
-    assert hook.calls() == [{"argv": hostile, "type": "3 Vendor Configuration File"}]
+    assert [(c["argv"], c["type"]) for c in hook.calls()] == [(hostile, "3 Vendor Configuration File")]
 
 
 def test_returns_the_last_line_printed(tmp_path):
@@ -93,6 +94,14 @@ def test_service_runs_while_the_command_does(hook, tmp_path):
         go.write_text("")  # the command waits for this: it ends only if service() ran
     hooks.run("firmware-command", hook("wait:%s" % go), timeout=60, service=service, poll=0.01)
     assert seen
+
+
+def test_started_gets_the_process_group_and_alive_follows_it(hook):
+    got = []
+    hooks.run("firmware-command", hook(), started=got.append)
+    (pgid,) = got
+    assert pgid == hook.calls()[0]["pid"] and not hooks.alive(pgid)  # its own group, now gone
+    assert hooks.alive(os.getpgid(0)) and not hooks.alive(None)
 
 
 def test_command_from_config():

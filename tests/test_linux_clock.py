@@ -39,6 +39,17 @@ def test_synchronised_marker_and_tzif_footer(tmp_path):
     assert v[T + "Status"] == "Synchronized"
 
 
+def test_time_zone_never_binary_or_control_characters(tmp_path):
+    root = str(tmp_path)
+    os.makedirs(os.path.join(root, "etc"))
+    with open(os.path.join(root, "etc/localtime"), "wb") as f:
+        f.write(b"TZif2" + b"\0\x01binary\nmore\x02" + b"\n\n")    # an empty footer
+    assert clock.time_zone(root) == "UTC0"
+    with open(os.path.join(root, "etc/TZ"), "w") as f:
+        f.write("CET-1\x01CEST\n")
+    assert clock.time_zone(root) == "CET-1?CEST"
+
+
 def test_ntp_servers_from_other_daemons(tmp_path):
     root = str(tmp_path)
     os.makedirs(os.path.join(root, "etc/systemd"))

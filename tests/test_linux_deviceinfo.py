@@ -9,7 +9,7 @@ from tr069client import identity
 from tr069client.linux import deviceinfo
 from tr069client.store import Store
 
-from _platform import DEBIAN, OPENWRT, copy_root, gpv, invalid, make_model
+from _platform import DEBIAN, OPENWRT, copy_root, gpv, invalid, make_model, write
 
 DI = "Device.DeviceInfo."
 XML = os.path.join(os.environ.get("TR069_BBF_DIR", os.path.join(os.path.dirname(__file__), "..", "..",
@@ -107,3 +107,22 @@ def test_a_broken_meminfo_fails_only_memory_status(tmp_path):
     with pytest.raises(CwmpFault) as e:
         m.get_values([DI + "MemoryStatus.Total"])
     assert e.value.code == 9002 and "MemTotal" in e.value.message
+
+
+def test_odd_process_names_and_a_garbled_proc_stat(tmp_path):
+    root = copy_root(OPENWRT, tmp_path)
+    # Any process may name itself (prctl PR_SET_NAME), with ")" and control characters.
+    write(root, "proc/77/stat", "77 (ev\x1bil) S (x) I 2 0 0 0 -1 69238880 0 0 0 0 0 12 0 0 -51 0 1 0 60 0 0 1 0\n")
+    write(root, "proc/sys/kernel/hostname", "router\x07\n")
+    m = make_model(root)
+    v = gpv(m)
+    assert not invalid(m, v)
+    assert v[DI + "ProcessStatus.Process.77.Command"] == "[ev?il) S (x]"
+    assert v[DI + "ProcessStatus.Process.77.State"] == "Idle" and v[DI + "HostName"] == "router?"
+    write(root, "proc/stat", "cpu  12300 0 x 160100 2000 0 500 0 0 0\n")
+    v = gpv(m)   # only ProcessStatus fails
+    assert DI + "ProcessStatus.CPUUsage" not in v and DI + "UpTime" in v
+    from tr069client.faults import CwmpFault
+    with pytest.raises(CwmpFault) as e:
+        m.get_values([DI + "ProcessStatus.CPUUsage"])
+    assert e.value.code == 9002 and "proc/stat" in e.value.message

@@ -151,3 +151,13 @@ def test_captured_debian_machine():
     assert addrs and all(a.count(".") == 3 for a in addrs)
     assert v[by_name(v, "Device.Ethernet.Link.")["eth0"] + "LowerLayers"] == \
         by_name(v, "Device.Ethernet.Interface.")["eth0"][:-1]
+
+
+def test_a_kernel_without_ipv6_reports_it_disabled(tmp_path):
+    root = copy_root(OPENWRT, tmp_path)
+    shutil.rmtree(os.path.join(root, "proc/sys/net/ipv6"))   # booted with ipv6.disable=1
+    m = make_model(root)
+    v = gpv(m, "Device.IP.")
+    assert not invalid(m, v)
+    enables = [val for k, val in v.items() if k.startswith("Device.IP.Interface.") and k.endswith(".IPv6Enable")]
+    assert enables and set(enables) == {"false"} and v["Device.IP.IPv6Capable"] == "false"

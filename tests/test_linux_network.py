@@ -4,7 +4,7 @@ import pytest
 
 from tr069client.faults import CwmpFault
 
-from _platform import OPENWRT, gpv, invalid, make_model
+from _platform import OPENWRT, copy_root, gpv, invalid, make_model, write
 
 SRV = "Device.DNS.Client.Server."
 
@@ -73,3 +73,15 @@ def test_routes_of_the_main_table():
     lan = [k[:-len("DestIPAddress")] for k in v if k.startswith(fw) and v[k] == "192.168.1.0"][0]
     assert v[lan + "DestSubnetMask"] == "255.255.255.0" and v[lan + "GatewayIPAddress"] == ""
     assert all(v[k] == "Device.Routing.Router.1" for k in v if k.endswith(".Router"))
+
+
+def test_odd_lines_in_the_arp_table_and_resolv_conf_are_skipped(tmp_path):
+    root = copy_root(OPENWRT, tmp_path)
+    write(root, "proc/net/arp", "192.168.1.9  0x1  junk  aa:bb:cc:00:00:09  *  br-lan\n", "a")
+    write(root, "tmp/resolv.conf.d/resolv.conf.auto", "nameserver dns.example\nnameserver 10.0.0.1.5\n", "a")
+    m = make_model(root)
+    v = gpv(m)
+    assert not invalid(m, v)
+    assert v["Device.Hosts.HostNumberOfEntries"] == "2"
+    assert sorted(v[k] for k in v if k.endswith(".DNSServer")) == [
+        "2001:db8::53", "203.0.113.53", "203.0.113.54", "fe80::1"]

@@ -1,6 +1,7 @@
 """The connection-request listener on real loopback sockets, driven by a select loop here."""
 
 import binascii
+import errno
 import io
 import select
 import socket
@@ -344,6 +345,42 @@ def test_flood_beyond_the_rate_limit_gets_503_and_events_stay_bounded(make, logg
     loop.now += 60.0
     status, _ = loop.get(loop.connect(), authorization=client.header("GET", PATH))
     assert status == 200 and loop.events == 5
+
+
+def test_a_scan_of_other_paths_does_not_use_up_the_acs_rate(make):
+    # Port 7547 is scanned all day; requests that miss the random path get their 404 without
+    # counting, so the ACS still gets through at once.
+    loop = make(rate=(5, 60.0))
+    for path in ["/", "/tr069", "/cgi-bin/x", PATH + "x"] * 5:
+        assert loop.get(loop.connect(), path=path)[0] == 404
+    _, (status, _) = digest_flow(loop, loop.connect())
+    assert status == 200 and loop.events == 1
+
+
+def test_out_of_descriptors_the_listener_rests_instead_of_spinning(make, logged):
+    loop = make()
+    lst = loop.lst
+    real = lst._sock
+
+    class Exhausted(object):
+        """The listening socket while the process has no descriptor left: accept() fails
+        and select() keeps saying there is a connection to take."""
+        def accept(self):
+            raise OSError(errno.EMFILE, "Too many open files")
+
+        def fileno(self):
+            return real.fileno()
+    lst._sock = fake = Exhausted()
+    try:
+        lst.handle([fake], [], T0)
+        assert fake not in lst.readable() and lst.next_deadline() == T0 + 1.0
+        lst.expire(T0 + 0.5)
+        assert fake not in lst.readable()
+        lst.expire(T0 + 1.0)
+        assert lst.readable() == [fake] and lst.next_deadline() is None
+        assert logged.getvalue().count("cannot accept: Too many open files") == 1
+    finally:
+        lst._sock = real
 
 
 @pytest.mark.parametrize("head", [

@@ -154,3 +154,107 @@ def test_set_local_validates_like_the_acs():
     m = make_model()
     assert m.set_local("Device.ManagementServer.PeriodicInformInterval", "60") == "60"
     assert fault(m.set_local, "Device.ManagementServer.PeriodicInformInterval", "0").code == 9007
+
+
+@pytest.mark.parametrize("bad", ["01", "0", "\u0661", "9" * 5000, "{i}", "-1", " 1"])
+def test_instance_numbers_are_canonical_and_anything_else_names_nothing(bad):
+    m = make_model()
+    m.add_object(PM, "k")
+    obj = PM + bad + "."
+    for call in (lambda: m.get_names(obj, False), lambda: m.get_names(obj, True),
+                 lambda: m.get_values([obj]), lambda: m.get_values([obj + "Enable"]),
+                 lambda: attributes.get(m, [obj]), lambda: m.delete_object(obj, "d"),
+                 lambda: m.add_object(obj + "X.", "a")):
+        assert fault(call).code == 9005
+    assert m.instances(PM) == [1] and m.value("Device.ManagementServer.ParameterKey") == "k"
+
+
+def test_a_generic_path_from_the_acs_is_not_an_object():
+    m = make_model()
+    assert fault(m.get_names, "Device.IP.Interface.{i}.", False).code == 9005
+    assert fault(m.add_object, "Device.IP.Interface.{i}.IPv4Address.", "k").code == 9005
+    assert not [k for k in m.store.values if "{" in k]
+
+
+def test_unique_keys_are_judged_on_the_values_after_the_whole_set():
+    m = make_model()
+    for _ in range(3):
+        m.add_object(PM, "k")
+    # Two rows given the same Alias in one request: both refused, nothing applied.
+    f = fault(m.set_values, [(PM + "1.Alias", "web", None), (PM + "2.Alias", "web", None)], "k2")
+    assert [(d[0], d[1]) for d in f.details] == [(PM + "1.Alias", 9003), (PM + "2.Alias", 9003)]
+    assert m.value(PM + "1.Alias") == "cpe-1"
+    # Swapping two Aliases in one request is fine.
+    m.set_values([(PM + "1.Alias", "cpe-2", None), (PM + "2.Alias", "cpe-1", None)], "k3")
+    assert (m.value(PM + "1.Alias"), m.value(PM + "2.Alias")) == ("cpe-2", "cpe-1")
+
+
+def test_a_functional_unique_key_binds_enabled_rows_only():
+    m = make_model()
+    rule = {"ExternalPort": "8080", "Protocol": "TCP", "InternalClient": "192.0.2.7"}
+    for _ in range(2):
+        n, _ = m.add_object(PM, "k")
+        m.set_values([(PM + "%d.%s" % (n, k), v, None) for k, v in rule.items()], "k")  # disabled: fine
+    m.set_values([(PM + "1.Enable", "true", None)], "k")
+    f = fault(m.set_values, [(PM + "2.Enable", "true", None)], "k2")
+    assert [(d[0], d[1]) for d in f.details] == [(PM + "2.Enable", 9003)]
+    assert "Device.NAT.PortMapping.1" in f.details[0][2]
+    f = fault(m.set_values, [(PM + "2.ExternalPort", "8080", None), (PM + "2.Enable", "1", None),
+                             (PM + "1.Description", "x", None)], "k2")
+    assert [d[0] for d in f.details] == [PM + "2.ExternalPort"]
+    m.set_values([(PM + "2.ExternalPort", "8081", None), (PM + "2.Enable", "1", None)], "k3")
+    assert m.value(PM + "2.Enable") == "true"
+
+
+def test_a_cpe_assigned_alias_never_repeats_one_the_acs_gave():
+    m = make_model()
+    m.add_object(PM, "k")
+    m.set_values([(PM + "1.Alias", "cpe-2", None)], "k")
+    n, _ = m.add_object(PM, "k")
+    assert n == 2 and m.value(PM + "2.Alias") not in ("cpe-2", "") and m.value(PM + "2.Alias").startswith("cpe-")
+
+
+def test_strong_references_must_exist_and_are_cleared_when_their_row_goes():
+    m = make_model()
+    ip, _ = m.add_object("Device.IP.Interface.", "k")
+    n, _ = m.add_object(PM, "k")
+    f = fault(m.set_values, [(PM + "1.Interface", "Device.IP.Interface.9", None)], "k2")
+    assert [(d[0], d[1]) for d in f.details] == [(PM + "1.Interface", 9007)]
+    assert fault(m.set_local, PM + "1.Interface", "Device.IP.Interface.9").code == 9007
+    m.set_values([(PM + "1.Interface", "Device.IP.Interface.%d" % ip, None)], "k3")
+    m.delete_object("Device.IP.Interface.%d." % ip, "k4")
+    assert m.value(PM + "1.Interface") == "" and m.store.values[PM + "1.Interface"] == ""
+
+
+def test_deleting_a_row_forgets_the_counters_of_its_sub_tables():
+    store = Store()
+    m = make_model(store)
+    ip, _ = m.add_object("Device.IP.Interface.", "k")
+    sub = "Device.IP.Interface.%d.IPv4Address." % ip
+    m.add_object(sub, "k")
+    assert sub in store.state["next_instance"]
+    m.delete_object("Device.IP.Interface.%d." % ip, "k")
+    assert sub not in store.state["next_instance"] and "Device.IP.Interface." in store.state["next_instance"]
+
+
+def test_an_answer_listing_the_tree_over_and_over_is_refused():
+    m = make_model()
+    names = ["Device."] * 16384
+    assert fault(m.get_values, names).code == 9004
+    assert fault(attributes.get, m, names).code == 9004
+
+
+def test_a_failed_set_does_not_pin_model_defaults_in_the_store():
+    def get(model):
+        return {"Device.Time.LocalTimeZone": "UTC"}
+
+    def set_(model, path, value):
+        raise ProviderError("read-only file system")
+
+    m = make_model(providers=[Provider("Device.DeviceInfo.", lambda m: dict(IDENTITY)),
+                              Provider("Device.Time.", get, set=set_)])
+    before = dict(m.store.values)
+    f = fault(m.set_values, [("Device.ManagementServer.PeriodicInformInterval", "60", None),
+                             ("Device.Time.LocalTimeZone", "CET", None)], "k")
+    assert f.code == 9002 and m.store.values == before
+    assert m.value("Device.ManagementServer.PeriodicInformInterval") != "60"

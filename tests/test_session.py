@@ -280,3 +280,19 @@ def test_next_post_after_done_is_none_and_misuse_raises():
     assert s.next_post() is None
     with pytest.raises(RuntimeError):
         s.receive(200, {}, b"")
+
+
+@pytest.mark.parametrize("value, seconds", [("\u00b2", None), ("9" * 5000, None), ("9999999999", 86400)])
+def test_an_odd_retry_after_is_ignored_or_capped(value, seconds):
+    s = make_session()
+    drive(s, [(503, {"retry-after": value}, b"")])
+    assert not s.ok and "overloaded" in s.error and s.retry_after == seconds
+
+
+def test_inform_lists_each_parameter_once_in_first_seen_order():
+    extra = ["Device.DeviceInfo.UpTime", "Device.DeviceInfo.HardwareVersion", "Device.DeviceInfo.UpTime",
+             "Device.NoSuch.Thing"]
+    s = make_session(inform_params=extra)
+    posts = drive(s, [genieacs(INFORM_RESPONSE), END_204])
+    names = [n.text for n in parse(posts[0])[2].iter("Name")]
+    assert names == FORCED + ["Device.DeviceInfo.UpTime"]

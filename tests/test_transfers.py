@@ -23,8 +23,11 @@ class Worker:
         self.store, self.steps, self.faults = store, [], {}
 
     def _on_disk(self, rec):
+        return self._on_disk_rec(rec)["state"]
+
+    def _on_disk_rec(self, rec):
         with open(self.store.path) as f:
-            return next(r["state"] for r in json.load(f)["state"]["transfers"] if r["id"] == rec["id"])
+            return next(r for r in json.load(f)["state"]["transfers"] if r["id"] == rec["id"])
 
     def plan(self, rec):
         fetch.check_url(rec["url"])
@@ -36,8 +39,11 @@ class Worker:
             raise self.faults[("transfer", rec["id"])]
         return [] if rec["kind"] == "Upload" else ["/dl/t%d-0-file" % rec["id"]]
 
-    def apply(self, rec, files):
+    def apply(self, rec, files, started=None):
         self.steps.append(("apply", rec["id"], self._on_disk(rec), files))
+        if started is not None:
+            started(4242)
+            self.steps.append(("started", self._on_disk_rec(rec)["pid"]))
         if ("apply", rec["id"]) in self.faults:
             raise self.faults[("apply", rec["id"])]
 
@@ -124,6 +130,8 @@ def test_download_is_saved_before_it_is_answered(q):
     ({"CommandKey": "k" * 33}, 9003, "CommandKey is longer than 32 characters"),
     ({"FileSize": "-1"}, 9003, "FileSize must be an unsigned integer"),
     ({"DelaySeconds": "4294967296"}, 9003, "DelaySeconds must be an unsigned integer"),
+    ({"FileSize": "\u00b2"}, 9003, "FileSize must be an unsigned integer"),       # isdigit(), int() fails
+    ({"DelaySeconds": "\u0661\u0662"}, 9003, "DelaySeconds must be an unsigned integer"),  # not xsd digits
 ])
 def test_download_arguments_checked(q, fields, code, why):
     args = dict(CommandKey="k", FileType=fetch.FIRMWARE, URL="http://fs/x", FileSize=0, DelaySeconds=0)
@@ -155,7 +163,8 @@ def test_delay_and_life_cycle(q):
     assert q.worker.steps == [] and q.items[0]["state"] == "queued"
     q.clock_.now = T0 + 30
     q.tick(130.0, T0 + 30)
-    assert q.worker.steps[:2] == [("transfer", 1, "transferring"), ("apply", 1, "applying", ["/dl/t1-0-file"])]
+    assert q.worker.steps[:3] == [("transfer", 1, "transferring"), ("apply", 1, "applying", ["/dl/t1-0-file"]),
+                                  ("started", 4242)]  # the command's process group, saved at once
     (rec,) = on_disk(q)["transfers"]
     assert (rec["state"], rec["fault"], rec["start"], rec["complete"]) == ("done", [0, ""], T0 + 30, T0 + 30)
     assert on_disk(q)["events"] == [["7 TRANSFER COMPLETE", ""], ["M Download", "k1"]]
@@ -287,6 +296,43 @@ def test_restart_while_applying_without_a_boot_is_9002(q):
     (rec,) = again.items
     assert rec["fault"] == [9002, "tr069client stopped while config-alter-command ran; its outcome is unknown"]
     assert sorted(map(tuple, again.store.state["events"])) == [("7 TRANSFER COMPLETE", ""), ("M Download", "k1")]
+
+
+def test_restart_while_the_command_still_runs_waits_for_it(q):
+    # The command outlives a killed daemon (its own session): its files stay, and nothing
+    # else runs, until it ends.
+    import subprocess
+    import sys
+    download(q, file_type=fetch.VENDOR_CONFIG, url="http://fs/c.alter")
+    download(q, key="k2")
+    cmd = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    try:
+        q.store.state["transfers"][0].update(state="applying", boot="boot-A", start=T0, pid=cmd.pid,
+                                             files=["/dl/t1-0-c.alter"])
+        q.store.save()
+        again = restart(q)
+        assert again.worker.steps == [("clean", [1])]
+        assert [r["state"] for r in again.items] == ["applying", "queued"]
+        assert again.deadline(100.0, T0) == 100.0 + transfers.POLL
+        again.tick(100.0, T0)
+        assert again.worker.steps == [("clean", [1])] and again.items[0]["state"] == "applying"
+    finally:
+        cmd.kill()
+        cmd.wait()
+    again.tick(105.0, T0 + 5)
+    assert again.items[0]["fault"] == [9002, "tr069client stopped while config-alter-command ran; its outcome "
+                                       "is unknown"]
+    assert again.worker.steps[1:3] == [("clean", [2]), ("transfer", 2, "transferring")]  # now the next one
+
+
+def test_a_command_left_running_is_waited_for_no_longer_than_hook_timeout(q):
+    import os
+    download(q)
+    q.store.state["transfers"][0].update(state="applying", boot="boot-A", start=T0, pid=os.getpgid(0),
+                                         since=T0 - 600)   # our own group: alive
+    q.store.save()
+    again = restart(q)
+    assert again.items[0]["fault"][0] == 9002 and again.deadline(0.0, T0) is None
 
 
 def test_restart_after_the_command_rebooted_the_device_is_success(q):

@@ -94,7 +94,7 @@ def test_request_resent_once_when_kept_alive_connection_was_closed(serve, monkey
             return None
         return 200, [], b"<ok2/>"
     server = serve(handle)
-    monkeypatch.setattr(transport, "_dropped", lambda sock: False)
+    monkeypatch.setattr(transport, "dropped", lambda sock: False)
     t = transport.Session(server.url())
     assert t.post(b"<x/>")[2] == b"<ok/>"
     assert t.post(b"<y/>")[2] == b"<ok2/>"
@@ -289,11 +289,46 @@ def test_wrong_basic_credentials_in_url_not_shown(serve):
     assert "hunter2" not in msg and server.url() in msg
 
 
+def test_a_password_holding_an_at_sign_is_not_shown(serve):
+    server = serve(basic_server("cpe", "p@ss"))
+    url = server.url().replace("http://", "http://cpe:p@ss@")
+    t = transport.Session(url, username="cpe", password="wrong")
+    assert t.url == server.url()
+    msg = fails("auth", t.post, b"<x/>")
+    assert "ss@" not in msg and server.url() in msg
+
+
 def test_credentials_required_but_no_username(serve):
     server = serve(digest_server("cpe", "pw"))
     msg = fails("auth", transport.Session(server.url()).post, b"<x/>")
     assert msg == ("ACS requires credentials (HTTP 401) at %s but no username is "
                    "configured" % server.url())
+
+
+def test_digest_with_a_user_name_beyond_latin_1(serve):
+    # Such a name cannot go into a header as latin-1 text: it is sent as UTF-8, as curl does.
+    inner = digest_server("用户", "pw")
+
+    def handle(req):
+        value = req.headers.get("Authorization")
+        if value is not None:  # http.server decoded the header bytes as latin-1
+            req.headers.replace_header("Authorization", value.encode("latin-1").decode("utf-8"))
+        return inner(req)
+    server = serve(handle)
+    assert transport.Session(server.url(), username="用户", password="pw").post(b"<x/>")[0] == 200
+
+
+def test_a_url_path_beyond_ascii_is_percent_encoded(serve):
+    server = serve(ok)
+    assert transport.Session(server.url("/acs/grüße")).post(b"<x/>")[0] == 200
+    assert server.requests[0].path == "/acs/gr%C3%BC%C3%9Fe"
+
+
+@pytest.mark.parametrize("url", ["http://acs.example/a b", "http://acs.example/a\r\nX-Evil: 1",
+                                 "http://acs .example/", "http://acs.example/\x7f"])
+def test_a_url_with_spaces_or_control_characters_is_invalid(url):
+    msg = fails("protocol", transport.Session, url)
+    assert msg.startswith("invalid URL ") and "\n" not in msg
 
 
 def test_unsupported_scheme(serve):

@@ -35,7 +35,9 @@ from tr069client import config as config_mod  # noqa: E402
 from tr069client import identity, metadata, wiring  # noqa: E402
 from tr069client.store import Store  # noqa: E402
 
-DEFAULT_XML = os.path.join(REPO, "..", "shared", "bbf", "tr-181-2-19-1-cwmp-full.xml")
+# TR069_BBF_DIR: the folder of the BBF XML files, as for the tests.
+DEFAULT_XML = os.path.join(os.environ.get("TR069_BBF_DIR") or os.path.join(REPO, "..", "shared", "bbf"),
+                           "tr-181-2-19-1-cwmp-full.xml")
 
 
 def build_model(config=None, root="/", store=None):

@@ -16,9 +16,13 @@ MS = "Device.ManagementServer."
 # How many failed sessions a URL set by the ACS gets before the last good one returns.
 URL_TRIALS = 3
 STATUS_DISABLED, STATUS_WAITING, STATUS_RUNNING = "disabled", "waiting-URL", "running"
+_NEVER = 253402300799  # 9999-12-31T23:59:59Z
 
 
-def format_time(wall):
+def _format_time(wall):
+    """A Unix time as a TR-181 dateTime; beyond year 9999 the TR-106 "never" time."""
+    if wall >= _NEVER:
+        return "9999-12-31T23:59:59Z"
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(wall))
 
 
@@ -78,23 +82,22 @@ class Agent:
         status = self.status()
         nxt = None
         if status == STATUS_RUNNING:
-            if self._wanted(mono) and (self.retry_at is None or self.retry_at <= mono):
-                nxt = wall
-            else:
-                d = self.deadline(mono, wall)
-                nxt = wall + (d - mono) if d is not None else None
+            # The first reason for a session, but no earlier than the retry backoff allows.
+            reasons = self._timers(mono, wall) + ([mono] if self._wanted(mono) else [])
+            if reasons:
+                nxt = wall + max(min(reasons), self.retry_at or mono) - mono
         out = {
             "status": status,
             "last-session-error": st.get("last_error", ""),
             "retry-count": self.retry_count,
-            "last-successful-session": format_time(st["last_success"]) if st.get("last_success") else "",
-            "next-session": format_time(nxt) if nxt is not None else "",
+            "last-successful-session": _format_time(st["last_success"]) if st.get("last_success") else "",
+            "next-session": _format_time(nxt) if nxt is not None else "",
             "pending-events": [c + (" " + k if k else "") for c, k in self.events.pending()],
         }
         trial = st.get("url_trial")
         if trial:
-            out["url-on-trial"] = "%s (%d failed, falls back to %s)" % (trial["url"], trial["failures"],
-                                                                        trial.get("fallback"))
+            out["url-on-trial"] = "%s (%d failed, falls back to %s)" % (
+                settings.shown_url(trial["url"]), trial["failures"], settings.shown_url(trial.get("fallback") or ""))
         return out
 
     # --- start-up --------------------------------------------------------------------------
@@ -192,7 +195,7 @@ class Agent:
             self.events.add(ev.PERIODIC)
             self.periodic_at = None
             self.store.dirty = True
-        elif self.periodic_at is not None and not self._anchored() and \
+        elif self.periodic_at is not None and \
                 self.periodic_at - wall > _int(self.model, "PeriodicInformInterval", 3600, 1) + 1:
             # The wall clock went back (NTP after a boot with a wrong clock): start over
             # from now rather than waiting out the jump.
@@ -204,9 +207,6 @@ class Agent:
                 self.events.add(ev.M_SCHEDULE_INFORM, key)
             self.store.state["scheduled"] = [s for s in self.store.state["scheduled"] if s[0] > wall]
             self.store.dirty = True
-
-    def _anchored(self):
-        return _parse_time(self.model.value(MS + "PeriodicInformTime", "")) is not None
 
     def poll_notifications(self, mono):
         """Compare notified parameters with their baseline; queue VALUE CHANGE as needed."""
@@ -247,16 +247,19 @@ class Agent:
         """Monotonic time of the next timer that can make a session due (None: none)."""
         if self.status() != STATUS_RUNNING:
             return None
+        times = self._timers(mono, wall) + ([self.retry_at] if self.retry_at is not None else [])
+        return min(times) if times else None
+
+    def _timers(self, mono, wall):
+        """Monotonic times of the timers that raise a reason for a session."""
         times = []
-        if self.retry_at is not None:
-            times.append(self.retry_at)
         if self.periodic_at is not None:
             times.append(mono + max(0.0, self.periodic_at - wall))
         for due_wall, _ in self.store.state.get("scheduled", []):
             times.append(mono + max(0.0, due_wall - wall))
         if self.active_at is not None and self.watcher.has_active():
             times.append(self.active_at)
-        return min(times) if times else None
+        return times
 
     # --- one session -------------------------------------------------------------------------
 
@@ -276,7 +279,7 @@ class Agent:
         self._offered = frozenset(r.token for r in requests)
         return Session(self.model, DeviceId(ident["manufacturer"], ident["oui"], ident["product-class"],
                                             ident["serial-number"]),
-                       self.events.pending(), self.retry_count, format_time(wall), new_id,
+                       self.events.pending(), self.retry_count, _format_time(wall), new_id,
                        inform_params=self.watcher.begin_inform(), cpe_requests=requests,
                        handlers=self.handlers, extra=self.extra, **({"ns": self.ns} if self.ns else {}))
 
@@ -312,7 +315,7 @@ class Agent:
         if MS + "URL" in changed and not new_url.strip():
             # An empty URL cannot even be tried, so it could never fall back: keep ours.
             settings.put(self.model, "acs-url", url)
-            st["url_fallback"] = "the ACS set an empty ACS URL; kept %s" % url
+            st["url_fallback"] = "the ACS set an empty ACS URL; kept %s" % settings.shown_url(url)
         elif MS + "URL" in changed and new_url != url:
             # TR-069 3.7.1.5: a new URL gets a BOOTSTRAP session, at once; it stays on
             # trial until a session with it succeeds.
@@ -368,7 +371,7 @@ class Agent:
             self.events.add(ev.BOOTSTRAP)
             st["url_fallback"] = st["last_error"] = (
                 "ACS URL %s set by the ACS failed %d sessions (last: %s); returned to the last URL "
-                "that worked, %s" % (url, URL_TRIALS, error, fallback))
+                "that worked, %s" % (settings.shown_url(url), URL_TRIALS, error, settings.shown_url(fallback)))
             self.retry_at = None
             st["retry_count"] = 0
 

@@ -122,10 +122,11 @@ class Runner:
             raise got
         return got
 
-    def run(self, argv):
-        """The command's standard output; ProviderError when it fails or times out."""
+    def run(self, argv, secrets=()):
+        """The command's standard output; ProviderError when it fails or times out. The
+        `secrets` (a password being set) never appear in the error."""
         import subprocess
-        shown = " ".join(argv)[:120]
+        shown = _redact(" ".join(argv), secrets)[:120]
         try:
             p = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, timeout=self.timeout)
@@ -136,7 +137,7 @@ class Runner:
         if p.returncode != 0:
             err = p.stderr.decode("utf-8", "replace").strip().splitlines()
             raise ProviderError("`%s` exited with status %d%s" % (
-                shown, p.returncode, ": " + err[-1][:200] if err else ""))
+                shown, p.returncode, ": " + _redact(err[-1], secrets)[:200] if err else ""))
         return p.stdout.decode("utf-8", "replace")
 
     def schedule(self, commands):
@@ -182,7 +183,7 @@ class Source:
                 re.compile(_fill(str(self.match), {"{key}": "k", "{instance}": "1"}))
             except re.error as e:
                 raise BindingError("match is not a valid regex: %s" % e)
-        self.default = d.get("default")
+        self.default = None if d.get("default") is None else _constant(d["default"], False, "default")
         self.map = d.get("map") or {}
         if not isinstance(self.map, dict) or not all(isinstance(v, str) for v in self.map.values()):
             raise BindingError("map must be an object of strings")
@@ -235,15 +236,17 @@ class Source:
 
     def write(self, runner, value, subs):
         os_value = self.unmap.get(value, value)
+        secrets = (value, os_value) if self.param.secured else ()
         single = len(self.set) == 1
         for argv in self.set:
             if any("{item}" in a for a in argv):
                 for item in [i for i in value.split(",") if i] if value else []:
-                    runner.run([_fill(a, dict(subs, **{"{item}": self.unmap.get(item, item)})) for a in argv])
+                    runner.run([_fill(a, dict(subs, **{"{item}": self.unmap.get(item, item)})) for a in argv],
+                               secrets)
             elif single and not any("{value}" in a for a in argv):
-                runner.run([_fill(a, subs) for a in argv] + [os_value])
+                runner.run([_fill(a, subs) for a in argv] + [os_value], secrets)
             else:
-                runner.run([_fill(a, dict(subs, **{"{value}": os_value})) for a in argv])
+                runner.run([_fill(a, dict(subs, **{"{value}": os_value})) for a in argv], secrets)
 
 
 def _param(model, path, d, runner):
@@ -359,6 +362,13 @@ def _columns(meta, g):
     return out
 
 
+def _redact(text, secrets):
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    return text
+
+
 def _fill(text, subs):
     for k, v in subs.items():
         text = text.replace(k, v)
@@ -382,12 +392,12 @@ def _commands(c):
     raise BindingError("expected a command (list of strings) or a list of commands")
 
 
-def _constant(v, many):
+def _constant(v, many, what="value"):
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, (str, int, float)):
         return str(v) if not many else [str(v)]
     if many and isinstance(v, list) and all(isinstance(x, str) for x in v):
         return v
-    raise BindingError("value must be a string, number or boolean%s"
-                       % (" (or a list of keys)" if many else ""))
+    raise BindingError("%s must be a string, number or boolean%s"
+                       % (what, " (or a list of keys)" if many else ""))

@@ -5,7 +5,7 @@ import json
 import os
 import sys
 
-from . import __version__, config, control, daemon, identity, log, settings
+from . import __version__, config, control, identity, log, settings
 from .faults import CwmpFault
 from .store import Store, StoreError
 
@@ -102,11 +102,14 @@ def _state_dir(args):
     return config.get(cfg, "state-dir")
 
 
-def _ask(state_dir, request):
-    """The running daemon's reply, or None when no daemon runs."""
+def _ask(state_dir, request, too_large_ok=False):
+    """The running daemon's reply, or None when no daemon runs (or, with `too_large_ok`,
+    when its reply would not fit the control channel)."""
     try:
-        reply = control.request(os.path.join(state_dir, "control.sock"), request)
+        reply = control.request(os.path.join(state_dir, config.CONTROL_SOCKET), request)
     except control.NotRunning:
+        return None
+    if too_large_ok and reply.get("error") == control.REPLY_TOO_LARGE:
         return None
     if not reply.get("ok"):
         raise _CommandError(reply.get("error") or "the daemon refused the request")
@@ -121,7 +124,7 @@ def _offline(state_dir, args):
     """Model and agent over the state file, for commands run while no daemon runs."""
     from .agent import Agent
     from .wiring import build
-    store = Store.load(os.path.join(state_dir, daemon.STATE_FILE))
+    store = Store.load(os.path.join(state_dir, config.STATE_FILE))
     if store.load_problem:
         sys.stderr.write("tr069client: %s\n" % store.load_problem)
     cfg = config.load(args.config)
@@ -131,6 +134,7 @@ def _offline(state_dir, args):
 
 
 def cmd_run(args):
+    from . import daemon   # the loop, transport and listener: not for the other commands
     cfg = config.load(args.config)
     state_dir = args.state_dir or config.get(cfg, "state-dir")
     overrides = {k.replace("_", "-"): v for k, v in vars(args).items()
@@ -183,19 +187,21 @@ def cmd_set(args):
     if _ask(state_dir, {"cmd": "set", "items": items}) is not None:
         return 0
     store, model, _ = _offline(state_dir, args)
-    daemon.set_values(model, items)
+    settings.set_values(model, items)
     store.save()
     return 0
 
 
 def cmd_get(args):
     state_dir = _state_dir(args)
-    reply = _ask(state_dir, {"cmd": "get", "paths": args.paths})
+    # Too much for one reply (`get Device.` on a busy router): read the state file and the
+    # OS here, as the daemon would.
+    reply = _ask(state_dir, {"cmd": "get", "paths": args.paths}, too_large_ok=True)
     if reply is not None:
         values = reply["values"]
     else:
         _, model, _ = _offline(state_dir, args)
-        values = daemon.get_values(model, args.paths)
+        values = settings.get_values(model, args.paths)
     for k, v in values.items():
         if isinstance(v, bool):
             v = "yes" if v else "no"
@@ -213,8 +219,8 @@ def cmd_reset_config(args):
     state_dir = _state_dir(args)
     if _ask(state_dir, {"cmd": "reset-config"}) is not None:
         return 0
-    store = Store.load(os.path.join(state_dir, daemon.STATE_FILE))
-    daemon.reset(store)
+    store = Store.load(os.path.join(state_dir, config.STATE_FILE))
+    settings.reset(store)
     store.save()
     return 0
 

@@ -2,6 +2,9 @@
 silently ignored line."""
 
 import json
+import re
+
+from . import log
 
 # key -> (kind, default, help). Kinds: str, int, bool, argv (a command as a list of strings).
 KEYS = {
@@ -70,6 +73,11 @@ SETTING_KEYS = ("enabled", "acs-url", "username", "password", "periodic-inform-e
                 "connection-request-username", "connection-request-password", "cr-address", "cr-port")
 
 
+_INT = re.compile(r"-?[0-9]+\Z")
+# The files in the state-dir.
+STATE_FILE = "state.json"
+CONTROL_SOCKET = "control.sock"
+
 # CWMP 1.3 and 1.4 kept the cwmp-1-2 namespace (cwmp-notes: "cwmp-1-3" does not exist).
 CWMP_VERSIONS = {"1.0": "urn:dslforum-org:cwmp-1-0", "1.1": "urn:dslforum-org:cwmp-1-1",
                  "1.2": "urn:dslforum-org:cwmp-1-2"}
@@ -96,12 +104,16 @@ def check(key, value):
     try:
         if key == "cwmp-version" and str(value) not in CWMP_VERSIONS:
             raise ValueError("expected one of %s, not %r" % (", ".join(sorted(CWMP_VERSIONS)), value))
+        if key == "log-level" and value not in log.LEVELS:
+            raise ValueError("expected one of %s, not %r" % (", ".join(log.LEVELS), value))
         if kind == "bool":
             return value if isinstance(value, bool) else parse_bool(value)
         if kind == "int":
-            if isinstance(value, bool):
-                raise ValueError("expected a number, not %r" % value)
-            return int(value)
+            if isinstance(value, int) and not isinstance(value, bool):
+                return value
+            if isinstance(value, str) and _INT.match(value.strip()):
+                return int(value)
+            raise ValueError("expected a whole number, not %r" % (value,))
         if kind == "argv":
             if not (isinstance(value, list) and value and all(isinstance(a, str) for a in value)):
                 raise ValueError("expected a command as a list of strings, e.g. [\"reboot\"]")

@@ -14,6 +14,7 @@ import time
 from . import log, sockserver
 
 MAX_LINE = 64 * 1024  # bytes of JSON in one line, each way
+REPLY_TOO_LARGE = "reply too large"
 _RECV = 16384
 
 
@@ -160,7 +161,7 @@ class Server(sockserver.Server):
         if len(data) > MAX_LINE + 1:
             log.error("control command %r: reply too large (%d bytes)", request.get("cmd"),
                       len(data))
-            return _encode({"ok": False, "error": "reply too large"})
+            return _encode({"ok": False, "error": REPLY_TOO_LARGE})
         return data
 
 
@@ -176,7 +177,7 @@ def request(path, request_dict, timeout=5.0):
         sock.settimeout(timeout)
         try:
             sock.connect(path)
-        except (FileNotFoundError, ConnectionRefusedError):
+        except (FileNotFoundError, ConnectionRefusedError, NotADirectoryError):
             raise NotRunning("tr069client is not running (nothing answers on %s)" % path)
         except PermissionError:
             raise ControlError("no permission to use %s (run as the daemon's user)" % path)

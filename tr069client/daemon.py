@@ -1,22 +1,21 @@
 """The daemon's one loop: select over the connection-request listener, the control socket and
 a signal pipe, with the agent's timers as the timeout; sessions run synchronously inside it."""
 
-import errno
 import os
 import random
 import select
 import signal
-import socket
 import time
 
 from . import agent as agent_mod
 from . import config, control, exchange, identity, listener, log, settings, transport, wiring
 from .faults import CwmpFault
-from .model import Model
-from .store import Store
+from .store import Store, StoreError
 
-STATE_FILE = "state.json"
 MS = "Device.ManagementServer."
+# The longest select(): beyond some 290 years of timeout it overflows, and a wake-up an hour
+# costs nothing.
+_MAX_SLEEP = 3600.0
 
 
 def _boot_id(root="/"):
@@ -35,39 +34,6 @@ def _new_id():
     return os.urandom(8).hex()
 
 
-def _local_address(url):
-    """The address this host uses to reach the ACS (a UDP connect sends nothing)."""
-    from urllib.parse import urlsplit
-    try:
-        parts = urlsplit(url)
-        host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
-        try:
-            host = host.encode("ascii")   # a str would load the idna codec (0.3 MB)
-        except UnicodeEncodeError:
-            pass
-        info = socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM)[0]
-        s = socket.socket(info[0], socket.SOCK_DGRAM)
-        try:
-            s.connect(info[4])
-            return s.getsockname()[0]
-        finally:
-            s.close()
-    except (OSError, ValueError, TypeError, IndexError):
-        return None
-
-
-def _listen(port, path, credentials):
-    """A connection-request listener on IPv6 and IPv4 ("::", dual stack), or IPv4 alone
-    where the kernel has no IPv6 (many router builds leave it out)."""
-    try:
-        return listener.Listener("::", port, path, credentials=credentials)
-    except OSError as e:
-        if e.errno not in (errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL, errno.EPROTONOSUPPORT,
-                           socket.EAI_FAMILY, getattr(socket, "EAI_ADDRFAMILY", None)):
-            raise
-    return listener.Listener("0.0.0.0", port, path, credentials=credentials)
-
-
 class Daemon:
     """The long-running agent; `run()` returns when it is told to stop."""
 
@@ -78,36 +44,47 @@ class Daemon:
         self.stopping = False
         self.reload_requested = False
         self.in_session = False
+        self._nested = False     # serving the sockets from inside a session or device operation
         self.listener = None
         self._listen_error = None
-        self.control = None
-        self.store = Store.load(os.path.join(state_dir, STATE_FILE))
-        if self.store.load_problem:
-            log.error("%s", self.store.load_problem)
-        self._configure()
+        self._save_error = None
+        self._acs_peer = None    # (ACS URL, what listener.resolve() found), once per session
+        try:
+            os.makedirs(state_dir, mode=0o700, exist_ok=True)
+        except OSError as e:
+            raise StoreError("cannot create the state folder %s: %s" % (state_dir, e.strerror or e))
+        # One daemon per state: another one running is found before the state is read, so a
+        # second start (with other flags) cannot write into the running daemon's state.
+        self.control = control.Server(os.path.join(state_dir, config.CONTROL_SOCKET), self._on_control)
+        try:
+            self.store = Store.load(os.path.join(state_dir, config.STATE_FILE))
+            if self.store.load_problem:
+                log.error("%s", self.store.load_problem)
+            self._configure()
+        except BaseException:
+            self.control.close()
+            raise
 
     # --- configuration -------------------------------------------------------------------
 
     def _configure(self):
-        self.config = config.load(self.config_path)
-        cfg = dict(self.config)
+        """Read the config file and build model and agent; on an error nothing has changed."""
+        cfg = config.load(self.config_path)
         cfg.update({k: v for k, v in self.overrides.items() if v is not None})
-        self.settings_cfg = cfg
+        ident = identity.resolve(cfg)
+        parts = wiring.build(self.store, cfg, ident)
+        changed = settings.apply_initial(parts.model, {k: cfg.get(k) for k in config.SETTING_KEYS})
         log.configure(config.get(cfg, "log-level"), config.get(cfg, "syslog"))
-        self.identity = identity.resolve(cfg)
-        parts = wiring.build(self.store, cfg, self.identity)
-        self.model = parts.model
-        changed = settings.apply_initial(self.model, {k: cfg.get(k) for k in config.SETTING_KEYS})
         if changed:
             log.info("settings applied from the command line or config file: %s", ", ".join(changed))
-        self.agent = agent_mod.Agent(self.store, self.model, self.identity, random.random,
+        self.settings_cfg, self.model, self.parts = cfg, parts.model, parts
+        self.agent = agent_mod.Agent(self.store, self.model, ident, random.random,
                                      parts.handlers, parts.extra,
                                      config.CWMP_VERSIONS[config.get(cfg, "cwmp-version")])
-        self.parts = parts
         parts.stop = self._stop
         parts.service = self._between_exchanges
         parts.attach(self.agent)
-        self.store.save_if_dirty()
+        self._save()
 
     def reload(self):
         log.info("reloading the configuration")
@@ -129,16 +106,15 @@ class Daemon:
         os.set_blocking(rfd, False)
         os.set_blocking(wfd, False)
         old_fd = signal.set_wakeup_fd(wfd)
-        for sig, fn in ((signal.SIGTERM, self._on_stop), (signal.SIGINT, self._on_stop),
+        for sig, fn in ((signal.SIGTERM, self._stop), (signal.SIGINT, self._stop),
                         (signal.SIGHUP, self._on_hup)):
             signal.signal(sig, fn)
-        self.control = control.Server(os.path.join(self.state_dir, "control.sock"), self._on_control)
         try:
             self.agent.start(_boot_id(), time.monotonic(), time.time())
             self._sync_listener()
-            self.store.save_if_dirty()
+            self._save()
             log.info("tr069client started: status %s, ACS %s", self.agent.status(),
-                     settings.get(self.model, "acs-url") or "(none)")
+                     settings.shown_url(settings.get(self.model, "acs-url")) or "(none)")
             next_poll = time.monotonic()
             while not self.stopping:
                 mono, wall = time.monotonic(), time.time()
@@ -153,13 +129,12 @@ class Daemon:
                 if self.agent.due(mono):
                     self._session()
                     continue
-                self.store.save_if_dirty()
+                self._save()
                 deadlines = [d for d in [self.agent.deadline(mono, wall), self._listener_deadline(),
                                          self.control.next_deadline(),
                                          next_poll]
                              + [t.deadline(mono, wall) for t in self.parts.timers] if d is not None]
-                timeout = max(0.0, min(deadlines) - mono) if deadlines else None
-                self._wait(rfd, timeout)
+                self._wait(rfd, min(max(0.0, min(deadlines) - mono), _MAX_SLEEP))
                 if self.reload_requested:
                     self.reload_requested = False
                     self.reload()
@@ -170,19 +145,37 @@ class Daemon:
             if self.listener is not None:
                 self.listener.close()
             self.control.close()
-            self.store.save_if_dirty()
+            self._save()
             log.info("tr069client stopped")
 
-    def _wait(self, rfd, timeout):
-        rlist = [rfd] + self.control.readable()
+    def _save(self):
+        """Save the state if it changed; None, or the reason it could not be saved. A full or
+        read-only flash is said once and the daemon carries on from memory, saving again
+        at the next change."""
+        try:
+            self.store.save_if_dirty()
+        except StoreError as e:
+            if str(e) != self._save_error:
+                self._save_error = str(e)
+                log.error("cannot save the state, carrying on from memory: %s", e)
+            return self._save_error
+        if self._save_error is not None:
+            self._save_error = None
+            log.info("the state is saved again")
+        return None
+
+    def _select(self, fds, timeout):
+        """select() over `fds`, the control socket and the listener; (readable, writable)."""
+        rlist = fds + self.control.readable()
         wlist = self.control.writable()
         if self.listener is not None:
             rlist += self.listener.readable()
             wlist += self.listener.writable()
-        try:
-            r, w, _ = select.select(rlist, wlist, [], timeout)
-        except InterruptedError:
-            return
+        r, w, _ = select.select(rlist, wlist, [], timeout)
+        return r, w
+
+    def _wait(self, rfd, timeout):
+        r, w = self._select([rfd], timeout)
         if rfd in r:
             try:
                 while os.read(rfd, 512):
@@ -202,17 +195,14 @@ class Daemon:
         self.control.handle(r, now)
 
     def _between_exchanges(self):
-        """Keep the listener and control socket answering while a session runs."""
-        rlist = self.control.readable()
-        wlist = self.control.writable()
-        if self.listener is not None:
-            rlist += self.listener.readable()
-            wlist += self.listener.writable()
+        """Keep the listener and control socket answering while a session runs; once told to
+        stop, end the session (procd sends SIGKILL 5 s after SIGTERM)."""
+        self._nested = True
         try:
-            r, w, _ = select.select(rlist, wlist, [], 0)
-        except InterruptedError:
-            return
-        self._service(r, w)
+            self._service(*self._select([], 0))
+        finally:
+            self._nested = False
+        return "the daemon is stopping" if self.stopping else None
 
     def _listener_deadline(self):
         return self.listener.next_deadline() if self.listener is not None else None
@@ -233,6 +223,7 @@ class Daemon:
     def _session(self):
         mono, wall = time.monotonic(), time.time()
         url = settings.get(self.model, "acs-url")
+        self._acs_peer = None   # the session resolves the ACS's name anyway: so may we
         # Changes seen now (a new ConnectionRequestURL, ...) ride in this Inform.
         self._poll_notifications(mono)
         s = self.agent.begin(wall, _new_id)
@@ -254,7 +245,7 @@ class Daemon:
                 p.apply(self.model)
             except Exception as e:  # an integrator's apply hook must not stop the daemon
                 log.error("applying changes under %s failed: %s", p.prefix, e)
-        self.store.save_if_dirty()
+        self._save()
         if s.ok:
             log.info("%s", s.summary)
         else:
@@ -275,7 +266,7 @@ class Daemon:
     def _update_cr_url(self):
         if self.listener is None:
             return
-        addr = settings.get(self.model, "cr-address") or _local_address(settings.get(self.model, "acs-url"))
+        addr = settings.get(self.model, "cr-address") or self._route_address()
         if not addr:
             return
         url = self.listener.url(addr)
@@ -283,6 +274,15 @@ class Daemon:
             self.store.values[MS + "ConnectionRequestURL"] = url
             self.store.dirty = True
             self.model.refresh()
+
+    def _route_address(self):
+        """The address the ACS reaches us on. Its name is looked up once per session, not at
+        every notification poll: that would send a DNS query a minute, and block the loop
+        for the resolver's timeouts while DNS is down."""
+        url = settings.get(self.model, "acs-url")
+        if self._acs_peer is None or self._acs_peer[0] != url:
+            self._acs_peer = (url, listener.resolve(url))
+        return listener.local_address(self._acs_peer[1]) if self._acs_peer[1] else None
 
     def _sync_listener(self):
         """Listen for connection requests exactly while CWMP is enabled."""
@@ -296,9 +296,8 @@ class Daemon:
             if "cr_path" not in st:
                 st["cr_path"] = "/" + os.urandom(10).hex()
                 self.store.dirty = True
-            port = int(settings.get(self.model, "cr-port"))
             try:
-                self.listener = _listen(port, st["cr_path"], self._cr_credentials)
+                self.listener = listener.open_any(port, st["cr_path"], self._cr_credentials)
             except OSError as e:
                 # Tried again at every notification poll; said once until it changes.
                 error = "cannot listen for connection requests: %s" % e
@@ -318,10 +317,7 @@ class Daemon:
 
     # --- signals and control -----------------------------------------------------------------
 
-    def _on_stop(self, signum, frame):
-        self.stopping = True
-
-    def _stop(self):
+    def _stop(self, *signal_args):
         self.stopping = True
 
     def _on_hup(self, signum, frame):
@@ -339,31 +335,30 @@ class Daemon:
             return {"ok": True, "status": self.agent.report(time.monotonic(), time.time())}
         if cmd == "get":
             try:
-                return {"ok": True, "values": get_values(self.model, req.get("paths") or [])}
+                return {"ok": True, "values": settings.get_values(self.model, req.get("paths") or [])}
             except (settings.SettingError, CwmpFault) as e:
                 return {"ok": False, "error": _message(e)}
         if cmd == "set":
             try:
-                set_values(self.model, req.get("items") or [])
+                settings.set_values(self.model, req.get("items") or [])
             except (settings.SettingError, CwmpFault) as e:
                 return {"ok": False, "error": _message(e)}
             self.agent.settings_changed(time.monotonic(), time.time())
             self._sync_listener()
             self._poll_notifications(time.monotonic())   # a local change is checked at once
-            self.store.save_if_dirty()
-            return {"ok": True}
+            return _saved(self._save())
         if cmd == "reset-config":
-            if self.in_session:
-                return {"ok": False, "error": "a session is in progress; try again when it ends"}
-            reset(self.store)
+            if self._nested:  # the state would be pulled away from under the running work
+                return {"ok": False, "error": "a session or device operation is in progress; "
+                                             "try again when it ends"}
+            settings.reset(self.store)
             if self.listener is not None:  # the open listener keeps its path
                 self.store.state["cr_path"] = self.listener.path
             self.reload()
             self.agent.retry_at = None
             self.agent.start(_boot_id(), time.monotonic(), time.time())
             self._update_cr_url()
-            self.store.save_if_dirty()
-            return {"ok": True}
+            return _saved(self._save())
         return {"ok": False, "error": "unknown command %r" % (cmd,)}
 
 
@@ -371,48 +366,9 @@ def _message(e):
     return e.message if isinstance(e, CwmpFault) else str(e)
 
 
-def get_values(model, names):
-    """{name: value} for settings and TR-181 paths (secrets masked)."""
-    out = {}
-    for n in names:
-        if n.startswith("Device."):
-            for full, value, _ in model.get_values([n]):
-                out[full] = value
-        else:
-            out[n] = settings.show(model)[n] if n in settings.names() else settings.get(model, n)
-    return out
+def _saved(error):
+    """The reply to a command that changed the state."""
+    if error is None:
+        return {"ok": True}
+    return {"ok": False, "error": "in effect until the daemon stops, but not saved: %s" % error}
 
-
-def set_values(model, items):
-    """Apply KEY=VALUE pairs (settings or TR-181 paths) all or nothing."""
-    import copy
-    # Deep: settings live in nested dicts of the state.
-    saved = copy.deepcopy((model.store.values, model.store.attrs, model.store.state))
-    try:
-        for k, v in items:
-            if k.startswith("Device."):
-                try:
-                    model.set_local(k, v)
-                except CwmpFault as f:
-                    raise settings.SettingError("%s: %s" % (k, f.message))
-            else:
-                settings.put(model, k, v)
-    except (settings.SettingError, CwmpFault):
-        for d, old in zip((model.store.values, model.store.attrs, model.store.state), saved):
-            d.clear()
-            d.update(old)
-        model.refresh()
-        raise
-    model.store.dirty = True
-
-
-def reset(store):
-    """Forget configuration and state (MikroTik's reset-tr069-config); the boot id stays,
-    as this is no reboot: the next session is a BOOTSTRAP, not a BOOT."""
-    boot_id = store.state.get("boot_id")
-    store.values.clear()
-    store.attrs.clear()
-    store.state.clear()
-    if boot_id is not None:
-        store.state["boot_id"] = boot_id
-    store.dirty = True

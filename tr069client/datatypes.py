@@ -84,6 +84,16 @@ def xsd_type(param):
     return _XSD.get(param.type) or "xsd:" + param.type
 
 
+def readback(param, value):
+    """What the ACS reads of a stored value: "" for a secured (password-like) parameter, and
+    the null value for a command parameter, whose value is an action, not configuration."""
+    if param.secured:
+        return ""
+    if param.facets and "command" in param.facets:
+        return default_value(param)
+    return value
+
+
 def default_value(param):
     """Value of a freshly created parameter: the model's default, else the type's null
     value ("", "0", "false", "0001-01-01T00:00:00Z"), else the first allowed value."""

@@ -7,30 +7,38 @@ from .transport import TransportError
 def run(session, http, between=None):
     """Drive `session` over `http` (a transport.Session) until it is done, then close.
 
-    `between()` runs after every exchange (the daemon services connection requests there)."""
+    `between()` runs after every exchange (the daemon services connection requests there);
+    a sentence it returns ends the session with that reason. A bug in the engine or below the
+    transport ends the session too, never the daemon: the log gets the traceback,
+    `last-session-error` a sentence."""
     try:
         while True:
-            body = session.next_post()
-            if body is None:
-                break
-            if log.enabled(log.DEBUG):
-                _trace("CPE -> ACS", body)
+            step = "building a message for the ACS"
             try:
-                status, headers, answer = http.post(body, None if body == b"" else "")
-            except TransportError as e:
-                session.abort(str(e))
-                break
-            if log.enabled(log.DEBUG):
-                _trace("ACS -> CPE HTTP %d" % status, answer)
-            try:
+                body = session.next_post()
+                if body is None:
+                    break
+                if log.enabled(log.DEBUG):
+                    _trace("CPE -> ACS", body)
+                step = "talking to the ACS"
+                try:
+                    status, headers, answer = http.post(body, None if body == b"" else "")
+                except TransportError as e:
+                    session.abort(str(e))
+                    break
+                if log.enabled(log.DEBUG):
+                    _trace("ACS -> CPE HTTP %d" % status, answer)
+                step = "handling the ACS's message"
                 session.receive(status, headers, answer)
-            except Exception as e:  # noqa: B902 - a bug must end the session, not the daemon
+            except Exception as e:  # noqa: B902 - see the docstring
                 log.error("internal error in the session: %s", _traceback())
-                session.abort("internal error while handling the ACS's message (%s: %s); see the log"
-                              % (type(e).__name__, e))
+                session.abort("internal error while %s (%s: %s); see the log"
+                              % (step, type(e).__name__, e))
                 break
-            if between is not None:
-                between()
+            stop = between() if between is not None else None
+            if stop and not session.done:
+                session.abort(stop)
+                break
     finally:
         http.close()
     return session

@@ -8,7 +8,7 @@ the RPC's credentials go to the descriptor's links only when they are on the sam
 import os
 import re
 import stat
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from . import config, descriptor, hooks, log, transport
 from .faults import (CwmpFault, CANNOT_ACCESS_FILE, CANNOT_COMPLETE_DOWNLOAD,
@@ -24,14 +24,26 @@ _UPLOAD_TYPE = re.compile(r"^(?:([12]) (Vendor Configuration File|Vendor Log Fil
 _OURS = re.compile(r"^t([0-9]+)-")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 _HTTP_TIMEOUT = 30
+_AUTHORITY = re.compile(r"[^/?#]*")
+_PCHARS = "/%:@!$&'()*+,;="   # RFC 3986 path characters besides the unreserved ones
 
 
 def safe_url(url):
     """`url` without user:password@, for logs and fault strings."""
     scheme, sep, rest = url.partition("://")
-    if sep and "@" in rest.split("/", 1)[0]:
-        return scheme + sep + rest.split("@", 1)[1]
-    return url
+    if not sep:
+        return url
+    # The host follows the last "@" of the authority: a password may hold an unencoded "@".
+    authority = _AUTHORITY.match(rest).group()
+    return scheme + sep + authority.rpartition("@")[2] + rest[len(authority):]
+
+
+def _encoded(url):
+    """`url` with spaces, controls and non-ASCII characters of its path and query
+    percent-encoded (UTF-8), as browsers send them; http.client takes ASCII only. The
+    fragment is dropped: it is never sent."""
+    p = urlsplit(url)
+    return urlunsplit((p.scheme, p.netloc, quote(p.path, safe=_PCHARS), quote(p.query, safe=_PCHARS + "?"), ""))
 
 
 def check_url(url):
@@ -201,7 +213,7 @@ class Worker:
         try:
             fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
             with os.fdopen(fd, "wb") as f:
-                total = transport.download(url, f, username, password, self.ca_file(),
+                total = transport.download(_encoded(url), f, username, password, self.ca_file(),
                                            _HTTP_TIMEOUT, expected if expected is not None else free,
                                            on_chunk)
                 f.flush()
@@ -242,13 +254,14 @@ class Worker:
                 shown = safe_url(rec["url"])
                 log.info("uploading %d bytes to %s", size, shown)
                 try:
-                    status = transport.upload(rec["url"], f, size, username, password,
+                    status = transport.upload(_encoded(rec["url"]), f, size, username, password,
                                               self.ca_file(), _HTTP_TIMEOUT)
                 except transport.TransportError as e:
                     raise CwmpFault(SERVER_AUTH_FAILURE if e.kind == "auth" else UPLOAD_FAILURE,
                                     e.message)
-                except OSError as e:
-                    raise CwmpFault(UPLOAD_FAILURE, "cannot read %s: %s" % (path, e.strerror or e))
+                except (OSError, EOFError) as e:   # EOFError: the file shrank while sent
+                    raise CwmpFault(UPLOAD_FAILURE, "cannot read %s: %s"
+                                    % (path, getattr(e, "strerror", None) or e))
             if not 200 <= status < 300:
                 raise CwmpFault(UPLOAD_FAILURE, "file server answered HTTP %d to the upload to %s"
                                 % (status, shown))
@@ -257,16 +270,17 @@ class Worker:
 
     # --- applying -------------------------------------------------------------------------
 
-    def apply(self, rec, files):
-        """Hand the downloaded files to the platform command of `rec`."""
-        self._run(rec["hook"], files, {"TR069_FILE_TYPE": rec["file_type"]})
+    def apply(self, rec, files, started=None):
+        """Hand the downloaded files to the platform command of `rec`; `started(process group)`
+        is called once it runs."""
+        self._run(rec["hook"], files, {"TR069_FILE_TYPE": rec["file_type"]}, started)
 
-    def _run(self, name, args, env):
+    def _run(self, name, args, env, started=None):
         argv = hooks.command(self.cfg, name)
         if argv is None:
             raise CwmpFault(INTERNAL_ERROR, "%s is not configured on this device" % name)
         try:
-            hooks.run(name, argv, args, self.timeout, env, self.service)
+            hooks.run(name, argv, args, self.timeout, env, self.service, started=started)
         except hooks.HookError as e:
             raise CwmpFault(INTERNAL_ERROR, str(e))
 

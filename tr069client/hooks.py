@@ -22,12 +22,13 @@ def command(cfg, name):
     return list(value) if value else None
 
 
-def run(name, argv, args=(), timeout=600, env=None, service=None, poll=0.25):
+def run(name, argv, args=(), timeout=600, env=None, service=None, poll=0.25, started=None):
     """Run `argv` + `args` and wait for it; HookError with a sentence if it fails.
 
     `args` (file paths and the like) are appended as separate items and never pass through a
     shell; `env` adds variables; `service()` is called every `poll` seconds while it runs so
-    the daemon keeps answering. Returns the last line the command printed."""
+    the daemon keeps answering; `started(process group id)` is called once it runs. Returns
+    the last line the command printed."""
     import subprocess
     import tempfile
     full = list(argv) + [str(a) for a in args]
@@ -45,6 +46,8 @@ def run(name, argv, args=(), timeout=600, env=None, service=None, poll=0.25):
             raise HookError("%s could not start %s: %s" % (name, full[0], e.strerror or e))
         except ValueError as e:  # e.g. a NUL byte in an argument
             raise HookError("%s could not start %s: %s" % (name, full[0], e))
+        if started is not None:
+            started(proc.pid)
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()
@@ -63,6 +66,19 @@ def run(name, argv, args=(), timeout=600, env=None, service=None, poll=0.25):
         how = "exit status %d" % code if code > 0 else "killed by signal %d" % -code
         raise HookError("%s failed (%s)%s" % (name, how, said))
     return said[2:]
+
+
+def alive(pgid):
+    """True while the process group `pgid` (a command this or an earlier daemon started) exists."""
+    if not pgid:
+        return False
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True   # it exists, but is not ours to signal
+    return True
 
 
 def _stop(proc):

@@ -52,15 +52,16 @@ def _release(root):
 
 
 def _first_mac(root):
-    """MAC address of the first real network interface, as 12 upper-case hex digits."""
+    """MAC address of the first network interface, as 12 upper-case hex digits: one backed by
+    hardware (a `device` link) first, as virtual ones (dummy0, docker0, bond0) may get a new
+    random MAC at each boot, and the serial number must not change."""
     base = os.path.join(root, "sys/class/net")
     try:
         names = sorted(os.listdir(base))
     except OSError:
         return ""
+    names.sort(key=lambda n: not os.path.exists(os.path.join(base, n, "device")))
     for name in names:
-        if name == "lo":
-            continue
         mac = _read(root, "sys/class/net/%s/address" % name).replace(":", "").upper()
         if re.match(r"^[0-9A-F]{12}$", mac) and mac != "000000000000":
             return mac

@@ -1,5 +1,6 @@
 """The connection-request listener (TR-069 3.2.2): a non-blocking HTTP/1.1 server that lives
-as file descriptors in the daemon's select loop and counts Digest-authenticated GETs.
+as file descriptors in the daemon's select loop and counts Digest-authenticated GETs; and the
+address the ACS reaches it on.
 
 A peer can never hold it: every accepted socket has a small input buffer and a deadline,
 the number of open sockets is capped (the oldest is dropped), and a global rate limit
@@ -172,13 +173,15 @@ class Listener(sockserver.Server):
         keep = "keep-alive" in tokens if version == "HTTP/1.0" else "close" not in tokens
         if "transfer-encoding" in headers or headers.get("content-length", "0") != "0":
             return self._reply(c, 400, close=True)  # a connection request has no body
+        if not auth.equal(_path_of(target), self.path):
+            # Before the rate limit: a scan that misses the random path costs one small
+            # answer and leaves the rate to the ACS.
+            return self._reply(c, 404, close=True)
         wait = self._limited(now)
         if wait:
             self._warn("rate", now, "connection requests over the rate limit (%d per %g s): "
                        "answering 503", self._rate[0], self._rate[1])
             return self._reply(c, 503, [("Retry-After", str(wait))], close=True)
-        if not auth.equal(_path_of(target), self.path):
-            return self._reply(c, 404, close=True)
         if method != "GET":
             return self._reply(c, 405, [("Allow", "GET")], close=True)
         username, password = self._credentials()
@@ -244,3 +247,44 @@ class Listener(sockserver.Server):
             args += (state[1],)
         self._warned[key] = [now, 0]
         log.warning(fmt, *args)
+
+
+def resolve(url):
+    """(family, address) of the ACS host of `url` for a UDP socket, or None."""
+    from urllib.parse import urlsplit
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            host = host.encode("ascii")   # a str would load the idna codec (0.3 MB)
+        except UnicodeEncodeError:
+            pass
+        info = socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM)[0]
+        return info[0], info[4]
+    except (OSError, ValueError, TypeError, IndexError):
+        return None
+
+
+def local_address(peer):
+    """The address this host uses to reach `peer` (a UDP connect sends nothing)."""
+    try:
+        s = socket.socket(peer[0], socket.SOCK_DGRAM)
+        try:
+            s.connect(peer[1])
+            return s.getsockname()[0]
+        finally:
+            s.close()
+    except OSError:
+        return None
+
+
+def open_any(port, path, credentials):
+    """A connection-request listener on IPv6 and IPv4 ("::", dual stack), or IPv4 alone
+    where the kernel has no IPv6 (many router builds leave it out)."""
+    try:
+        return Listener("::", port, path, credentials=credentials)
+    except OSError as e:
+        if e.errno not in (errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL, errno.EPROTONOSUPPORT,
+                           socket.EAI_FAMILY, getattr(socket, "EAI_ADDRFAMILY", None)):
+            raise
+    return Listener("0.0.0.0", port, path, credentials=credentials)

@@ -37,7 +37,7 @@ def generic(path):
     return _INSTANCE.sub("{i}", path)
 
 
-class Meta(object):
+class Meta:
     """The metadata of one model: objects, their parameters and children, in model order."""
 
     def __init__(self, doc):

@@ -3,18 +3,29 @@
 No I/O of its own: providers (the OS seam) and the store are passed in.
 """
 
+import re
+
 from . import datatypes, metadata
 from .attributes import default_notification
+from .faults import (CwmpFault, INTERNAL_ERROR, INVALID_ARGUMENTS, INVALID_NAME, NOT_WRITABLE,
+                     RESOURCES_EXCEEDED)
 from .provider import ProviderError
-from .faults import (CwmpFault, INTERNAL_ERROR, INVALID_ARGUMENTS, INVALID_NAME,
-                     NOT_WRITABLE, REQUEST_DENIED, RESOURCES_EXCEEDED)
+from .tables import Tables
 
 PARAMETER_KEY = "Device.ManagementServer.ParameterKey"
+# TR-106 3.6: an object name, and an instance number (a positive unsignedInt, written
+# without leading zeros); anything else ("01", "{i}", "", other scripts' digits) names nothing.
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
+_INSTANCE = re.compile(r"[1-9][0-9]{0,9}\Z")
 
 
-class Model:
-    """GPN/GPV/SPV/AddObject/DeleteObject over metadata, store and providers (attributes:
-    attributes.py)."""
+class Model(Tables):
+    """GPN/GPV/SPV over metadata, store and providers (AddObject/DeleteObject: tables.py,
+    attributes: attributes.py)."""
+
+    # A GetParameterValues/Attributes answer beyond this many entries is refused with 9004:
+    # 16,384 names of "Device." would otherwise list the whole tree 16,384 times.
+    max_answer = 100000
 
     def __init__(self, store, meta=None, providers=(), config=None, root="/", defaults=None):
         self.store = store
@@ -50,10 +61,6 @@ class Model:
         self._index = None
         self.cache = {}
 
-    def _reindex(self):
-        self._index = _index(self._view)
-        self._count_entries()
-
     def values(self):
         """All current values as a flat dict, each provider read at most once per session."""
         if self._view is None:
@@ -75,8 +82,7 @@ class Model:
                     view[k] = v if isinstance(v, str) else str(v)
                     self._owners[k] = p
             self._view = view
-            self._index = _index(view)
-            self._count_entries()
+            self._reindex()
             for prefix in self._failed:
                 # Defaults would pass for OS values: a failed provider's parameters fail too.
                 for k in [k for k in view if k.startswith(prefix) and k not in self.store.values]:
@@ -102,51 +108,21 @@ class Model:
             self._defaults = d
         return self._defaults
 
-    def instances(self, table):
-        """Instance numbers of the concrete table path `table` ("Device.NAT.PortMapping.")."""
-        if self._index is None:
-            self._index = _index(self.values())
-        return self._index.get(table, ())
-
-    def _count_entries(self):
-        # ...NumberOfEntries always says how many instances the view holds.
-        for g in self.meta.objects:
-            obj = self.meta.object(g)
-            if obj is None or not obj.table or not obj.num_entries_param:
-                continue
-            name = g[:-4]                                    # "Device.IP.Interface.{i}.IPv4Address."
-            gparent = name[:name.rindex(".", 0, -1) + 1]     # "Device.IP.Interface.{i}."
-            counter = obj.num_entries_param[obj.num_entries_param.rindex(".") + 1:]
-            for parent in self._concrete(gparent):
-                self._view[parent + counter] = str(len(self.instances(parent + name[len(gparent):])))
-
-    def _concrete(self, gobj):
-        """Concrete paths of existing objects matching the generic object path `gobj`."""
-        paths = [""]
-        for seg in gobj.rstrip(".").split("."):
-            if seg == "{i}":
-                paths = ["%s%d." % (p, n) for p in paths for n in self.instances(p)]
-            else:
-                paths = [p + seg + "." for p in paths]
-        return paths
-
     # --- existence and access ---------------------------------------------------------
 
-    def _table_meta(self, path):
-        """Metadata of the table whose concrete name object is `path` ("X."), or None."""
-        obj = self.meta.object(metadata.generic(path) + "{i}.")
-        return obj if obj is not None and obj.table else None
-
     def object_exists(self, path):
+        """Whether the concrete object path `path` ("X." or "X.N.") exists now."""
         if path == "Device.":
             return True
-        if not path.startswith("Device.") or not path.endswith(".") or ".." in path:
+        if not path.startswith("Device.") or not path.endswith("."):
             return False
         head, _, last = path[:-1].rpartition(".")
         parent = head + "."
-        if last.isdigit():
+        if _INSTANCE.match(last):
             return self._table_meta(parent) is not None and int(last) in self.instances(parent) \
                 and self.object_exists(parent)
+        if not _NAME.match(last):
+            return False
         g = metadata.generic(path)
         if self.meta.object(g) is None and self._table_meta(path) is None:
             return False
@@ -170,17 +146,6 @@ class Model:
             if path.startswith(p.prefix) and (best is None or len(p.prefix) > len(best.prefix)):
                 best = p
         return best
-
-    def _table_writable(self, table_path, obj):
-        # Tables under a provider's prefix hold rows the OS owns: the ACS adds rows only
-        # where the provider takes them.
-        p = self._provider_for(table_path)
-        return obj.writable and (p is None or p.can_add(table_path))
-
-    def _os_row(self, inst):
-        """Whether a provider supplied the values of the row `inst` ("X.N.")."""
-        self.values()
-        return any(inst + name in self._owners for name, _ in self.meta.params_of(metadata.generic(inst)))
 
     def _failure_for(self, path):
         for prefix, reason in self._failed.items():
@@ -239,10 +204,13 @@ class Model:
                 if not self.object_exists(path):
                     raise CwmpFault(INVALID_NAME, "no such object: %s" % path)
                 for full, p in self._walk(path, True):
-                    out.append((full, _shown(p, view[full]), datatypes.xsd_type(p)))
+                    out.append((full, datatypes.readback(p, view[full]), datatypes.xsd_type(p)))
             else:
                 p = self._param(path)
-                out.append((path, _shown(p, view[path]), datatypes.xsd_type(p)))
+                out.append((path, datatypes.readback(p, view[path]), datatypes.xsd_type(p)))
+            if len(out) > self.max_answer:
+                raise CwmpFault(RESOURCES_EXCEEDED, "the answer would hold more than %d values"
+                                % self.max_answer)
         return out
 
     def get_names(self, path, next_level):
@@ -265,18 +233,6 @@ class Model:
             out.append((full, self._object_writable(full) if p is None else self.param_writable(full, p)))
         return out
 
-    def _object_writable(self, path):
-        # GenieACS sends AddObject/DeleteObject only where GPN said Writable: a table that
-        # may grow and each of its instances report true.
-        head, _, last = path[:-1].rpartition(".")
-        table = head + "." if last.isdigit() else path
-        obj = self._table_meta(table)
-        if obj is None or not self._table_writable(table, obj):
-            return False
-        # A row the OS owns is deletable only where its provider can delete it.
-        owner = self._provider_for(table)
-        return table == path or not self._os_row(path) or (owner is not None and owner.delete is not None)
-
     def set_values(self, items, key):
         """SetParameterValues, all or nothing; returns the Status (1: applied at session end)."""
         view = self.values()
@@ -290,11 +246,13 @@ class Model:
                 p = self._param(name)
                 if not self.param_writable(name, p):
                     raise CwmpFault(NOT_WRITABLE, "%s is read-only" % name)
-                plan.append((name, datatypes.normalize(p, value, xsi_type)))
+                v = datatypes.normalize(p, value, xsi_type)
+                self._check_references(p, v)
+                plan.append((name, v))
             except CwmpFault as f:
                 faults.append((name, f.code, f.message))
         if not faults:
-            faults = self._unique_alias_faults(plan)
+            faults = self._unique_key_faults(plan)
         if faults:
             first = "%s: %s" % (faults[0][0], faults[0][2])
             raise CwmpFault(INVALID_ARGUMENTS, first if len(faults) == 1 else
@@ -304,14 +262,13 @@ class Model:
         try:
             for name, v in plan:
                 owner = self._owner(name)
-                old = view[name]
+                undo.append((name, view[name], owner, name in self.store.values))
                 if owner is not None and owner.can_set(name):
                     if owner.set(self, name, v):
                         status = 1
                         self._apply_later(owner)
                 else:
                     self.store.values[name] = v
-                undo.append((name, old, owner))
                 view[name] = v
         except ProviderError as e:
             self._rollback(undo)
@@ -321,29 +278,17 @@ class Model:
         return status
 
     def _rollback(self, undo):
-        for name, old, owner in reversed(undo):
+        for name, old, owner, stored in reversed(undo):
             try:
                 if owner is not None and owner.can_set(name):
                     owner.set(self, name, old)
-                else:
+                elif stored:
                     self.store.values[name] = old
+                else:   # it was a model default: do not pin it in the store
+                    self.store.values.pop(name, None)
             except ProviderError:
                 pass  # best effort: the fault already says the set failed
             self._view[name] = old
-
-    def _unique_alias_faults(self, plan):
-        faults = []
-        view = self.values()
-        for name, v in plan:
-            if not name.endswith(".Alias"):
-                continue
-            inst = name[:-len("Alias")]
-            table = inst[:-1].rpartition(".")[0] + "."
-            for n in self.instances(table):
-                other = "%s%d.Alias" % (table, n)
-                if other != name and view.get(other) == v:
-                    faults.append((name, INVALID_ARGUMENTS, "Alias %r is already used by %s" % (v, other[:-5])))
-        return faults
 
     def _apply_later(self, provider):
         if provider not in self.pending_apply:
@@ -356,74 +301,6 @@ class Model:
                 self._view[PARAMETER_KEY] = key
         self.store.dirty = True
 
-    def add_object(self, path, key):
-        """AddObject: (instance number, status); instance numbers are never reused."""
-        obj = self._table_meta(path) if path.endswith(".") else None
-        if obj is None or not self.object_exists(path):
-            raise CwmpFault(INVALID_NAME, "%s is not a table" % path)
-        if not self._table_writable(path, obj):
-            raise CwmpFault(REQUEST_DENIED, "the table %s does not allow AddObject" % path)
-        existing = self.instances(path)
-        if obj.max_entries is not None and len(existing) >= obj.max_entries:
-            raise CwmpFault(RESOURCES_EXCEEDED, "the table %s is full (%d entries)" % (path, obj.max_entries))
-        owner = self._provider_for(path)
-        if owner is not None:
-            try:
-                n, apply = owner.add(self, path)
-            except ProviderError as e:
-                raise CwmpFault(INTERNAL_ERROR, "adding a row to %s failed: %s" % (path, e))
-            if n is not None:
-                if apply:
-                    self._apply_later(owner)
-                self.refresh()   # the OS has the row now: read it
-                self._set_key(key)
-                return n, 1 if apply else 0
-        counters = self.store.state.setdefault("next_instance", {})
-        n = max(counters.get(path, 1), (existing[-1] + 1) if existing else 1)
-        counters[path] = n + 1
-        inst = "%s%d." % (path, n)
-        new = {}
-        stack = [(inst, metadata.generic(path) + "{i}.")]
-        while stack:
-            c, g = stack.pop()
-            for name, p in self.meta.params_of(g):
-                new[c + name] = datatypes.default_value(p)
-            stack.extend((c + gc[len(g):], gc) for gc in self.meta.child_objects(g) if not gc.endswith(".{i}."))
-        if inst + "Alias" in new:
-            new[inst + "Alias"] = "cpe-%d" % n  # TR-181: CPE-assigned Alias values start "cpe-"
-        self.store.values.update(new)
-        self.values().update(new)
-        self._reindex()
-        self._set_key(key)
-        return n, 0
-
-    def delete_object(self, path, key):
-        """DeleteObject of an instance `X.N.`; returns the status."""
-        head, _, last = path[:-1].rpartition(".")
-        table = head + "."
-        obj = self._table_meta(table) if path.endswith(".") and last.isdigit() else None
-        if obj is None or not self.object_exists(path):
-            raise CwmpFault(INVALID_NAME, "no such object instance: %s" % path)
-        if not self._table_writable(table, obj):
-            raise CwmpFault(REQUEST_DENIED, "the table %s does not allow DeleteObject" % table)
-        status = 0
-        if self._os_row(path):
-            owner = self._provider_for(table)
-            if owner is None or owner.delete is None:
-                raise CwmpFault(REQUEST_DENIED, "%s belongs to the operating system" % path)
-            try:
-                if owner.delete(self, path):
-                    status = 1
-                    self._apply_later(owner)
-            except ProviderError as e:
-                raise CwmpFault(INTERNAL_ERROR, "deleting %s failed: %s" % (path, e))
-        for d in (self.store.values, self.store.attrs, self.values()):
-            for k in [k for k in d if k.startswith(path)]:
-                del d[k]
-        self._reindex()
-        self._set_key(key)
-        return status
-
     def set_local(self, path, value):
         """A change made on the device (command line, daemon), validated like an ACS's."""
         p = self._param(path)
@@ -431,6 +308,7 @@ class Model:
         if owner is not None and not owner.can_set(path):
             raise CwmpFault(NOT_WRITABLE, "%s is owned by the operating system" % path)
         v = datatypes.normalize(p, value)
+        self._check_references(p, v)
         if owner is not None:
             if owner.set(self, path, v) and owner.apply is not None:
                 owner.apply(self)
@@ -483,23 +361,3 @@ class Model:
                 continue
             out.update((path, str(got[path])) for path in mine if path in got)
         return out
-
-
-def _shown(param, value):
-    """What the ACS reads: secured values as "", command parameters as their default."""
-    if param.secured:
-        return ""
-    if param.facets and "command" in param.facets:
-        return datatypes.default_value(param)
-    return value
-
-
-def _index(view):
-    """{concrete table path: sorted instance numbers} from the keys of a flat view."""
-    idx = {}
-    for key in view:
-        parts = key.split(".")
-        for i in range(1, len(parts) - 1):
-            if parts[i].isdigit():
-                idx.setdefault(".".join(parts[:i]) + ".", set()).add(int(parts[i]))
-    return {t: sorted(s) for t, s in idx.items()}

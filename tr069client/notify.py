@@ -17,15 +17,10 @@ class Watcher:
         # cover their new value.
         self._since_inform = set()
 
-    def watched(self):
-        m = self.model
-        return {p: 1 for p in m.notified(1)}, {p: 2 for p in m.notified(2)}
-
     def poll(self):
         """Read the watched values; return (passive, active) lists of newly changed paths."""
-        passive, active = self.watched()
-        kinds = dict(passive)
-        kinds.update(active)
+        kinds = {p: 1 for p in self.model.notified(1)}
+        kinds.update((p, 2) for p in self.model.notified(2))
         view = self.model.poll(list(kinds))
         changed = {1: [], 2: []}
         for path, kind in kinds.items():

@@ -6,6 +6,7 @@ real device the reboot is under way); the next start sends 1 BOOT because `expec
 
 from . import config, hooks, log
 from . import events as ev
+from .settings import reset
 from .faults import CwmpFault, INVALID_ARGUMENTS
 from .soap import text
 from .store import StoreError
@@ -88,7 +89,6 @@ class Operations:
     def factory_reset(self):
         """The FactoryReset action: tr069client's own state goes first (the command may kill
         us), then factory-reset-command runs; the next session carries 0 BOOTSTRAP and 1 BOOT."""
-        from .daemon import reset  # the daemon imports this module through wiring
         self.clean()
         reset(self.store)
         self.store.state["expect_boot"] = True

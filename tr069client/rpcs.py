@@ -55,6 +55,16 @@ def _bool(elem, name, required=True):
     return v
 
 
+def _uint(elem, name, low=0, high=4294967295):
+    """A required unsignedInt argument within [low, high] (ASCII digits: see soap.digits)."""
+    raw = _required_text(elem, name)
+    n = soap.digits(raw)
+    if n is None or not low <= n <= high:
+        raise CwmpFault(INVALID_ARGUMENTS, "%s must be an integer from %d to %d, not %r"
+                        % (name, low, high, raw[:40]))
+    return n
+
+
 def _key(elem, name="ParameterKey"):
     """ParameterKey/CommandKey: optional in practice (some ACSs omit it), 32 chars at most."""
     value = text(elem, name)
@@ -88,6 +98,8 @@ def set_parameter_values(ctx, req):
         v = child(s, "Value")
         if not name or v is None:
             raise CwmpFault(INVALID_ARGUMENTS, "a ParameterValueStruct lacks its Name or Value")
+        if len(v):   # its text would be only what comes before the first child element
+            raise CwmpFault(INVALID_ARGUMENTS, "the Value of %s holds XML elements, not text" % name)
         items.append((name, v.text or "", v.get(XSI_TYPE)))
     status = ctx.model.set_values(items, _key(req))
     return element("Status", str(status))
@@ -95,7 +107,7 @@ def set_parameter_values(ctx, req):
 
 def get_parameter_attributes(ctx, req):
     attrs = attributes.get(ctx.model, _strings(req, "ParameterNames"))
-    return array("ParameterList", "cwmp:ParameterAttributeStruct", [
+    return soap.array_parts("ParameterList", "cwmp:ParameterAttributeStruct", [
         "<ParameterAttributeStruct><Name>%s</Name><Notification>%d</Notification>%s"
         "</ParameterAttributeStruct>" % (escape(n), note, array("AccessList", "xsd:string",
                                                                   [element("string", a) for a in acl]))
@@ -108,10 +120,7 @@ def set_parameter_attributes(ctx, req):
         name = _required_text(s, "Name")
         notification = access = None
         if _bool(s, "NotificationChange"):
-            raw = _required_text(s, "Notification")
-            if not raw.isdigit():
-                raise CwmpFault(INVALID_ARGUMENTS, "Notification must be 0, 1 or 2, not %r" % raw)
-            notification = int(raw)
+            notification = _uint(s, "Notification", 0, 2)
         # GenieACS sends an empty <Notification/> when NotificationChange is false.
         if _bool(s, "AccessListChange"):
             access = [(c.text or "").strip() for c in _required(s, "AccessList") if local(c.tag) == "string"]
@@ -130,11 +139,9 @@ def delete_object(ctx, req):
 
 
 def schedule_inform(ctx, req):
-    raw = _required_text(req, "DelaySeconds")
-    if not raw.isdigit() or int(raw) < 1:
-        raise CwmpFault(INVALID_ARGUMENTS, "DelaySeconds must be a positive integer, not %r" % raw)
+    delay = _uint(req, "DelaySeconds", 1)
     # The agent turns this into "3 SCHEDULED" + "M ScheduleInform" when the delay elapses.
-    ctx.actions.append(("schedule_inform", int(raw), _key(req, "CommandKey") or ""))
+    ctx.actions.append(("schedule_inform", delay, _key(req, "CommandKey") or ""))
     return ""
 
 

@@ -10,7 +10,7 @@
 from collections import namedtuple
 
 from . import log, soap
-from .datatypes import xsd_type
+from .datatypes import readback, xsd_type
 from .faults import CwmpFault, METHOD_NOT_SUPPORTED
 from .metadata import generic
 from .rpcs import Context
@@ -189,16 +189,12 @@ class Session:
     def _inform(self):
         d = self.device_id
         view = self.model.values()
-        names = []
-        for n in list(self.model.meta.forced_inform) + self.inform_params:
-            if n in view and n not in names:
-                names.append(n)
         params = []
-        for n in names:
-            p = self.model.meta.param(generic(n))
-            if p is None:
-                continue
-            params.append(soap.value_struct(n, "" if p.secured else view[n], xsd_type(p)))
+        # dict.fromkeys: first occurrence wins, in linear time (notified parameters may be many).
+        for n in dict.fromkeys(list(self.model.meta.forced_inform) + self.inform_params):
+            p = self.model.meta.param(generic(n)) if n in view else None
+            if p is not None:
+                params.append(soap.value_struct(n, readback(p, view[n]), xsd_type(p)))
         events = ["<EventStruct>%s%s</EventStruct>" % (element("EventCode", c), element("CommandKey", k))
                   for c, k in self.events]
         return ("<cwmp:Inform><DeviceId>%s%s%s%s</DeviceId>%s<MaxEnvelopes>1</MaxEnvelopes>"
@@ -220,9 +216,8 @@ class Session:
 
 def _retry_after(value):
     """Retry-After in seconds (delta form; an HTTP-date falls back to None)."""
-    if value and value.strip().isdigit():
-        return min(int(value.strip()), 86400)
-    return None
+    seconds = soap.digits(value)
+    return None if seconds is None else min(seconds, 86400)
 
 
 def transfer_complete(command_key, fault_code, fault_string, start_time, complete_time):

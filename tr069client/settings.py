@@ -1,5 +1,6 @@
 """The operator's settings (MikroTik's names) and where each lives: a ManagementServer
-parameter or a local value in the store; no I/O."""
+parameter or a local value in the store; the KEY=VALUE commands over settings and TR-181
+paths; no I/O."""
 
 from . import config
 from .faults import CwmpFault
@@ -28,6 +29,7 @@ PRODUCT_DEFAULTS = {
 }
 SECRET = ("password", "connection-request-password")
 LOCAL_DEFAULTS = {"client-certificate": "", "ca-file": "", "cr-address": "", "cr-port": 7547}
+SETTING_NAMES = tuple(PARAMS) + tuple(LOCAL_DEFAULTS)
 
 
 class SettingError(Exception):
@@ -35,7 +37,8 @@ class SettingError(Exception):
 
 
 def get(model, name):
-    """The setting's current value, in its config kind (bool, int or str)."""
+    """The setting's current value, in its config kind (bool, int or str); SettingError for
+    an unknown name."""
     if name in PARAMS:
         raw = model.value(PARAMS[name], "")
         kind = config.KEYS[name][0]
@@ -46,17 +49,19 @@ def get(model, name):
         return raw
     if name in LOCAL_DEFAULTS:
         return model.store.state.get("settings", {}).get(name, LOCAL_DEFAULTS[name])
-    raise SettingError("unknown setting %r (known: %s)" % (name, ", ".join(names())))
+    raise SettingError("unknown setting %r (known: %s)" % (name, ", ".join(SETTING_NAMES)))
 
 
 def put(model, name, value):
     """Validate and store one setting; returns the stored value."""
-    if name not in PARAMS and name not in LOCAL_DEFAULTS:
-        raise SettingError("unknown setting %r (known: %s)" % (name, ", ".join(names())))
+    if name not in SETTING_NAMES:
+        raise SettingError("unknown setting %r (known: %s)" % (name, ", ".join(SETTING_NAMES)))
     try:
         value = config.check(name, value)
     except config.ConfigError as e:
         raise SettingError(str(e))
+    if name == "acs-url" and value:
+        _check_url(value)
     if name in PARAMS:
         wire = ("true" if value else "false") if isinstance(value, bool) else str(value)
         try:
@@ -71,29 +76,110 @@ def put(model, name, value):
     return value
 
 
+def _check_url(url):
+    """An ACS URL the transport can use, and with no credentials in it to show or log."""
+    from urllib.parse import urlsplit
+    try:
+        parts = urlsplit(url)
+        parts.port  # raises ValueError for a port that is no number or out of range
+    except ValueError:
+        parts = None
+    if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname
+            or any(c <= " " or c == "\x7f" for c in url)):
+        raise SettingError("acs-url: expected an http:// or https:// URL, not %r" % shown_url(url))
+    if "@" in parts.netloc:
+        raise SettingError("acs-url: give the credentials as username and password, not in the URL")
+
+
+def shown_url(url):
+    """`url` with the password of a user:password@ part masked, for status and the log."""
+    scheme, sep, rest = url.partition("://")
+    end = min([i for i in map(rest.find, "/?#") if i >= 0] or [len(rest)])
+    userinfo, at, host = rest[:end].rpartition("@")   # a password may hold "@"
+    if not (sep and at and ":" in userinfo):
+        return url
+    return "%s://%s:%s@%s%s" % (scheme, userinfo.split(":", 1)[0], "*" * 8, host, rest[end:])
+
+
 def apply_initial(model, given):
     """Apply settings from flags or the config file, each only when it differs from what was
-    last applied from there: an init script's fixed --acs-url must not undo the ACS's change."""
-    applied = model.store.state.setdefault("applied", {})
-    changed = []
-    for name, value in given.items():
-        if value is None or applied.get(name) == value:
-            continue
-        put(model, name, value)
-        applied[name] = value
-        model.store.dirty = True
-        changed.append(name)
-    return changed
-
-
-def names():
-    return list(PARAMS) + list(LOCAL_DEFAULTS)
+    last applied from there (an init script's fixed --acs-url must not undo the ACS's change);
+    all or nothing. The names applied."""
+    applied = model.store.state.get("applied", {})
+    items = [[name, value] for name, value in given.items()
+             if value is not None and applied.get(name) != value]
+    if items:
+        set_values(model, items)
+        model.store.state.setdefault("applied", {}).update(items)
+    return [name for name, _ in items]
 
 
 def show(model, reveal=False):
     """{setting: value} with secrets masked unless `reveal`."""
     out = {}
-    for n in names():
+    for n in SETTING_NAMES:
         v = get(model, n)
-        out[n] = ("*" * 8 if v else "") if n in SECRET and not reveal else v
+        if not reveal and n in SECRET:
+            v = "*" * 8 if v else ""
+        elif not reveal and n == "acs-url":
+            v = shown_url(v)   # one the ACS set may carry a password
+        out[n] = v
     return out
+
+
+def get_values(model, names):
+    """{name: value} for settings and TR-181 paths (secrets masked)."""
+    out = {}
+    for n in names:
+        if n.startswith("Device."):
+            for full, value, _ in model.get_values([n]):
+                out[full] = value
+        else:
+            get(model, n)   # an unknown name is an error
+            out[n] = show(model)[n]
+    return out
+
+
+def set_values(model, items):
+    """Apply KEY=VALUE pairs (settings or TR-181 paths) all or nothing."""
+    import copy
+    store = model.store
+    # Deep: settings live in nested dicts of the state.
+    saved = copy.deepcopy((store.values, store.attrs, store.state))
+    try:
+        for k, v in items:
+            if k.startswith("Device."):
+                try:
+                    model.set_local(k, v)
+                except CwmpFault as f:
+                    raise SettingError("%s: %s" % (k, f.message))
+            else:
+                put(model, k, v)
+    except Exception:  # whatever went wrong, nothing of it stays
+        for d, old in zip((store.values, store.attrs, store.state), saved):
+            _restore(d, old)
+        model.refresh()
+        raise
+    store.dirty = True
+
+
+def _restore(d, old):
+    """Make `d` equal `old` again, keeping the entries that did not change: the agent holds
+    some of them (the event list, the notification baseline) and must keep saving into them."""
+    for k in [k for k in d if k not in old]:
+        del d[k]
+    for k, v in old.items():
+        if k not in d or d[k] != v:
+            d[k] = v
+
+
+def reset(store):
+    """Forget configuration and state (MikroTik's reset-tr069-config); the boot id stays,
+    as this is no reboot: the next session is a BOOTSTRAP, not a BOOT."""
+    boot_id = store.state.get("boot_id")
+    store.values.clear()
+    store.attrs.clear()
+    store.state.clear()
+    if boot_id is not None:
+        store.state["boot_id"] = boot_id
+    store.dirty = True

@@ -53,12 +53,19 @@ def text(elem, name, default=None):
 
 _BARE_AMP = re.compile(rb"&(?!(?:amp|lt|gt|quot|apos|#[0-9]+|#x[0-9a-fA-F]+);)")
 _MAX_PARSE = 4 * 1024 * 1024
+# Each element costs about 100 bytes of tree: 4 MiB of "<a/>" would take 100 MB. Every
+# element has at least one "<", so this bounds the tree at about 10 MB, while a request
+# naming 16,384 parameters (rpcs._MAX_NAMES) uses about 33,000.
+_MAX_TAGS = 100000
 
 
 def parse(body):
     """Parse an ACS message; raise SoapError with an operator's sentence if it is unusable."""
     if len(body) > _MAX_PARSE:
         raise SoapError("ACS sent a message of %d bytes, more than this client accepts" % len(body))
+    if body.count(b"<") > _MAX_TAGS:
+        raise SoapError("ACS sent a message of more than %d XML tags, more than this client accepts"
+                        % _MAX_TAGS)
     try:
         root = _parse_xml(body)
     except ParseError as e:
@@ -101,7 +108,7 @@ def _parse_xml(body):
         return fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as e:
         raise SoapError("ACS sent forbidden XML (%s)" % type(e).__name__)
-    except (ValueError, UnicodeError) as e:
+    except (ValueError, LookupError) as e:   # LookupError: an encoding Python does not know
         raise SoapError("ACS sent undecodable XML: %s" % e)
 
 
@@ -193,7 +200,16 @@ def parse_fault(elem):
         msg = text(cwmp_fault, "FaultString", "") or ""
     else:
         code, msg = "", text(elem, "faultstring", "") or ""
-    return (int(code) if code.isdigit() else 0), msg.strip()
+    return digits(code, 0), msg.strip()
+
+
+def digits(value, default=None):
+    """The int of up to 10 ASCII digits (an unsignedInt's width; spaces around are fine), else
+    `default`: int() alone takes other scripts' digits ("²") and raises on 5,000 of them."""
+    value = (value or "").strip()
+    if value.isascii() and value.isdigit() and len(value) <= 10:
+        return int(value)
+    return default
 
 
 def parse_bool(value):

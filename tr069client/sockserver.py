@@ -10,6 +10,8 @@ import socket
 
 from . import log
 
+_REST = 1.0  # seconds the listening socket is left alone after accept() ran out of descriptors
+
 
 class Client(object):
     """One accepted socket: input and output buffers, deadline, and how it ends."""
@@ -29,8 +31,8 @@ class Server(object):
 
     Hooks for subclasses:
       _process(c, now)        consume complete requests in c.inbuf, answer with _queue()
-      _accept_error(exc, now) an accept() failed: True to stop and free a descriptor,
-                              False to try the next pending connection
+      _accept_error(exc, now) an accept() failed: True to free a descriptor and rest a
+                              while, False to try the next pending connection
     Class attributes: _RECV_SIZE (bytes per recv), _LINGER (after a closing answer, shut
     the write side and drain input instead of closing at once), _WHO (name for debug logs
     of dropped clients; None logs nothing).
@@ -47,24 +49,34 @@ class Server(object):
         self._clock = clock
         self._accepts = accepts or self._max_clients  # per call, so a flood cannot starve the loop
         self._clients = {}  # socket -> Client, oldest first
+        # While out of descriptors a pending connection keeps the listening socket readable:
+        # select() would return at once, for ever. It rests until then instead.
+        self._resting_until = None
 
     def readable(self):
         """Sockets to select() for reading: the listening socket and clients with no output due."""
         if self._sock is None:
             return []
-        return [self._sock] + [c.sock for c in self._clients.values() if not c.out]
+        listening = [self._sock] if self._resting_until is None else []
+        return listening + [c.sock for c in self._clients.values() if not c.out]
 
     def writable(self):
         """Sockets with output still to send."""
         return [c.sock for c in self._clients.values() if c.out]
 
     def next_deadline(self):
-        """When the next client times out (monotonic seconds), or None without clients."""
-        return min([c.deadline for c in self._clients.values()] or [None])
+        """When the next client times out or accepting resumes (monotonic seconds), or None."""
+        times = [c.deadline for c in self._clients.values()]
+        if self._resting_until is not None:
+            times.append(self._resting_until)
+        return min(times) if times else None
 
     def expire(self, now=None):
-        """Drop every client past its deadline; how many were dropped."""
+        """Drop every client past its deadline (and end a rest that is over); how many were
+        dropped."""
         now = self._clock() if now is None else now
+        if self._resting_until is not None and now >= self._resting_until:
+            self._resting_until = None
         late = [c for c in self._clients.values() if c.deadline <= now]
         for c in late:
             self._note("dropping %s (too slow)", c)
@@ -113,8 +125,9 @@ class Server(object):
             except OSError as exc:
                 if not self._accept_error(exc, now):
                     continue
-                if self._clients:  # free a descriptor, or select() keeps waking us
+                if self._clients:  # free a descriptor for what comes after the rest
                     self._drop(next(iter(self._clients.values())))
+                self._resting_until = now + _REST
                 return
             sock.setblocking(False)
             while len(self._clients) >= self._max_clients:

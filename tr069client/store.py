@@ -44,7 +44,9 @@ class Store:
                 raise ValueError("wrong structure")
             if not all(isinstance(k, str) and isinstance(v, str) for k, v in values.items()):
                 raise ValueError("a value that is not a string")
-        except ValueError as e:
+            if not all(_attribute_ok(a) for a in attrs.values()):
+                raise ValueError("an attribute that is not [notification, [access, ...]]")
+        except (ValueError, RecursionError) as e:   # RecursionError: JSON nested too deep
             # A damaged file must not stop the device from reaching its ACS: keep it for
             # inspection and start over (the next Inform is a BOOTSTRAP).
             aside = path + ".damaged"
@@ -69,8 +71,14 @@ class Store:
         tmp = "%s.tmp.%d" % (self.path, os.getpid())
         try:
             os.makedirs(folder, mode=0o700, exist_ok=True)
-            # 0600: the file holds the ACS and connection-request passwords.
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            # 0600: the file holds the ACS and connection-request passwords. Always a fresh
+            # file (O_EXCL, O_NOFOLLOW): a symlink planted at this name is never written through.
+            try:
+                os.unlink(tmp)   # left by a crash of a process with the same pid
+            except FileNotFoundError:
+                pass
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+            fd = os.open(tmp, flags, 0o600)
             try:
                 view = memoryview(data)
                 while view:
@@ -95,3 +103,8 @@ class Store:
     def save_if_dirty(self):
         if self.dirty:
             self.save()
+
+
+def _attribute_ok(a):
+    return (isinstance(a, list) and len(a) == 2 and a[0] in (0, 1, 2) and isinstance(a[1], list)
+            and all(isinstance(x, str) for x in a[1]))

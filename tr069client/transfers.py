@@ -8,13 +8,15 @@ Each step is saved before it starts, so a restart (SIGKILL, power loss) knows wh
     done --TransferComplete acknowledged by the ACS--> removed from the queue
     found transferring at start: partial files removed, queued again (MAX_TRIES tries in all)
     found applying at start: done; fault 0 if the device booted meanwhile (the command rebooted
-        it, as sysupgrade does), else 9002 because the outcome is unknown
+        it, as sysupgrade does), else 9002 because the outcome is unknown; but while the command
+        itself still runs (it outlives the daemon), its files stay and nothing else starts
 """
 
+import re
 import time
 
 from . import events as ev
-from . import fetch, log, settings
+from . import config, fetch, hooks, log, settings
 from .faults import (CwmpFault, CANCEL_NOT_PERMITTED, INTERNAL_ERROR, INVALID_ARGUMENTS,
                      METHOD_NOT_SUPPORTED, RESOURCES_EXCEEDED, TRANSFER_FAILURE, UPLOAD_FAILURE)
 from .session import CpeRequest, transfer_complete
@@ -27,8 +29,10 @@ _STATE = {QUEUED: 1, TRANSFERRING: 2, APPLYING: 2, DONE: 3}
 # The schema's TransferList holds at most 16 entries; beyond that a new one gets 9004.
 MAX_TRANSFERS = 16
 MAX_TRIES = 3
+POLL = 5.0   # seconds between looks at a command that an earlier daemon left running
 UNKNOWN_TIME = "0001-01-01T00:00:00Z"
 _MAX_UINT = 4294967295
+_DIGITS = re.compile(r"[0-9]+\Z")
 _TOKEN = "transfer"
 CWMP_1_0, CWMP_1_1 = "urn:dslforum-org:cwmp-1-0", "urn:dslforum-org:cwmp-1-1"
 # TransferComplete's FaultCode is an enumeration per CWMP version (the schemas): cwmp-1-0
@@ -48,13 +52,15 @@ def _time(wall):
 class Queue:
     """The transfers in `store.state["transfers"]`; a timer of the daemon's loop (`deadline`,
     `tick`) that runs them one at a time through `worker` (a fetch.Worker) between sessions.
-    `reboot(reason)` restarts the device after a firmware upgrade."""
+    `reboot(reason)` restarts the device after a firmware upgrade; a command an earlier daemon
+    left running is waited for at most `hook_timeout` seconds from its start."""
 
-    def __init__(self, store, worker, clock=time.time, reboot=None):
+    def __init__(self, store, worker, clock=time.time, reboot=None, hook_timeout=600):
         self.store = store
         self.worker = worker
         self.clock = clock
         self.reboot = reboot
+        self.hook_timeout = hook_timeout
         self.agent = None
         self._recovered = False
 
@@ -143,12 +149,16 @@ class Queue:
         times = [mono + max(0.0, r["due"] - wall) for r in self.items if r["state"] == QUEUED]
         if not self._recovered:
             times.append(mono)
+        elif any(r["state"] == APPLYING for r in self.items):
+            return mono + POLL   # only a look at the command left running: nothing else starts
         return min(times) if times else None
 
     def tick(self, mono, wall):
         if not self._recovered:
             self._recovered = True
             self.recover(wall)
+        if self._left_running(wall):
+            return
         # A due session goes first: it reports finished transfers before the next one starts.
         if self.agent is not None and self.agent.due(mono):
             return
@@ -174,12 +184,36 @@ class Queue:
                 if rec.get("boot") is None or rec.get("boot") != self.store.state.get("boot_id"):
                     log.info("the device booted while %s ran: taken as success", rec["hook"])
                     self._finish(rec, 0, "")
+                elif hooks.alive(rec.get("pid")):
+                    log.info("%s, started before tr069client stopped, still runs; waiting for it",
+                             rec["hook"])
                 else:
-                    self._finish(rec, INTERNAL_ERROR, "tr069client stopped while %s ran; its "
-                                 "outcome is unknown" % rec["hook"])
+                    self._unknown(rec)
             elif state == DONE:
                 self._announce(rec)
-        self.worker.clean()  # nothing runs now: every file left is a leftover
+        # Every file left is a leftover, but those of a command that still runs.
+        self.worker.clean(keep=[r["id"] for r in self.items if r["state"] == APPLYING])
+        self._save()
+
+    def _left_running(self, wall):
+        """True while a command that an earlier daemon started still runs; it finishes the
+        transfers whose command has ended (or ran past hook_timeout)."""
+        waiting = False
+        for rec in [r for r in self.items if r["state"] == APPLYING]:
+            if hooks.alive(rec.get("pid")) and wall < rec.get("since", wall) + self.hook_timeout:
+                waiting = True
+            else:
+                self._unknown(rec)
+                self.worker.clean(keep=[r["id"] for r in self.items if r is not rec])
+        return waiting
+
+    def _unknown(self, rec):
+        self._finish(rec, INTERNAL_ERROR, "tr069client stopped while %s ran; its outcome is "
+                     "unknown" % rec["hook"])
+
+    def _started(self, rec, pgid):
+        # Saved before the command gets far: a restart must know it may still run.
+        rec.update(pid=pgid, since=self.clock())
         self._save()
 
     def _run(self, rec):
@@ -193,7 +227,7 @@ class Queue:
             if rec["kind"] == "Download":
                 rec.update(state=APPLYING, files=files, boot=self.store.state.get("boot_id"))
                 self._save()
-                self.worker.apply(rec, files)
+                self.worker.apply(rec, files, started=lambda pgid: self._started(rec, pgid))
                 reboot = rec["hook"] == "firmware-command"
         except CwmpFault as f:
             self._finish(rec, f.code, f.message)
@@ -250,6 +284,7 @@ def _not_too_new(method, req):
     if ns in _TOO_NEW[method]:
         raise CwmpFault(METHOD_NOT_SUPPORTED, "%s is not part of %s" % (method, ns))
 
+
 def _arg(req, name, default=None, limit=256, strip=True):
     value = text(req, name)
     if value is None:
@@ -264,7 +299,8 @@ def _arg(req, name, default=None, limit=256, strip=True):
 
 def _uint(req, name):
     value = _arg(req, name, "0", 10) or "0"
-    if not value.isdigit() or int(value) > _MAX_UINT:
+    # xsd:unsignedInt has ASCII digits only; str.isdigit() also takes "\u00b2", which int() refuses.
+    if not _DIGITS.match(value) or int(value) > _MAX_UINT:
         raise CwmpFault(INVALID_ARGUMENTS, "%s must be an unsigned integer, not %r" % (name, value))
     return int(value)
 
@@ -329,7 +365,7 @@ def install(parts, store, cfg, reboot=None):
     """Plug the queue into the daemon's parts: RPCs, timer, agent hooks; returns the queue."""
     worker = fetch.Worker(cfg, ca_file=lambda: settings.get(parts.model, "ca-file") or None,
                           service=lambda: parts.service and parts.service())
-    queue = Queue(store, worker, reboot=reboot)
+    queue = Queue(store, worker, reboot=reboot, hook_timeout=config.get(cfg, "hook-timeout"))
     parts.extra["transfers"] = queue
     parts.handlers.update(RPCS)
     parts.timers.append(queue)

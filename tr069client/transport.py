@@ -1,108 +1,22 @@
 """HTTP(S) to the ACS and file servers: one kept-alive session, cookies, auth, redirects, TLS."""
 
-import socket
-import sys
 import time
-
-if "ssl" in sys.modules or "http.client" in sys.modules:
-    import http.client
-else:
-    # http.client imports ssl (+4 MB of OpenSSL) when it can; hide it so an http-only
-    # device never loads it. _HTTPSConnection imports ssl on first use instead.
-    sys.modules["ssl"] = None
-    try:
-        import http.client
-    finally:
-        del sys.modules["ssl"]
-import email.utils  # already loaded by http.client
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 from . import __version__, auth, log
+# `http` comes from .connection, which imports http.client without loading ssl.
+from .connection import HTTPConnection, HTTPSConnection, TransportError, describe, dropped, \
+    http, tls_context
+import email.utils  # noqa: E402,I100 - already loaded by http.client
 
 MAX_BODY = 16 * 1024 * 1024
 _CHUNK = 64 * 1024
 _DRAIN = 1024 * 1024  # largest 401/redirect body read to keep the connection
 _MAX_REDIRECTS = 5
 _REDIRECTS = (301, 302, 303, 307, 308)
-_CERT_HINTS = ("certif", "unknown ca", "eof", "handshake failure", "access denied")
 _USER_AGENT = "tr069client/" + __version__
-
-
-class TransportError(Exception):
-    """A failed exchange as one sentence for an operator; `kind` says what failed.
-
-    kind: connect dns timeout tls auth http protocol too-large; `status`: the HTTP status
-    behind an "auth" or "http" error.
-    """
-
-    def __init__(self, message, kind, status=None):
-        Exception.__init__(self, message)
-        self.message, self.kind, self.status = message, kind, status
-
-
-class _HTTPConnection(http.client.HTTPConnection):
-    """http.client's connection, resolving an ASCII host name as bytes: getaddrinfo() of a
-    str loads the idna codec and unicodedata (0.3 MB, and python3-codecs on OpenWrt)."""
-
-    def __init__(self, *args, **kwargs):
-        http.client.HTTPConnection.__init__(self, *args, **kwargs)
-        self._create_connection = _connect_ascii   # http.client sets it per instance
-
-
-def _connect_ascii(address, *args):
-    host, port = address
-    try:
-        host = host.encode("ascii")
-    except UnicodeEncodeError:
-        pass  # an internationalised name does need the idna codec
-    return socket.create_connection((host, port), *args)
-
-
-class _HTTPSConnection(_HTTPConnection):
-    """HTTPS without http.client's own class, which exists only if ssl was importable."""
-
-    default_port = 443
-    context = None  # set by the caller before connect()
-
-    def connect(self):
-        _HTTPConnection.connect(self)
-        self.sock = self.context.wrap_socket(self.sock, server_hostname=self.host)
-
-
-def _tls_context(ca_file, client_cert):
-    import ssl
-    what = "CA file %s" % ca_file
-    try:
-        ctx = ssl.create_default_context(cafile=ca_file)  # verifies, checks the hostname
-        what = "client certificate %s" % client_cert
-        if client_cert:
-            ctx.load_cert_chain(client_cert)  # one PEM holding certificate and key
-    except (OSError, ValueError) as e:
-        raise TransportError("cannot load the %s: %s" % (what, _reason(e)), "tls")
-    return ctx
-
-
-def _reason(e):
-    text = str(getattr(e, "verify_message", None) or getattr(e, "reason", None)
-               or getattr(e, "strerror", None) or e or type(e).__name__)
-    text = text.split(" (_ssl.c:")[0]
-    return text.replace("_", " ").lower() if text.isupper() else text
-
-
-def _dropped(sock):
-    """True if the peer closed (or wrote to) an idle kept-alive connection."""
-    timeout = sock.gettimeout()
-    sock.settimeout(0)
-    try:
-        sock.recv(1)  # b"" (closed) or stray bytes: unusable either way
-        return True
-    except BlockingIOError:
-        return False
-    except OSError as e:
-        ssl = sys.modules.get("ssl")  # an SSL socket exists only once ssl is loaded
-        return not (ssl and isinstance(e, (ssl.SSLWantReadError, ssl.SSLWantWriteError)))
-    finally:
-        sock.settimeout(timeout)
+# RFC 3986 characters a request target keeps as they are; the rest is percent-encoded.
+_TARGET_SAFE = "/?#[]@!$&'()*+,;=:-._~%"
 
 
 class _Cookies(object):
@@ -147,8 +61,9 @@ class _Peer(object):
                  what):
         self.what = what  # "ACS" or "file server": the subject of error sentences
         self.timeout, self.user_agent = timeout, user_agent
-        self._tls, self._context = (ca_file, client_cert), None
-        self._conn, self._fresh = None, False
+        self.ca_file, self.client_cert, self._context = ca_file, client_cert, None
+        self._conn = None
+        self.fresh = False  # nothing was answered yet on the current connection
         self.username = username or ""
         self.auth = auth.Client(self.username, password)
         self.cookies = _Cookies()
@@ -156,8 +71,11 @@ class _Peer(object):
 
     def _set_url(self, url):
         scheme, sep, rest = url.partition("://")
-        if sep and "@" in rest.split("/", 1)[0]:  # never keep or show user:password@
-            url = scheme + sep + rest.split("@", 1)[1]
+        end = min([i for i in map(rest.find, "/?#") if i >= 0] or [len(rest)])
+        if sep and "@" in rest[:end]:  # never keep or show user:password@ (which may hold "@")
+            url = scheme + sep + rest[:end].rpartition("@")[2] + rest[end:]
+        if any(c <= " " or c == "\x7f" for c in url):
+            raise TransportError("invalid URL %r (spaces or control characters)" % url, "protocol")
         try:
             parts = urlsplit(url)
             port = parts.port
@@ -168,7 +86,8 @@ class _Peer(object):
         self.url, self.https, self.host = url, parts.scheme == "https", parts.hostname
         self.port = port or (443 if self.https else 80)
         self.path = parts.path or "/"
-        self.target = self.path + ("?" + parts.query if parts.query else "")
+        # Non-ASCII characters in the path or query go out percent-encoded, as UTF-8.
+        self.target = quote(self.path + ("?" + parts.query if parts.query else ""), _TARGET_SAFE)
 
     def close(self):
         if self._conn is not None:
@@ -179,11 +98,11 @@ class _Peer(object):
         if self._conn is None:
             if self.https:
                 if self._context is None:
-                    self._context = _tls_context(*self._tls)
-                self._conn = _HTTPSConnection(self.host, self.port, timeout=self.timeout)
+                    self._context = tls_context(self.ca_file, self.client_cert)
+                self._conn = HTTPSConnection(self.host, self.port, timeout=self.timeout)
                 self._conn.context = self._context
             else:
-                self._conn = _HTTPConnection(self.host, self.port, timeout=self.timeout)
+                self._conn = HTTPConnection(self.host, self.port, timeout=self.timeout)
         return self._conn
 
     def request(self, method, body, headers):
@@ -244,30 +163,30 @@ class _Peer(object):
         for attempt in (0, 1):
             conn = self._connection()
             reused = conn.sock is not None
-            if reused and _dropped(conn.sock):
+            if reused and dropped(conn.sock):
                 log.debug("%s closed the idle connection; reconnecting", self.what)
                 conn.close()
                 reused = False
             sent = False
             try:
                 if conn.sock is None:
-                    self._fresh = False
+                    self.fresh = False
                     conn.connect()
-                    self._fresh = True  # nothing answered on this connection yet
+                    self.fresh = True
                 conn.putrequest(method, self.target, skip_accept_encoding=True)
                 extra = [("User-Agent", self.user_agent),
                          ("Cookie", self.cookies.header(self.host, self.path, self.https)),
                          ("Authorization", self.auth.header(method, self.target))]
                 for name, value in list(headers) + extra:
                     if value is not None:
-                        conn.putheader(name, value)
+                        conn.putheader(name, _header_value(value))
                 if body is None:
                     conn.endheaders()
                 else:
                     body(conn)
                 sent = True
                 resp = conn.getresponse()
-                self._fresh = False
+                self.fresh = False
                 return resp
             except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError) as e:
                 self.close()
@@ -277,55 +196,17 @@ class _Peer(object):
 
     def error(self, e):
         """Turn a socket, TLS or HTTP exception into a TransportError sentence."""
-        what, url, host = self.what, self.url, self.host
-        hp = "%s:%d" % ("[%s]" % host if ":" in host else host, self.port)
-        ssl = sys.modules.get("ssl")
-        if isinstance(e, TransportError):
-            return e
-        if isinstance(e, socket.timeout):
-            return TransportError("%s did not answer within %g s (%s)"
-                                  % (what, self.timeout, url), "timeout")
-        if ssl and isinstance(e, ssl.SSLCertVerificationError):
-            code = getattr(e, "verify_code", 0)
-            if code == 62 or "mismatch" in str(e).lower():
-                msg = "does not match its name"
-            elif code in (18, 19, 20, 21):
-                msg = "is not trusted (self-signed / unknown CA): " + _reason(e)
-            elif code == 10:
-                msg = "has expired"
-            else:
-                msg = "is not valid: " + _reason(e)
-            return TransportError("TLS certificate of %s %s" % (host, msg), "tls")
-        # TLS 1.3 checks our client certificate after our side of the handshake is over:
-        # a refusal shows up as an alert, an EOF or a reset on the first exchange.
-        first_tls = self.https and self._fresh and not isinstance(e, ConnectionRefusedError)
-        is_ssl = ssl is not None and isinstance(e, ssl.SSLError)
-        if is_ssl or (first_tls and isinstance(e, ConnectionError)):
-            reason = _reason(e) if is_ssl else "the %s closed the connection" % what
-            if first_tls and (not is_ssl or any(w in reason.lower() for w in _CERT_HINTS)):
-                reason += ("; the %s may not accept our client certificate" if self._tls[1]
-                           else "; the %s may require a client certificate") % what
-            return TransportError("TLS handshake with %s failed: %s" % (host, reason), "tls")
-        if isinstance(e, socket.gaierror):
-            return TransportError("cannot resolve %s host %s" % (what, host), "dns")
-        if isinstance(e, ConnectionRefusedError):
-            return TransportError("%s unreachable: connection refused (%s)" % (what, hp),
-                                  "connect")
-        if isinstance(e, http.client.RemoteDisconnected):
-            return TransportError("%s closed the connection without answering (%s)"
-                                  % (what, url), "connect")
-        if isinstance(e, ConnectionError):
-            return TransportError("connection to the %s was reset (%s)" % (what, hp), "connect")
-        if isinstance(e, http.client.IncompleteRead):
-            return TransportError("connection to the %s was lost in the middle of a response "
-                                  "(%s)" % (what, url), "connect")
-        if isinstance(e, http.client.HTTPException):
-            return TransportError("%s sent a malformed HTTP response (%s: %s)"
-                                  % (what, type(e).__name__, url), "protocol")
-        if isinstance(e, OSError):
-            return TransportError("%s unreachable: %s (%s)" % (what, _reason(e).lower(), hp),
-                                  "connect")
-        raise e
+        return describe(e, self)
+
+
+def _header_value(value):
+    """`value` as http.client sends it: latin-1 text as is, anything beyond as UTF-8 bytes
+    (a Digest user name such as "用户"), never an encoding error."""
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode("utf-8")
+    return value
 
 
 def _stream(resp, limit, sink, too_large):

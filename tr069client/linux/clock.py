@@ -57,16 +57,18 @@ def time_zone(root):
     /etc/localtime (version 2 and later end with one), else "UTC0"."""
     tz = files.read(root, "etc/TZ")
     if tz:
-        return tz.splitlines()[0]
+        return files.printable(tz.splitlines()[0])
     try:
         with open(files.path(root, "etc/localtime"), "rb") as f:
             data = f.read(1 << 20)
     except OSError:
         data = b""
-    if data.startswith(b"TZif") and data[4:5] in (b"2", b"3", b"4"):
-        footer = data.rstrip(b"\n").rpartition(b"\n")[2]
-        if footer and len(footer) < 256:
-            return footer.decode("ascii", "replace")
+    # The footer sits between the last two newlines; it is empty for a zone that no TZ
+    # string can describe.
+    if data.startswith(b"TZif") and data[4:5] in (b"2", b"3", b"4") and data.endswith(b"\n"):
+        footer = data[:-1].rpartition(b"\n")[2].decode("ascii", "replace")
+        if footer and len(footer) < 256 and footer.isprintable():
+            return footer
     return "UTC0"
 
 

@@ -18,7 +18,6 @@ DATA_MODEL = {
     "UUID": "7095732c-79f0-5fb8-90ee-6c9e4a9d02c8",
     "Features": "",
 }
-_MAX_UINT = 4294967295
 
 
 def providers(ident):
@@ -33,10 +32,10 @@ def deviceinfo(model, params):
     out = dict(params)
     up = files.uptime(root)
     if up is not None:
-        out[DI + "UpTime"] = str(min(up, _MAX_UINT))
+        out[DI + "UpTime"] = str(min(up, rows.MAX_UINT))
     host = files.read(root, "proc/sys/kernel/hostname")
     if host:
-        out[DI + "HostName"] = host[:255]
+        out[DI + "HostName"] = files.printable(host[:255])
     kernel = files.read(root, "proc/sys/kernel/osrelease")
     if kernel:
         out[DI + "AdditionalSoftwareVersion"] = ("Linux " + kernel).replace(",", " ")[:64]
@@ -78,4 +77,4 @@ def memory(model):
         out["TotalPersistent"] = st.f_blocks * st.f_frsize // 1024
         out["FreePersistent"] = st.f_bavail * st.f_frsize // 1024
         break
-    return {DI + "MemoryStatus." + k: str(min(v, _MAX_UINT)) for k, v in out.items()}
+    return {DI + "MemoryStatus." + k: str(min(v, rows.MAX_UINT)) for k, v in out.items()}

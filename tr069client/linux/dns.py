@@ -1,6 +1,8 @@
 """Device.DNS.: the resolver's servers as Client.Server.{i}. rows (read-only, as TR-181
 wants for servers learnt from DHCP or RA), beside which the ACS may add stored rows."""
 
+import socket
+
 from ..provider import Provider
 from . import files, netdev, rows
 
@@ -50,13 +52,24 @@ def dns(model, memory):
 
 
 def resolv_conf(text):
-    """[(address, scope interface or "")] of the nameserver lines, duplicates dropped."""
+    """[(address, scope interface or "")] of the nameserver lines, duplicates and what is
+    no IP address (the resolver ignores those too) dropped."""
     out, seen = [], set()
     for line in text.splitlines():
         f = line.split()
         if len(f) >= 2 and f[0] == "nameserver":
             addr, _, scope = f[1].partition("%")
-            if addr not in seen and len(addr) <= 45:
+            if addr not in seen and _is_address(addr):
                 seen.add(addr)
                 out.append((addr, scope))
     return out
+
+
+def _is_address(text):
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, text)
+            return True
+        except (OSError, ValueError):
+            continue
+    return False

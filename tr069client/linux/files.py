@@ -16,6 +16,12 @@ def read(root, name, default=None):
         return default
 
 
+def printable(text):
+    """`text` with each control character replaced by "?": names any process or user may
+    choose (a process name, the host name) must still be valid TR-181 strings."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else "?" for c in text)
+
+
 def read_int(root, name, default=None, base=10):
     text = read(root, name)
     try:

@@ -29,7 +29,7 @@ def hosts(model, s, seen):
     found = {}
     for line in files.lines(root, "proc/net/arp")[1:]:
         f = line.split()
-        if len(f) >= 6 and int(f[2], 16) & _ATF_COM:
+        if len(f) >= 6 and _flags(f[2]) & _ATF_COM:
             _note(found, s, f[3].lower(), f[5], f[0], "v4")
     try:
         for index, family, addr, mac, state in netlink.neighbours(
@@ -60,6 +60,13 @@ def hosts(model, s, seen):
     return out
 
 
+def _flags(text):
+    try:
+        return int(text, 16)
+    except ValueError:
+        return 0
+
+
 def _note(found, s, mac, dev, addr, kind):
     if mac == _NO_MAC or dev not in s.ip or dev in s.upstream:
         return
@@ -75,7 +82,7 @@ def _lease_names(root):
         for line in files.lines(root, name):
             f = line.split()
             if len(f) >= 4 and f[3] != "*":
-                out[f[1].lower()] = f[3]
+                out[f[1].lower()] = files.printable(f[3])
     return out
 
 

@@ -28,28 +28,27 @@ def providers(memory):
             Provider("Device.InterfaceStack.", lambda m: stack(m, netdev.scan(m, memory)))]
 
 
+def _common(s, name, path, **more):
+    """The parameters every interface row has, from the device `name` at `path`."""
+    d = s.devs[name]
+    return dict({"Enable": d["up"], "Status": d["status"], "Alias": rows.alias(int(path.rpartition(".")[2])),
+                 "Name": name, "LastChange": d["last_change"], "LowerLayers": s.lower_layers(path)}, **more)
+
+
 def ethernet(model, s):
     out = {"Device.Ethernet.WoLSupported": "false", "Device.Ethernet.FlowControlSupported": "false"}
     for name, path in s.eth.items():
         d = s.devs[name]
-        n = int(path.rpartition(".")[2])
         duplex = d["duplex"].capitalize()
-        rows.fill(out, model, path + ".", _ETH, {
-            "Enable": d["up"], "Status": d["status"], "Alias": rows.alias(n), "Name": name,
-            "LastChange": d["last_change"], "LowerLayers": s.lower_layers(path),
-            "Upstream": name in s.upstream, "MaxBitRate": -1, "MACAddress": d["mac"],
-            "CurrentBitRate": max(d["speed"], 0),
-            "DuplexMode": "Auto", "CurrentDuplexMode": duplex if duplex in ("Half", "Full") else "Unknown",
-            "EEEStatus": "Unsupported", "EDPDStatus": "Unsupported",
-            "MDIX": "Auto", "CurrentMDIX": "Unknown"})
+        rows.fill(out, model, path + ".", _ETH, _common(
+            s, name, path, Upstream=name in s.upstream, MaxBitRate=-1, MACAddress=d["mac"],
+            CurrentBitRate=max(d["speed"], 0),
+            DuplexMode="Auto", CurrentDuplexMode=duplex if duplex in ("Half", "Full") else "Unknown",
+            EEEStatus="Unsupported", EDPDStatus="Unsupported", MDIX="Auto", CurrentMDIX="Unknown"))
         rows.fill(out, model, path + ".Stats.", _ETH + "Stats.", netdev.stats(d, True))
     for name, path in s.link.items():
         d = s.devs[name]
-        n = int(path.rpartition(".")[2])
-        rows.fill(out, model, path + ".", _LINK, {
-            "Enable": d["up"], "Status": d["status"], "Alias": rows.alias(n), "Name": name,
-            "LastChange": d["last_change"], "LowerLayers": s.lower_layers(path),
-            "MTU": d["mtu"], "MACAddress": d["mac"]})
+        rows.fill(out, model, path + ".", _LINK, _common(s, name, path, MTU=d["mtu"], MACAddress=d["mac"]))
         rows.fill(out, model, path + ".Stats.", _LINK + "Stats.", netdev.stats(d, False))
     return out
 
@@ -60,11 +59,8 @@ def wifi(model, s):
     out = {}
     for name, path in s.ssid.items():
         d = s.devs[name]
-        n = int(path.rpartition(".")[2])
-        rows.fill(out, model, path + ".", _SSID, {
-            "Enable": d["up"], "Status": d["status"], "Alias": rows.alias(n), "Name": name,
-            "LastChange": d["last_change"], "LowerLayers": s.lower_layers(path),
-            "Upstream": name in s.upstream, "BSSID": d["mac"], "MACAddress": d["mac"]})
+        rows.fill(out, model, path + ".", _SSID, _common(
+            s, name, path, Upstream=name in s.upstream, BSSID=d["mac"], MACAddress=d["mac"]))
         rows.fill(out, model, path + ".Stats.", _SSID + "Stats.", netdev.stats(d, False))
     return out
 
@@ -83,14 +79,11 @@ def ip(model, s):
     router = routing.router(model)
     for name, path in s.ip.items():
         d = s.devs[name]
-        n = int(path.rpartition(".")[2])
         obj = path + "."
         kind = "Loopback" if d["loopback"] else "Tunnel" if d["type"] in _TUNNELS else "Normal"
-        rows.fill(out, model, obj, _IP, {
-            "Enable": d["up"], "IPv4Enable": True, "Status": d["status"], "Alias": rows.alias(n),
-            "Name": name, "LastChange": d["last_change"], "LowerLayers": s.lower_layers(path),
-            "Router": router, "IPv6Enable": not d["ipv6_disabled"],
-            "MaxMTUSize": min(max(d["mtu"], 64), _MAX_MTU), "Type": kind, "Loopback": d["loopback"]})
+        rows.fill(out, model, obj, _IP, _common(
+            s, name, path, IPv4Enable=True, Router=router, IPv6Enable=not d["ipv6_disabled"],
+            MaxMTUSize=min(max(d["mtu"], 64), _MAX_MTU), Type=kind, Loopback=d["loopback"]))
         rows.fill(out, model, obj + "Stats.", _IP + "Stats.", netdev.stats(d, False))
         mine = [a for a in table if a[0] == d["index"]]
         v4 = [a for a in mine if a[1] == socket.AF_INET]

@@ -124,7 +124,8 @@ def _device(root, name, stats):
         "lowers": [e[6:] for e in entries if e.startswith("lower_")],
         "speed": files.read_int(root, base + "speed", -1),
         "duplex": files.read(root, base + "duplex", ""),
-        "ipv6_disabled": files.read(root, "proc/sys/net/ipv6/conf/%s/disable_ipv6" % name) == "1",
+        # No such file: a kernel without IPv6 (or booted with ipv6.disable=1).
+        "ipv6_disabled": files.read(root, "proc/sys/net/ipv6/conf/%s/disable_ipv6" % name) != "0",
         "stats": stats,
     }
 
@@ -144,7 +145,7 @@ def _last_change(memory, d, now):
     seen = memory.get(d["name"])
     if seen is None or seen[0] != d["status"]:
         seen = memory[d["name"]] = (d["status"], 0 if seen is None else now)
-    return max(0, now - seen[1])
+    return min(max(0, now - seen[1]), rows.MAX_UINT)
 
 
 def _proc_net_dev(root):

@@ -14,7 +14,6 @@ PS = "Device.DeviceInfo.ProcessStatus."
 _STATE = {"R": "Running", "S": "Sleeping", "D": "Uninterruptible", "T": "Stopped",
           "t": "Stopped", "Z": "Zombie", "X": "Zombie", "I": "Idle", "P": "Idle",
           "W": "Sleeping", "K": "Uninterruptible"}
-_MAX_UINT = 4294967295
 
 
 def provider():
@@ -40,12 +39,12 @@ def processes(model, last):
         cmdline = files.read(root, "proc/%s/cmdline" % pid, "")
         command = " ".join(cmdline.split("\x00")).strip() or "[%s]" % comm
         rows.fill(out, model, "%sProcess.%s." % (PS, pid), PS + "Process.{i}.", {
-            "PID": pid, "Command": command[:256],
-            "Size": min(int(f[21]) * page_kib, _MAX_UINT),
+            "PID": pid, "Command": files.printable(command[:256]),
+            "Size": min(int(f[21]) * page_kib, rows.MAX_UINT),
             # Linux priority: 0-39 for normal tasks (nice + 20), negative for real-time
             # ones, which TR-181's "0 is highest" maps to 0.
             "Priority": min(max(int(f[15]), 0), 99),
-            "CPUTime": min((int(f[11]) + int(f[12])) * 1000 // tick, _MAX_UINT),
+            "CPUTime": min((int(f[11]) + int(f[12])) * 1000 // tick, rows.MAX_UINT),
             "State": _STATE.get(f[0], "Sleeping")})
     return out
 
@@ -53,7 +52,7 @@ def processes(model, last):
 def _cpu_usage(root, last):
     text = files.read(root, "proc/stat", "")
     f = text.split("\n", 1)[0].split()
-    if len(f) < 5 or f[0] != "cpu":
+    if len(f) < 5 or f[0] != "cpu" or not all(x.isdigit() for x in f[1:]):
         raise ProviderError("no cpu line in %s" % files.path(root, "proc/stat"))
     ticks = [int(x) for x in f[1:]]
     idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)   # idle + iowait

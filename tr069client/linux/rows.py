@@ -106,5 +106,6 @@ def iso_time(t):
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
 
+MAX_UINT = 4294967295   # the largest unsignedInt
 INFINITE = "9999-12-31T23:59:59Z"   # TR-181: an infinite lifetime
 UNKNOWN_TIME = "0001-01-01T00:00:00Z"

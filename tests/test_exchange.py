@@ -1,0 +1,73 @@
+"""exchange.run(): the engine driven over a hand-written fake HTTP session."""
+
+import io
+
+import pytest
+
+from tr069client import exchange, log, transport
+
+from _engine import END_204, INFORM_RESPONSE, genieacs, make_session
+
+
+class FakeHttp(object):
+    """Answers each POST with the next item: a (status, headers, body) or an exception."""
+
+    def __init__(self, *answers):
+        self.answers, self.posts, self.closed = list(answers), [], False
+
+    def post(self, body, soap_action=""):
+        self.posts.append(body)
+        answer = self.answers.pop(0)
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    def close(self):
+        self.closed = True
+
+
+@pytest.fixture
+def logged(monkeypatch):
+    buf = io.StringIO()
+    monkeypatch.setattr(log, "_stream", buf)
+    monkeypatch.setattr(log, "_syslog", None)
+    monkeypatch.setattr(log, "_level", log.INFO)
+    return buf
+
+
+def test_a_transport_error_ends_the_session_with_its_sentence():
+    http = FakeHttp(transport.TransportError("ACS unreachable: connection refused (h:80)", "connect"))
+    s = exchange.run(make_session(), http)
+    assert s.done and not s.ok and s.error == "ACS unreachable: connection refused (h:80)"
+    assert http.closed
+
+
+def test_a_bug_below_the_transport_ends_the_session_not_the_daemon(logged):
+    # e.g. http.client refusing a header value: a bug, which must not stop the daemon's loop.
+    http = FakeHttp(UnicodeEncodeError("latin-1", "x", 0, 1, "ordinal not in range(256)"))
+    s = exchange.run(make_session(), http)
+    assert s.done and not s.ok and http.closed
+    assert s.error.startswith("internal error while talking to the ACS (UnicodeEncodeError")
+    assert "Traceback" in logged.getvalue()
+
+
+def test_a_bug_in_the_engine_building_a_message_ends_the_session(logged):
+    s = make_session()
+
+    def broken():
+        raise KeyError("Device.DeviceInfo.SerialNumber")
+    s.next_post = broken
+    http = FakeHttp()
+    exchange.run(s, http)
+    assert s.done and not s.ok and http.closed and http.posts == []
+    assert s.error.startswith("internal error while building a message for the ACS (KeyError")
+
+
+def test_between_may_end_the_session_but_not_undo_one_that_is_over():
+    status, headers, body = genieacs(INFORM_RESPONSE)
+    informed = (status, headers, body.encode())
+    s = exchange.run(make_session(), FakeHttp(informed, END_204), between=lambda: "the daemon is stopping")
+    assert not s.ok and s.error == "the daemon is stopping"
+    http = FakeHttp(informed, END_204)
+    s = exchange.run(make_session(), http, between=lambda: "the daemon is stopping" if len(http.posts) > 1 else None)
+    assert s.done and s.ok and s.error is None and len(http.posts) == 2

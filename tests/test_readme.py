@@ -1,0 +1,38 @@
+"""README.md stays true: its two commands, and every config key and `run` flag documented."""
+
+import os
+import re
+
+from tr069client import cli, config
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEMO = "python3 -m pip install . && python3 tools/demo.py"
+TESTS = "python3 -m pip install . -r tests/requirements.txt && python3 -m pytest -q"
+
+
+def _read(name):
+    with open(os.path.join(REPO, name), encoding="utf-8") as f:
+        return f.read()
+
+
+def test_the_first_two_commands_are_the_demo_and_the_tests():
+    commands = re.findall(r"^    (python3 .*)$", _read("README.md"), re.M)
+    assert commands[:2] == [DEMO, TESTS]
+
+
+def test_ci_runs_the_readme_test_command():
+    # .ci/run installs into a venv, then runs what follows "&&" in README's test command.
+    assert TESTS.split("&& ", 1)[1] in _read(".ci/run")
+
+
+def test_every_config_key_is_documented():
+    readme = _read("README.md")
+    missing = [k for k in config.KEYS if "`%s`" % k not in readme]
+    assert missing == []
+
+
+def test_every_run_flag_is_documented():
+    readme = _read("README.md")
+    run = cli._parser()._subparsers._group_actions[0].choices["run"]
+    flags = [s for a in run._actions for s in a.option_strings if s.startswith("--") and s != "--help"]
+    assert flags and [f for f in flags if f not in readme] == []

@@ -1,0 +1,57 @@
+"""Settings and the operator's KEY=VALUE commands on the model, without a daemon."""
+
+import pytest
+
+from tr069client import agent as agent_mod
+from tr069client import config, settings
+from tr069client import events as ev
+from tr069client.model import Model
+from tr069client.store import Store
+
+MS = "Device.ManagementServer."
+IDENT = {"manufacturer": "Acme", "oui": "00D0C9", "product-class": "Router", "serial-number": "SN0001"}
+
+
+def make():
+    store = Store()
+    model = Model(store, defaults=settings.PRODUCT_DEFAULTS)
+    settings.put(model, "acs-url", "http://acs.example/acs")
+    a = agent_mod.Agent(store, model, IDENT, lambda: 0.5)
+    a.start("boot-1", 1000.0, 1764064800.0)
+    return store, model, a
+
+
+def test_a_refused_set_leaves_the_agent_state_attached_to_the_store():
+    store, model, a = make()
+    a.watcher.pending["2"].append(MS + "URL")
+    with pytest.raises(settings.SettingError):
+        settings.set_values(model, [["cr-port", "7000"], [MS + "PeriodicInformInterval", "abc"]])
+    assert settings.get(model, "cr-port") == 7547
+    # What the agent queues after the rollback is what the store saves.
+    a.events.add(ev.PERIODIC)
+    assert [ev.PERIODIC, ""] in store.state["events"]
+    a.watcher.delivered([MS + "URL"])
+    assert store.state["notify_pending"]["2"] == []
+
+
+@pytest.mark.parametrize("value, expected", [(" 12 ", 12), ("-3", -3), (7, 7)])
+def test_whole_numbers_in_settings(value, expected):
+    assert config.check("cr-port", value) == expected
+
+
+@pytest.mark.parametrize("value", ["1_000", "0x10", "1.5", 1.5, True, "\u0661\u0662", "", "12 34"])
+def test_anything_else_is_not_taken_for_a_number(value):
+    with pytest.raises(config.ConfigError) as e:
+        config.check("cr-port", value)
+    assert str(e.value) == "cr-port: expected a whole number, not %r" % (value,)
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("http://cpe:p@ss@acs.example/acs", "http://cpe:********@acs.example/acs"),
+    ("https://cpe:secret@acs.example?u=a:b@c", "https://cpe:********@acs.example?u=a:b@c"),
+    ("http://acs.example/acs?next=a:b@c", "http://acs.example/acs?next=a:b@c"),
+    ("http://cpe@acs.example/", "http://cpe@acs.example/"),
+    ("", ""),
+])
+def test_shown_url_masks_only_a_password(url, shown):
+    assert settings.shown_url(url) == shown
