@@ -354,20 +354,20 @@ def test_an_operator_url_change_is_tried_at_once_without_trial():
 
 def test_active_notification_is_throttled_and_passive_rides_along():
     a, clock = make()
-    session(a, clock, spa(MS + "STUNServerAddress", 2), spa(MS + "STUNServerPort", 1),
+    session(a, clock, spa(MS + "ConnectionRequestUsername", 2), spa(MS + "UpgradesManaged", 1),
             spv(MS + "DefaultActiveNotificationThrottle", "30", "xsd:unsignedInt"))
     a.poll_notifications(clock.mono)   # the daemon polls after each session: baselines
-    a.model.set_local(MS + "STUNServerPort", "3479")
-    assert a.poll_notifications(clock.mono) == ([MS + "STUNServerPort"], [])
+    a.model.set_local(MS + "UpgradesManaged", "true")
+    assert a.poll_notifications(clock.mono) == ([MS + "UpgradesManaged"], [])
     assert not a.due(clock.mono)       # passive: waits for the next session
-    a.model.set_local(MS + "STUNServerAddress", "stun1.example")
-    assert a.poll_notifications(clock.mono) == ([], [MS + "STUNServerAddress"])
+    a.model.set_local(MS + "ConnectionRequestUsername", "stun1.example")
+    assert a.poll_notifications(clock.mono) == ([], [MS + "ConnectionRequestUsername"])
     assert a.due(clock.mono)
     s = session(a, clock)
     assert codes(s.events) == ["4 VALUE CHANGE"]
-    assert s.inform_params == [MS + "STUNServerAddress", MS + "STUNServerPort"]
+    assert s.inform_params == [MS + "ConnectionRequestUsername", MS + "UpgradesManaged"]
     clock.advance(10)
-    a.model.set_local(MS + "STUNServerAddress", "stun2.example")
+    a.model.set_local(MS + "ConnectionRequestUsername", "stun2.example")
     a.poll_notifications(clock.mono)
     assert not a.due(clock.mono)
     assert a.deadline(clock.mono, clock.wall) == pytest.approx(clock.mono + 20)
@@ -377,25 +377,25 @@ def test_active_notification_is_throttled_and_passive_rides_along():
 
 def test_changes_made_by_the_acs_are_not_notified_back():
     a, clock = make()
-    session(a, clock, spa(MS + "STUNServerAddress", 2))
+    session(a, clock, spa(MS + "ConnectionRequestUsername", 2))
     a.poll_notifications(clock.mono)
-    session(a, clock, spv(MS + "STUNServerAddress", "acs.example"))
+    session(a, clock, spv(MS + "ConnectionRequestUsername", "acs.example"))
     assert a.poll_notifications(clock.mono) == ([], [])
     assert not a.due(clock.mono)
 
 
 def test_a_change_seen_during_a_session_keeps_its_event():
     a, clock = make()
-    session(a, clock, spa(MS + "STUNServerPort", 1))
+    session(a, clock, spa(MS + "UpgradesManaged", 1))
     a.poll_notifications(clock.mono)
     s = a.begin(clock.wall, lambda: "x")
     posts = drive(s, [genieacs(INFORM_RESPONSE), END_204])
-    a.model.set_local(MS + "STUNServerPort", "1")   # after the Inform was built
+    a.model.set_local(MS + "UpgradesManaged", "true")   # after the Inform was built
     a.poll_notifications(clock.mono)
     a.finish(s, URL_A, clock.mono, clock.wall)
     assert parse(posts[0])[1] == "Inform"
     assert codes(a.events.pending()) == ["4 VALUE CHANGE"]
-    assert a.watcher.inform_params() == [MS + "STUNServerPort"]
+    assert a.watcher.inform_params() == [MS + "UpgradesManaged"]
 
 
 def held(inner):
@@ -432,14 +432,14 @@ def test_what_the_acs_does_not_settle_does_not_loop_sessions():
 
 def test_an_active_change_seen_during_a_value_change_session_waits_for_the_throttle():
     a, clock = make()
-    session(a, clock, spa(MS + "STUNServerAddress", 2),
+    session(a, clock, spa(MS + "ConnectionRequestUsername", 2),
             spv(MS + "DefaultActiveNotificationThrottle", "30", "xsd:unsignedInt"))
     a.poll_notifications(clock.mono)
-    a.model.set_local(MS + "STUNServerAddress", "one")
+    a.model.set_local(MS + "ConnectionRequestUsername", "one")
     a.poll_notifications(clock.mono)
     s = a.begin(clock.wall, lambda: "x")
     drive(s, [genieacs(INFORM_RESPONSE), END_204])
-    a.model.set_local(MS + "STUNServerAddress", "two")   # while the session runs
+    a.model.set_local(MS + "ConnectionRequestUsername", "two")   # while the session runs
     a.poll_notifications(clock.mono)
     a.finish(s, URL_A, clock.mono, clock.wall)
     assert codes(a.events.pending()) == ["4 VALUE CHANGE"] and not a.due(clock.mono)

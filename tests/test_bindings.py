@@ -159,11 +159,11 @@ def test_a_failing_or_slow_command_fails_only_its_own_parameters(fakes, tmp_path
 
 def test_a_failing_set_of_a_password_does_not_tell_the_password(fakes, tmp_path):
     echo = [sys.executable, "-c", "import sys; sys.stderr.write('bad key %s\\n' % sys.argv[-1]); sys.exit(1)"]
-    m = example_model(fakes, tmp_path, {"Device.ManagementServer.STUNPassword": {
+    m = example_model(fakes, tmp_path, {"Device.ManagementServer.ConnectionRequestPassword": {
         "value": "", "set": echo + ["stun.key={value}"]}})
     m.begin_session()
     with pytest.raises(CwmpFault) as e:
-        m.set_values([("Device.ManagementServer.STUNPassword", "s3cr3t-pw", None)], "k")
+        m.set_values([("Device.ManagementServer.ConnectionRequestPassword", "s3cr3t-pw", None)], "k")
     assert "s3cr3t-pw" not in e.value.message and e.value.message.endswith(
         "stun.key=[redacted]` exited with status 1: bad key stun.key=[redacted]")
 

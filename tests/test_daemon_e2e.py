@@ -240,30 +240,30 @@ def test_connection_request_during_a_session_gives_exactly_one_more(acs, daemon)
 
 def test_passive_rides_along_and_active_starts_a_throttled_value_change_session(acs, daemon):
     d = daemon(acs)
-    acs.queue(set_parameter_attributes([(MS + "STUNServerAddress", 2, None), (MS + "STUNServerPort", 1, None)]),
+    acs.queue(set_parameter_attributes([(MS + "ConnectionRequestUsername", 2, None), (MS + "UpgradesManaged", 1, None)]),
               set_parameter_values([(MS + "DefaultActiveNotificationThrottle", "3", "xsd:unsignedInt")]))
     d.start()
     acs.wait_sessions(1)
-    d.set(MS + "STUNServerPort=3479")          # passive: no session of its own
+    d.set(MS + "UpgradesManaged=true")          # passive: no session of its own
     assert quiet(acs, 1)
     d.cli("inform")
     got = wait_informs(acs, 2)
     acs.wait_sessions(2)
     assert "4 VALUE CHANGE" in events_of(got[1])
-    assert acs.informs[1]["parameters"][MS + "STUNServerPort"] == "3479"
-    d.set(MS + "STUNServerAddress=stun1.example")   # active: a session of its own
+    assert acs.informs[1]["parameters"][MS + "UpgradesManaged"] == "true"
+    d.set(MS + "ConnectionRequestUsername=stun1.example")   # active: a session of its own
     got = wait_informs(acs, 3, timeout=5)
     acs.wait_sessions(3)
     assert events_of(got[2]) == ["4 VALUE CHANGE"]
-    assert acs.informs[2]["parameters"][MS + "STUNServerAddress"] == "stun1.example"
-    assert MS + "STUNServerPort" not in acs.informs[2]["parameters"]   # already delivered
+    assert acs.informs[2]["parameters"][MS + "ConnectionRequestUsername"] == "stun1.example"
+    assert MS + "UpgradesManaged" not in acs.informs[2]["parameters"]   # already delivered
     end = end_before(acs, time.monotonic() + 1)
-    d.set(MS + "STUNServerAddress=stun2.example")   # within the throttle of the last one
+    d.set(MS + "ConnectionRequestUsername=stun2.example")   # within the throttle of the last one
     got = wait_informs(acs, 4, timeout=3 + SLACK + 2)
     wait = got[3].time - end
     assert 3 - 0.1 <= wait <= 3 + SLACK, wait
     acs.wait_sessions(4)
-    assert acs.informs[3]["parameters"][MS + "STUNServerAddress"] == "stun2.example"
+    assert acs.informs[3]["parameters"][MS + "ConnectionRequestUsername"] == "stun2.example"
 
 
 # ---------------------------------------------------------------- persistence, boot, URL
@@ -376,6 +376,30 @@ def test_disabled_stops_sessions_and_listening_and_resets_retry_count(acs, daemo
     acs.wait_sessions(1)
     url = d.get(MS + "ConnectionRequestURL")
     assert acs.connection_request(url, "cr-user", "cr-pass") == 200
+
+
+def test_the_acs_can_switch_http_connection_requests_off_and_on(acs, daemon):
+    d = daemon(acs, config=CR, cr_port=free_port())
+    d.start()
+    acs.wait_sessions(1)
+    url = d.get(MS + "ConnectionRequestURL")
+    port = int(url.split(":")[2].split("/")[0])
+    acs.queue(set_parameter_values([(MS + "HTTPConnectionRequestEnable", "false", "xsd:boolean")], "off"))
+    assert acs.connection_request(url, "cr-user", "cr-pass") == 200
+    acs.wait_sessions(2)
+    assert wait_until(lambda: _refused(port))
+    assert d.get(MS + "SupportedConnReqMethods") == "HTTP"
+    d.set(MS + "HTTPConnectionRequestEnable=true")
+    assert wait_until(lambda: not _refused(port))
+    assert acs.connection_request(url, "cr-user", "cr-pass") == 200
+
+
+def _refused(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    except ConnectionRefusedError:
+        return True
+    return False
 
 
 def test_sigterm_ends_cleanly_with_state_saved(acs, daemon):

@@ -78,8 +78,8 @@ def test_signed_and_64_bit_limits():
     assert ok(i64, "-9223372036854775808") == "-9223372036854775808"
     fault(i64, "9223372036854775808")
     assert ok(real("Device.IP.Interface.{i}.Stats.BytesSent"), "5000000000") == "5000000000"
-    assert ok(real("Device.ManagementServer.DelayReboot"), "-1") == "-1"
-    fault(real("Device.ManagementServer.DelayReboot"), "-2")
+    assert ok(real("Device.Ethernet.Interface.{i}.MaxBitRate"), "-1") == "-1"
+    fault(real("Device.Ethernet.Interface.{i}.MaxBitRate"), "-2")
 
 
 def test_several_ranges_and_steps():
@@ -191,7 +191,7 @@ def test_lists():
         "Device.Ethernet.Interface.1,Device.PPP.Interface.2"
     fault(lower, "Device.Ethernet.Interface.1,Device.Ethernet.")
     assert "list maximum 1024" in fault(lower, ",".join(["Device.Ethernet.Interface.1"] * 40))
-    jids = real("Device.ManagementServer.ConnReqAllowedJabberIDs")   # at most 32 items
+    jids = param("string", {"items": [0, 32], "max_len": 256}, lst=True)   # at most 32 items
     assert "more than the maximum 32" in fault(jids, ",".join(["a@b"] * 33))
     nums = param("unsignedInt", {"items": [2, None], "ranges": [[1, 9]]}, lst=True)
     assert ok(nums, " 1, 2 ,3") == "1,2,3"
@@ -279,7 +279,7 @@ def test_xsd_type():
     assert datatypes.xsd_type(TIME) == "xsd:dateTime"
     assert datatypes.xsd_type(real("Device.IP.Interface.{i}.Stats.BytesSent")) == \
         "xsd:unsignedLong"
-    assert datatypes.xsd_type(real("Device.ManagementServer.DelayReboot")) == "xsd:int"
+    assert datatypes.xsd_type(real("Device.Ethernet.Interface.{i}.MaxBitRate")) == "xsd:int"
     assert datatypes.xsd_type(real("Device.IP.Interface.{i}.LowerLayers")) == "xsd:string"
     assert datatypes.xsd_type(param("unsignedInt", lst=True)) == "xsd:string"
     assert datatypes.xsd_type(param("base64")) == "xsd:base64Binary"

@@ -206,7 +206,7 @@ def _profile_requirements(model, name):
 @needs_xml
 @pytest.mark.parametrize("profile", [
     "Baseline:4", "MemoryStatus:1", "ProcessStatus:1", "SupportedDataModel:2", "Time:2",
-    "EthernetInterface:2", "IPInterface:2", "Hosts:3", "UDPConnReq:1"])
+    "EthernetInterface:2", "IPInterface:2", "Hosts:3"])
 def test_the_selection_implements_the_profile(profile):
     model = ET.parse(XML).getroot().find("model")
     meta = metadata.load()
@@ -225,3 +225,14 @@ def test_the_selection_implements_the_profile(profile):
             elif preq == "readWrite" and not p.writable:
                 problems.append("parameter %s%s is not writable" % (obj, name))
     assert not problems
+
+
+@needs_xml
+def test_what_the_client_does_not_do_is_not_offered():
+    # UDP connection requests (and STUN) are not implemented: their parameters stay out,
+    # so an ACS cannot set something that would do nothing.
+    model = ET.parse(XML).getroot().find("model")
+    meta = metadata.load()
+    wanted = _profile_requirements(model, "UDPConnReq:1")["Device.ManagementServer."][1]
+    assert [n for n in wanted if meta.param("Device.ManagementServer." + n)] == []
+    assert meta.param("Device.ManagementServer.STUNEnable") is None

@@ -296,3 +296,13 @@ def test_inform_lists_each_parameter_once_in_first_seen_order():
     posts = drive(s, [genieacs(INFORM_RESPONSE), END_204])
     names = [n.text for n in parse(posts[0])[2].iter("Name")]
     assert names == FORCED + ["Device.DeviceInfo.UpTime"]
+
+
+def test_the_log_line_counts_repeated_requests():
+    s = make_session()
+    gpv = ('<cwmp:GetParameterValues><ParameterNames soap-enc:arrayType="xsd:string[1]">'
+           "<string>Device.DeviceInfo.UpTime</string></ParameterNames></cwmp:GetParameterValues>")
+    drive(s, [genieacs(INFORM_RESPONSE)] + [genieacs(gpv, "g%d" % i) for i in range(3)]
+          + [genieacs("<cwmp:GetRPCMethods/>", "r"), END_204])
+    assert s.summary == ("session done (0 BOOTSTRAP, 1 BOOT); ACS asked: GetParameterValues x3, "
+                         "GetRPCMethods")

@@ -521,6 +521,68 @@ def test_download_server_dies_mid_body(serve):
                    % server.url("/fw.bin"))
 
 
+def _close_delimited(data):
+    def handle(req):
+        # HTTP/1.0 style: no Content-Length, no chunks, the end of the body is the close.
+        req.handler.wfile.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + data)
+        req.handler.wfile.flush()
+        req.handler.close_connection = True
+        return None
+    return handle
+
+
+def test_download_of_a_body_without_length_is_refused_unless_the_size_is_checked(serve):
+    server = serve(_close_delimited(b"x" * 1000))   # a cut-off image looks exactly like this
+    msg = fails("unsized", transport.download, server.url("/fw.bin"), io.BytesIO())
+    assert msg.startswith("file server sent %s with neither a length nor chunked" % server.url("/fw.bin"))
+    out = io.BytesIO()
+    assert transport.download(server.url("/fw.bin"), out, require_length=False) == 1000
+
+
+def test_redirects_carry_credentials_only_where_they_belong(serve):
+    seen = []
+
+    def target(req):
+        seen.append(req.headers.get("Authorization"))
+        return basic_server("u", "secret")(req)
+    other = serve(target)
+    # A file server that sends the download to another host gets no credentials there.
+    first = serve(lambda req: (302, [("Location", other.url("/f", host="localhost"))], b""))
+    msg = fails("auth", transport.download, first.url("/f"), io.BytesIO(), "u", "secret")
+    assert "no username is configured" in msg and seen == [None]
+    # On the same host (another port), and for the ACS on any host, they go along.
+    same = serve(lambda req: (302, [("Location", other.url("/f"))], b""))
+    assert transport.download(same.url("/f"), io.BytesIO(), "u", "secret") == 5
+    acs = serve(lambda req: (307, [("Location", other.url("/acs", host="localhost"))], b""))
+    assert transport.Session(acs.url(), "u", "secret").post(b"<x/>")[0] == 200
+
+
+def test_a_bare_401_after_our_credentials_means_they_were_refused(serve):
+    def handle(req):
+        if req.headers.get("Authorization"):
+            return 401, [], b""          # as GenieACS answers a wrong Digest password
+        return 401, [("WWW-Authenticate", auth.challenge("acs", "n1"))], b""
+    server = serve(handle)
+    msg = fails("auth", transport.Session(server.url(), "cpe", "wrong").post, b"<x/>")
+    assert msg == "ACS refused the credentials (HTTP 401) at %s" % server.url()
+
+
+def test_cookie_max_age_that_is_no_number_is_ignored_and_zero_deletes(serve):
+    def handle(req):
+        if req.body == b"set":
+            return 200, [("Set-Cookie", "a=1; Max-Age=\u00b2"),   # a superscript two: isdigit()
+                         ("Set-Cookie", "b=2")], b""
+        if req.body == b"drop":
+            return 200, [("Set-Cookie", "b=; Max-Age=00")], b""
+        return 200, [], (req.headers.get("Cookie") or "").encode()
+    server = serve(handle)
+    t = transport.Session(server.url())
+    t.post(b"set")
+    assert t.post(b"show")[2] == b"a=1; b=2"
+    t.post(b"drop")
+    assert t.post(b"show")[2] == b"a=1"
+
+
 def test_download_local_write_error_is_not_a_transport_error(serve):
     server = serve(lambda req: (200, [], b"x" * 10))
 

@@ -21,7 +21,7 @@ _CERT_HINTS = ("certif", "unknown ca", "eof", "handshake failure", "access denie
 class TransportError(Exception):
     """A failed exchange as one sentence for an operator; `kind` says what failed.
 
-    kind: connect dns timeout tls auth http protocol too-large; `status`: the HTTP status
+    kind: connect dns timeout tls auth http protocol too-large unsized; `status`: the HTTP status
     behind an "auth" or "http" error.
     """
 

@@ -251,7 +251,7 @@ class Daemon:
         else:
             log.warning("%s; retry %d in %.0f s", s.summary, self.agent.retry_count,
                         max(0.0, (self.agent.retry_at or mono) - mono))
-        if MS + "EnableCWMP" in self.model.acs_changed:
+        if {MS + "EnableCWMP", MS + "HTTPConnectionRequestEnable"} & self.model.acs_changed:
             self._sync_listener()
             self.agent.settings_changed(mono, wall)
         # Parameters the ACS just put under notification get their baseline now.
@@ -285,8 +285,10 @@ class Daemon:
         return listener.local_address(self._acs_peer[1]) if self._acs_peer[1] else None
 
     def _sync_listener(self):
-        """Listen for connection requests exactly while CWMP is enabled."""
-        want = settings.get(self.model, "enabled")
+        """Listen for connection requests exactly while CWMP and HTTP connection requests
+        (ManagementServer.HTTPConnectionRequestEnable) are enabled."""
+        want = settings.get(self.model, "enabled") and \
+            self.model.value(MS + "HTTPConnectionRequestEnable") != "false"
         port = int(settings.get(self.model, "cr-port"))
         if want and self.listener is not None and port not in (0, self.listener.port):
             self.listener.close()   # the operator moved it to another port

@@ -215,7 +215,7 @@ class Worker:
             with os.fdopen(fd, "wb") as f:
                 total = transport.download(_encoded(url), f, username, password, self.ca_file(),
                                            _HTTP_TIMEOUT, expected if expected is not None else free,
-                                           on_chunk)
+                                           on_chunk, require_length=expected is None)
                 f.flush()
                 os.fsync(f.fileno())
             if expected is not None and total != expected:

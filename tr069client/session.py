@@ -208,7 +208,13 @@ class Session:
     def summary(self):
         """One line for the log: what happened in this session."""
         ev = ", ".join(c + (" " + k if k else "") for c, k in self.events) or "no events"
-        asked = ", ".join(self.methods) or "nothing"
+        runs = []   # GenieACS asks GetParameterValues in batches of 32: say "x 32" once
+        for m in self.methods:
+            if runs and runs[-1][0] == m:
+                runs[-1][1] += 1
+            else:
+                runs.append([m, 1])
+        asked = ", ".join(m if n == 1 else "%s x%d" % (m, n) for m, n in runs) or "nothing"
         if self.ok:
             return "session done (%s); ACS asked: %s" % (ev, asked)
         return "session failed (%s): %s" % (ev, self.error)

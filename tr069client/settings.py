@@ -26,6 +26,7 @@ PRODUCT_DEFAULTS = {
     # without them the model's minimums (1 s, x1) would retry every second, in lockstep.
     MS + "CWMPRetryMinimumWaitInterval": "5",
     MS + "CWMPRetryIntervalMultiplier": "2000",
+    MS + "SupportedConnReqMethods": "HTTP",   # TR-069 3.2.2; no UDP (TR-111) nor XMPP
 }
 SECRET = ("password", "connection-request-password")
 LOCAL_DEFAULTS = {"client-certificate": "", "ca-file": "", "cr-address": "", "cr-port": 7547}

@@ -39,7 +39,8 @@ class _Cookies(object):
             key = (host, path, name.strip())
             expires = email.utils.parsedate_tz(attrs.get("expires", ""))
             max_age = attrs.get("max-age", "")
-            if (max_age.lstrip("-").isdigit() and int(max_age) <= 0) or (
+            # Max-Age zero or less deletes (RFC 6265 5.2.2); other text is not a number for us.
+            if (max_age.startswith("-") or (max_age and not max_age.strip("0"))) or (
                     not max_age and expires and email.utils.mktime_tz(expires) <= time.time()):
                 self.jar.pop(key, None)
             else:
@@ -60,6 +61,7 @@ class _Peer(object):
     def __init__(self, url, username, password, ca_file, client_cert, timeout, user_agent,
                  what):
         self.what = what  # "ACS" or "file server": the subject of error sentences
+        self.password = password
         self.timeout, self.user_agent = timeout, user_agent
         self.ca_file, self.client_cert, self._context = ca_file, client_cert, None
         self._conn = None
@@ -133,10 +135,21 @@ class _Peer(object):
                 log.debug("%s redirects to %s", self.what, self.url)
                 if (self.https, self.host, self.port) != old:
                     self.close()
-                    self.auth.reset()  # another server issues its own challenge
+                    self._redirected(old)
                 answered = False
             else:
                 return resp
+
+    def _redirected(self, old):
+        """Credentials after a redirect to another server: never over a downgrade from
+        https to http; to a file server only on the same host (the ACS was given them
+        for itself, a file server's redirect may lead anywhere)."""
+        downgrade = old[0] and not self.https
+        keep = not downgrade and (self.what == "ACS" or self.host == old[1])
+        if not keep:
+            log.info("%s redirected from %s to %s: credentials not sent there", self.what, old[1], self.host)
+        self.username = self.username if keep else ""
+        self.auth = auth.Client(self.username, self.password if keep else "")
 
     def _answer(self, challenges, answered, stale_left):
         def fail(text):
@@ -144,6 +157,9 @@ class _Peer(object):
             raise TransportError(text, "auth", 401)
         if not self.username:
             fail("{what} requires credentials (HTTP 401) at {url} but no username is configured")
+        if answered and not challenges:
+            # GenieACS answers wrong Digest credentials with a bare 401.
+            fail("{what} refused the credentials (HTTP 401) at {url}")
         if not self.auth.answer(challenges):
             offered = sorted(set(s for s, _ in auth.parse_challenges(challenges)))
             fail("{what} asks for an authentication tr069client does not support (HTTP 401, %s)"
@@ -306,12 +322,14 @@ def _transfer(url, username, password, ca_file, timeout, method, send, headers, 
 
 
 def download(url, fileobj, username="", password="", ca_file=None, timeout=30,
-             max_size=None, on_chunk=None):
+             max_size=None, on_chunk=None, require_length=True):
     """GET `url` into `fileobj` in 64 KiB chunks, never all in memory; bytes written.
 
     Errors of `fileobj` itself (disk full) propagate as they are, not as TransportError.
     `on_chunk(nbytes)`, if given, runs after each chunk is written (the daemon serves
-    connection requests there during a long download).
+    connection requests there during a long download). With `require_length`, a body
+    that only the closing of the connection ends is refused: cut short, it would pass for
+    whole (a caller that knows the size checks it instead).
     """
     def sink(piece):
         try:
@@ -325,6 +343,10 @@ def download(url, fileobj, username="", password="", ca_file=None, timeout=30,
         if not 200 <= resp.status < 300:
             raise TransportError("file server answered HTTP %d %s for %s"
                                  % (resp.status, resp.reason, peer.url), "http", resp.status)
+        if require_length and resp.length is None and not resp.chunked:
+            raise TransportError("file server sent %s with neither a length nor chunked encoding: "
+                                 "a download cut short could not be told from a whole one"
+                                 % peer.url, "unsized")
         return _stream(resp, max_size, sink, "file at %s is larger than the %s bytes allowed"
                        % (peer.url, max_size))
     return _transfer(url, username, password, ca_file, timeout, "GET", None, [], finish)
