@@ -139,7 +139,12 @@ def test_a_damaged_state_file_is_reported_and_set_aside(tr):
         f.write("garbage")
     code, out, err = tr("status", "--json")
     assert code == 0 and json.loads(out)["status"] == "waiting-URL"
-    assert err.count("\n") == 1 and "was damaged" in err and "state.json.damaged" in err
+    assert err.count("\n") == 1 and "was damaged" in err
+    # Looking changes nothing; a command that writes a new state sets the old one aside.
+    assert os.path.exists(os.path.join(tr.state, "state.json"))
+    assert not os.path.exists(os.path.join(tr.state, "state.json.damaged"))
+    code, out, err = tr("set", "acs-url=http://acs.example/")
+    assert code == 0 and err.count("\n") == 1 and "state.json.damaged" in err
     assert os.path.exists(os.path.join(tr.state, "state.json.damaged"))
 
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tr069client import fetch
+from tr069client import fetch, log
 from tr069client.faults import CwmpFault
 
 HOOK = r'''
@@ -265,12 +265,12 @@ def test_download_dir_must_be_ours(env, tmp_path):
     assert code == 9010 and "is not a folder owned by tr069client" in msg
 
 
-def test_safe_url_hides_credentials():
-    assert fetch.safe_url("http://u:secret@fs:80/a@b") == "http://fs:80/a@b"
-    assert fetch.safe_url("https://fs/a") == "https://fs/a"
+def test_shown_url_hides_credentials():
+    assert log.shown_url("http://u:secret@fs:80/a@b") == "http://u:********@fs:80/a@b"
+    assert log.shown_url("https://fs/a") == "https://fs/a"
     # An unencoded "@" in the password: the host is after the last "@" of the authority.
-    assert fetch.safe_url("http://u:p@ss@fs/a@b") == "http://fs/a@b"
-    assert fetch.safe_url("http://u:pw@fs?x=@y") == "http://fs?x=@y"
+    assert log.shown_url("http://u:p@ss@fs/a@b") == "http://u:********@fs/a@b"
+    assert log.shown_url("http://u:pw@fs?x=@y") == "http://u:********@fs?x=@y"
 
 
 def test_url_with_spaces_and_non_ascii_characters_is_fetched(lab_acs, env):
@@ -281,3 +281,12 @@ def test_url_with_spaces_and_non_ascii_characters_is_fetched(lab_acs, env):
     assert contents == [b"image"] and files[0].endswith("-f_rmware_v2.bin")
     desc = '<upgrade version="1" type="links"><links><link><url>%s</url></link></links></upgrade>' % url
     assert run(env.worker(), rec(lab_acs.add_file("d.xml", desc.encode("utf-8"))))[1] == [b"image"]
+
+
+def test_a_download_leaves_a_reserve_free(monkeypatch, tmp_path):
+    class St(object):
+        f_bavail, f_frsize = 1024, 4096           # 4 MiB free
+    monkeypatch.setattr(fetch.os, "statvfs", lambda folder: St())
+    assert fetch.Worker._free(None, str(tmp_path)) == 3 * 1024 * 1024
+    St.f_bavail = 100                            # less than the reserve
+    assert fetch.Worker._free(None, str(tmp_path)) == 0

@@ -1,7 +1,6 @@
 """tr069client/linux deviceinfo.py and processes.py: DeviceInfo, MemoryStatus, ProcessStatus."""
 
 import os
-import xml.etree.ElementTree as ET
 
 import pytest
 

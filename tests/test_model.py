@@ -258,3 +258,19 @@ def test_a_failed_set_does_not_pin_model_defaults_in_the_store():
                              ("Device.Time.LocalTimeZone", "CET", None)], "k")
     assert f.code == 9002 and m.store.values == before
     assert m.value("Device.ManagementServer.PeriodicInformInterval") != "60"
+
+
+def test_attributes_on_an_object_skip_what_a_parameter_cannot_take():
+    m = make_model()
+    # Off for everything: SoftwareVersion (forceEnabled) stays active, the rest goes off.
+    attributes.put(m, [("Device.", 0, None)])
+    got = dict((n, k) for n, k, _ in attributes.get(m, ["Device.DeviceInfo."]))
+    assert got["Device.DeviceInfo.SoftwareVersion"] == 2 and got["Device.DeviceInfo.Manufacturer"] == 0
+    assert "Device.ManagementServer.ConnectionRequestURL" in m.notified(2)   # the ACS must hear of it
+    # Active for an object: UpTime (canDeny) keeps what it had; named alone it is refused.
+    attributes.put(m, [("Device.DeviceInfo.", 2, None)])
+    got = dict((n, k) for n, k, _ in attributes.get(m, ["Device.DeviceInfo."]))
+    assert got["Device.DeviceInfo.UpTime"] == 0 and got["Device.DeviceInfo.Manufacturer"] == 2
+    f = fault(attributes.put, m, [("Device.DeviceInfo.SoftwareVersion", 0, None)])
+    assert f.code == 9009 and "always has active notification" in f.message
+    assert fault(attributes.put, m, [("Device.ManagementServer.ConnectionRequestURL", 1, None)]).code == 9009

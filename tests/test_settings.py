@@ -3,7 +3,7 @@
 import pytest
 
 from tr069client import agent as agent_mod
-from tr069client import config, settings
+from tr069client import config, log, settings
 from tr069client import events as ev
 from tr069client.model import Model
 from tr069client.store import Store
@@ -54,4 +54,4 @@ def test_anything_else_is_not_taken_for_a_number(value):
     ("", ""),
 ])
 def test_shown_url_masks_only_a_password(url, shown):
-    assert settings.shown_url(url) == shown
+    assert log.shown_url(url) == shown

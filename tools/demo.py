@@ -17,12 +17,10 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-import lab_acs  # noqa: E402
 from lab_acs import (LabAcs, add_object, get_parameter_names, get_parameter_values,  # noqa: E402
                      set_parameter_attributes, set_parameter_values)
 

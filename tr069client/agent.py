@@ -8,7 +8,7 @@ import calendar
 import time
 
 from . import events as ev
-from . import schedule, settings
+from . import log, schedule, settings
 from .notify import Watcher
 from .session import DeviceId, Session
 
@@ -97,7 +97,7 @@ class Agent:
         trial = st.get("url_trial")
         if trial:
             out["url-on-trial"] = "%s (%d failed, falls back to %s)" % (
-                settings.shown_url(trial["url"]), trial["failures"], settings.shown_url(trial.get("fallback") or ""))
+                log.shown_url(trial["url"]), trial["failures"], log.shown_url(trial.get("fallback") or ""))
         return out
 
     # --- start-up --------------------------------------------------------------------------
@@ -315,7 +315,7 @@ class Agent:
         if MS + "URL" in changed and not new_url.strip():
             # An empty URL cannot even be tried, so it could never fall back: keep ours.
             settings.put(self.model, "acs-url", url)
-            st["url_fallback"] = "the ACS set an empty ACS URL; kept %s" % settings.shown_url(url)
+            st["url_fallback"] = "the ACS set an empty ACS URL; kept %s" % log.shown_url(url)
         elif MS + "URL" in changed and new_url != url:
             # TR-069 3.7.1.5: a new URL gets a BOOTSTRAP session, at once; it stays on
             # trial until a session with it succeeds.
@@ -371,7 +371,7 @@ class Agent:
             self.events.add(ev.BOOTSTRAP)
             st["url_fallback"] = st["last_error"] = (
                 "ACS URL %s set by the ACS failed %d sessions (last: %s); returned to the last URL "
-                "that worked, %s" % (settings.shown_url(url), URL_TRIALS, error, settings.shown_url(fallback)))
+                "that worked, %s" % (log.shown_url(url), URL_TRIALS, error, log.shown_url(fallback)))
             self.retry_at = None
             st["retry_count"] = 0
 

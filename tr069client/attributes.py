@@ -10,6 +10,19 @@ def default_notification(param):
     return 2 if param.active_notify in ("forceEnabled", "forceDefaultEnabled") else 0
 
 
+# Kept active whatever the ACS asks: an ACS that misses a new address loses the device.
+ALWAYS_ACTIVE = frozenset(("Device.ManagementServer.ConnectionRequestURL",))
+
+
+def _refusal(path, param, note):
+    """Why `param` cannot take the notification `note` (TR-181 activeNotify), or None."""
+    if note == 2 and param.active_notify == "canDeny":
+        return "active notification is not allowed (the value changes too often)"
+    if note is not None and note != 2 and (param.active_notify == "forceEnabled" or path in ALWAYS_ACTIVE):
+        return "it always has active notification"
+    return None
+
+
 def notification(model, path, param):
     a = model.store.attrs.get(path)
     return a[0] if a is not None else default_notification(param)
@@ -34,23 +47,26 @@ def put(model, changes):
     plan = []
     for name, note, access in changes:
         targets = model.params_under(name)
-        if note is not None:
-            if note not in (0, 1, 2):
-                raise CwmpFault(INVALID_ARGUMENTS, "Notification must be 0, 1 or 2, not %r" % note)
-            for full, p in targets:
-                # TR-181 activeNotify: canDeny parameters change too often to be active.
-                if note == 2 and p.active_notify == "canDeny":
-                    raise CwmpFault(NOTIFICATION_REJECTED, "active notification is not allowed for %s" % full)
-                if p.active_notify == "forceEnabled" and note != 2:
-                    raise CwmpFault(NOTIFICATION_REJECTED, "%s always has active notification" % full)
+        if note is not None and note not in (0, 1, 2):
+            raise CwmpFault(INVALID_ARGUMENTS, "Notification must be 0, 1 or 2, not %r" % note)
         if access is not None and any(a != "Subscriber" for a in access):
             raise CwmpFault(INVALID_ARGUMENTS, "AccessList may only contain \"Subscriber\"")
-        plan.append((targets, note, access))
+        refused = [(full, why) for full, p in targets for why in [_refusal(full, p, note)] if why]
+        if refused and not (name.endswith(".") or name == ""):
+            raise CwmpFault(NOTIFICATION_REJECTED, "%s: %s" % refused[0])
+        # On an object the notification goes to every parameter that can take it: "off for
+        # Device." must not fail because SoftwareVersion is always active.
+        skip = set(full for full, _ in refused)
+        plan.append((targets, skip, note, access))
     attrs = model.store.attrs
-    for targets, note, access in plan:
+    for targets, skip, note, access in plan:
         for full, p in targets:
             cur = attrs.get(full) or [notification(model, full, p), []]
-            new = [cur[0] if note is None else note, cur[1] if access is None else sorted(set(access))]
+            if full in skip:
+                cur_note = cur[0]
+            else:
+                cur_note = cur[0] if note is None else note
+            new = [cur_note, cur[1] if access is None else sorted(set(access))]
             if new == [default_notification(p), []]:
                 attrs.pop(full, None)
             else:

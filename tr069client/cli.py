@@ -120,11 +120,12 @@ class _CommandError(Exception):
     pass
 
 
-def _offline(state_dir, args):
-    """Model and agent over the state file, for commands run while no daemon runs."""
+def _offline(state_dir, args, writing=False):
+    """Model and agent over the state file, for commands run while no daemon runs; a
+    damaged file is set aside only by a command that writes a new one."""
     from .agent import Agent
     from .wiring import build
-    store = Store.load(os.path.join(state_dir, config.STATE_FILE))
+    store = Store.load(os.path.join(state_dir, config.STATE_FILE), set_aside=writing)
     if store.load_problem:
         sys.stderr.write("tr069client: %s\n" % store.load_problem)
     cfg = config.load(args.config)
@@ -186,7 +187,7 @@ def cmd_set(args):
     state_dir = _state_dir(args)
     if _ask(state_dir, {"cmd": "set", "items": items}) is not None:
         return 0
-    store, model, _ = _offline(state_dir, args)
+    store, model, _ = _offline(state_dir, args, writing=True)
     settings.set_values(model, items)
     store.save()
     return 0

@@ -114,7 +114,7 @@ class Daemon:
             self._sync_listener()
             self._save()
             log.info("tr069client started: status %s, ACS %s", self.agent.status(),
-                     settings.shown_url(settings.get(self.model, "acs-url")) or "(none)")
+                     log.shown_url(settings.get(self.model, "acs-url")) or "(none)")
             next_poll = time.monotonic()
             while not self.stopping:
                 mono, wall = time.monotonic(), time.time()

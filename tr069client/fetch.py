@@ -24,18 +24,8 @@ _UPLOAD_TYPE = re.compile(r"^(?:([12]) (Vendor Configuration File|Vendor Log Fil
 _OURS = re.compile(r"^t([0-9]+)-")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 _HTTP_TIMEOUT = 30
-_AUTHORITY = re.compile(r"[^/?#]*")
+_RESERVE = 1 << 20
 _PCHARS = "/%:@!$&'()*+,;="   # RFC 3986 path characters besides the unreserved ones
-
-
-def safe_url(url):
-    """`url` without user:password@, for logs and fault strings."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url
-    # The host follows the last "@" of the authority: a password may hold an unencoded "@".
-    authority = _AUTHORITY.match(rest).group()
-    return scheme + sep + authority.rpartition("@")[2] + rest[len(authority):]
 
 
 def _encoded(url):
@@ -52,12 +42,12 @@ def check_url(url):
         parts = urlsplit(url)
         parts.port
     except ValueError:
-        raise CwmpFault(INVALID_ARGUMENTS, "URL %s is not valid" % safe_url(url))
+        raise CwmpFault(INVALID_ARGUMENTS, "URL %s is not valid" % log.shown_url(url))
     if parts.scheme.lower() not in ("http", "https"):
         raise CwmpFault(UNSUPPORTED_PROTOCOL, "unsupported protocol %r for file transfer (only http and https)"
                         % parts.scheme)
     if not parts.hostname:
-        raise CwmpFault(INVALID_ARGUMENTS, "URL %s names no host" % safe_url(url))
+        raise CwmpFault(INVALID_ARGUMENTS, "URL %s names no host" % log.shown_url(url))
 
 
 def _file_name(rec):
@@ -147,8 +137,10 @@ class Worker:
         return self.folder
 
     def _free(self, folder):
+        """Bytes a download may take: the folder is RAM on OpenWrt, and a router whose
+        /tmp is full down to the last byte fails in odd ways, so 1 MiB stays free."""
         st = os.statvfs(folder)
-        return st.f_bavail * st.f_frsize
+        return max(0, st.f_bavail * st.f_frsize - _RESERVE)
 
     def clean(self, keep=()):
         """Remove our files of every transfer not in `keep` (ids)."""
@@ -183,7 +175,7 @@ class Worker:
         finally:
             _unlink(path)
         urls = descriptor.parse(data)
-        log.info("upgrade descriptor from %s lists %d file(s)", safe_url(rec["url"]), len(urls))
+        log.info("upgrade descriptor from %s lists %d file(s)", log.shown_url(rec["url"]), len(urls))
         paths = []
         origin = _origin(rec["url"])
         for n, url in enumerate(urls, 1):
@@ -196,7 +188,7 @@ class Worker:
 
     def _download(self, rec, url, username, password, folder, name, expected):
         """One URL streamed to folder/name (via name.part); its path."""
-        shown = safe_url(url)
+        shown = log.shown_url(url)
         free = self._free(folder)
         if expected is not None and expected > free:
             raise CwmpFault(TRANSFER_FAILURE, "not enough free space in %s for %s: %d bytes "
@@ -251,7 +243,7 @@ class Worker:
             with f:
                 size = os.fstat(f.fileno()).st_size
                 username, password = _credentials(rec["url"], rec["username"], rec["password"])
-                shown = safe_url(rec["url"])
+                shown = log.shown_url(rec["url"])
                 log.info("uploading %d bytes to %s", size, shown)
                 try:
                     status = transport.upload(_encoded(rec["url"]), f, size, username, password,

@@ -30,6 +30,17 @@ def redact(text):
     return text
 
 
+def shown_url(url):
+    """`url` with the password of a user:password@ part masked: for status, logs and faults."""
+    scheme, sep, rest = url.partition("://")
+    end = min([i for i in map(rest.find, "/?#") if i >= 0] or [len(rest)])
+    userinfo, at, host = rest[:end].rpartition("@")   # a password may hold "@"
+    if not (sep and at and ":" in userinfo):
+        return url
+    return "%s://%s:%s@%s%s" % (scheme, userinfo.split(":", 1)[0], "*" * 8, host, rest[end:])
+
+
+
 def configure(level="info", use_syslog=False, stream=None):
     """Set the threshold and the destination (stderr, a stream, or syslog)."""
     global _level, _syslog, _stream

@@ -2,7 +2,7 @@
 parameter or a local value in the store; the KEY=VALUE commands over settings and TR-181
 paths; no I/O."""
 
-from . import config
+from . import config, log
 from .faults import CwmpFault
 
 MS = "Device.ManagementServer."
@@ -87,19 +87,9 @@ def _check_url(url):
         parts = None
     if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname
             or any(c <= " " or c == "\x7f" for c in url)):
-        raise SettingError("acs-url: expected an http:// or https:// URL, not %r" % shown_url(url))
+        raise SettingError("acs-url: expected an http:// or https:// URL, not %r" % log.shown_url(url))
     if "@" in parts.netloc:
         raise SettingError("acs-url: give the credentials as username and password, not in the URL")
-
-
-def shown_url(url):
-    """`url` with the password of a user:password@ part masked, for status and the log."""
-    scheme, sep, rest = url.partition("://")
-    end = min([i for i in map(rest.find, "/?#") if i >= 0] or [len(rest)])
-    userinfo, at, host = rest[:end].rpartition("@")   # a password may hold "@"
-    if not (sep and at and ":" in userinfo):
-        return url
-    return "%s://%s:%s@%s%s" % (scheme, userinfo.split(":", 1)[0], "*" * 8, host, rest[end:])
 
 
 def apply_initial(model, given):
@@ -123,7 +113,7 @@ def show(model, reveal=False):
         if not reveal and n in SECRET:
             v = "*" * 8 if v else ""
         elif not reveal and n == "acs-url":
-            v = shown_url(v)   # one the ACS set may carry a password
+            v = log.shown_url(v)   # one the ACS set may carry a password
         out[n] = v
     return out
 

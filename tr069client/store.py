@@ -24,8 +24,9 @@ class Store:
         self.load_problem = None
 
     @classmethod
-    def load(cls, path):
-        """Read `path`; a missing file gives an empty store, a damaged one is kept aside."""
+    def load(cls, path, set_aside=True):
+        """Read `path`; a missing file gives an empty store, a damaged one is kept aside
+        (left in place with `set_aside` false, for commands that only look)."""
         store = cls(path)
         try:
             with open(path, "rb") as f:
@@ -49,9 +50,10 @@ class Store:
         except (ValueError, RecursionError) as e:   # RecursionError: JSON nested too deep
             # A damaged file must not stop the device from reaching its ACS: keep it for
             # inspection and start over (the next Inform is a BOOTSTRAP).
-            aside = path + ".damaged"
+            aside = path + ".damaged" if set_aside else None
             try:
-                os.replace(path, aside)
+                if aside:
+                    os.replace(path, aside)
             except OSError:
                 aside = None
             store.load_problem = "state file %s was damaged (%s)%s; starting with empty state" % (

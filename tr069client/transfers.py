@@ -103,7 +103,7 @@ class Queue:
             self.items.remove(rec)
             raise CwmpFault(INTERNAL_ERROR, "the transfer could not be saved to the state file")
         log.info("%s %d queued: %s from %s, CommandKey %r%s", rec["kind"], rec["id"], rec["file_type"],
-                 fetch.safe_url(rec["url"]), rec["key"], ", in %d s" % rec["delay"] if rec["delay"] else "")
+                 log.shown_url(rec["url"]), rec["key"], ", in %d s" % rec["delay"] if rec["delay"] else "")
         return rec
 
     def cancel(self, key):
