@@ -158,9 +158,15 @@ def test_a_failing_or_slow_command_fails_only_its_own_parameters(fakes, tmp_path
 
 
 def test_a_failing_set_of_a_password_does_not_tell_the_password(fakes, tmp_path):
-    echo = [sys.executable, "-c", "import sys; sys.stderr.write('bad key %s\\n' % sys.argv[-1]); sys.exit(1)"]
+    # A command on PATH with a short name: a long interpreter path (a CI venv) would push
+    # the arguments out of the shortened command line the message shows.
+    script = os.path.join(fakes["bin"], "failset")
+    with open(script, "w") as f:
+        f.write("#!%s\nimport sys\nsys.stderr.write('bad key %%s\\n' %% sys.argv[-1])\nsys.exit(1)\n"
+                % sys.executable)
+    os.chmod(script, 0o755)
     m = example_model(fakes, tmp_path, {"Device.ManagementServer.ConnectionRequestPassword": {
-        "value": "", "set": echo + ["stun.key={value}"]}})
+        "value": "", "set": ["failset", "stun.key={value}"]}})
     m.begin_session()
     with pytest.raises(CwmpFault) as e:
         m.set_values([("Device.ManagementServer.ConnectionRequestPassword", "s3cr3t-pw", None)], "k")

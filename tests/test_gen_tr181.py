@@ -185,22 +185,18 @@ def test_target_parent_paths_are_resolved_from_the_containing_object():
 # ---------------------------------------------------------------- profiles
 
 def _profile_requirements(model, name):
-    """{object path: (requirement, {parameter: requirement})} of a profile, following
-    its base and extends attributes."""
-    profiles = {p.get("name"): p for p in model.findall("profile")}
-    prof = profiles[name]
-    out = {}
-    for ref in (prof.get("base") or "").split() + (prof.get("extends") or "").split():
-        for obj, (req, params) in _profile_requirements(model, ref).items():
-            out.setdefault(obj, [req, {}])[1].update(params)
-    for o in prof.findall("object"):
-        if o.get("status") == "deleted":
-            continue
-        entry = out.setdefault(o.get("ref"), [o.get("requirement"), {}])
-        entry[0] = o.get("requirement")
-        entry[1].update((p.get("ref"), p.get("requirement")) for p in o.findall("parameter")
-                        if p.get("status") != "deleted")
-    return out
+    """tools/coverage.py's reading of a profile, with its base and extended profiles."""
+    return _coverage_tool().requirements({p.get("name"): p for p in model.findall("profile")}, name)
+
+
+def _coverage_tool():
+    # By file path: the name "coverage" belongs to coverage.py when that is installed.
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("tr069_coverage_tool",
+                                                  os.path.join(REPO, "tools", "coverage.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @needs_xml

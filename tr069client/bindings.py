@@ -27,11 +27,10 @@ Commands are killed after config "command-timeout" seconds; outputs and files ar
 once per session (model.cache).
 """
 
-import json
 import re
 
 from . import datatypes, log, metadata
-from .config import ConfigError
+from .config import ConfigError, read_json
 from .faults import CwmpFault
 from .linux import rows
 from .provider import Provider, ProviderError
@@ -51,15 +50,7 @@ def providers(model, path, timeout=10):
     """Providers for the bindings file at `path` (none when path is empty)."""
     if not path:
         return []
-    try:
-        with open(path, "rb") as f:
-            spec = json.loads(f.read().decode("utf-8"))
-    except OSError as e:
-        raise BindingError("cannot read bindings file %s: %s" % (path, e.strerror or e))
-    except ValueError as e:
-        raise BindingError("bindings file %s is not valid JSON: %s" % (path, e))
-    if not isinstance(spec, dict):
-        raise BindingError("bindings file %s must hold a JSON object" % path)
+    spec = read_json(path, "bindings file", BindingError)
     runner = Runner(timeout)
     out = []
     for name, b in spec.items():

@@ -125,19 +125,27 @@ def check(key, value):
         raise ConfigError("%s: %s" % (key, e))
 
 
-def load(path):
-    """Read a config file; an empty dict for None."""
-    if path is None:
-        return {}
+def read_json(path, what="config file", error=None):
+    """The JSON object in the file `path`; `error` (a ConfigError class) with one line
+    naming `what` when it cannot be read or is not an object."""
+    error = error or ConfigError
     try:
         with open(path, "rb") as f:
             data = json.loads(f.read().decode("utf-8"))
     except OSError as e:
-        raise ConfigError("cannot read config file %s: %s" % (path, e.strerror or e))
+        raise error("cannot read %s %s: %s" % (what, path, e.strerror or e))
     except ValueError as e:
-        raise ConfigError("config file %s is not valid JSON: %s" % (path, e))
+        raise error("%s %s is not valid JSON: %s" % (what, path, e))
     if not isinstance(data, dict):
-        raise ConfigError("config file %s must hold a JSON object" % path)
+        raise error("%s %s must hold a JSON object" % (what, path))
+    return data
+
+
+def load(path):
+    """Read a config file; an empty dict for None."""
+    if path is None:
+        return {}
+    data = read_json(path)
     out = {}
     for k, v in data.items():
         try:
