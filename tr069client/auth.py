@@ -9,13 +9,13 @@ try:
 except ImportError:  # pragma: no cover - CPython built without _md5
     from hashlib import md5
 
-try:
-    from _sha256 import sha256  # CPython <= 3.11
-except ImportError:
+sha256 = None
+for _builtin in ("_sha256", "_sha2"):  # CPython <= 3.11, >= 3.12; no builtin SHA-2: MD5 only
     try:
-        from _sha2 import sha256  # CPython >= 3.12
-    except ImportError:  # pragma: no cover - no builtin SHA-2: offer MD5 only
-        sha256 = None
+        sha256 = __import__(_builtin).sha256
+        break
+    except (ImportError, AttributeError):
+        pass
 
 # Digest algorithms we can compute without OpenSSL, strongest first.
 _HASHES = {"MD5": md5, "MD5-SESS": md5}
