@@ -286,6 +286,12 @@ def _ns(tag):
     return tag[1:].split("}", 1)[0] if isinstance(tag, str) and tag.startswith("{") else ""
 
 
+def _children(el, name):
+    """The children of el's child `name` (none when it is missing)."""
+    c = _child(el, name)
+    return list(c) if c is not None else []
+
+
 def _child(el, name):
     if el is None:
         return None
@@ -315,9 +321,9 @@ def _parse_inform(el):
     dev = _child(el, "DeviceId")
     device_id = {} if dev is None else {_local(c.tag): (c.text or "").strip() for c in dev}
     events = [(_text(e, "EventCode"), _text(e, "CommandKey"))
-              for e in (_child(el, "Event") or []) if _local(e.tag) == "EventStruct"]
+              for e in _children(el, "Event") if _local(e.tag) == "EventStruct"]
     params, types = {}, {}
-    for pvs in _child(el, "ParameterList") or []:
+    for pvs in _children(el, "ParameterList"):
         name = _text(pvs, "Name")
         value = _child(pvs, "Value")
         params[name] = "" if value is None else (value.text or "")
@@ -347,7 +353,7 @@ def _parse_response(name, el):
     """Turns a CPE response into a small dict; unknown shapes give their leaf texts."""
     if name == "GetParameterValuesResponse":
         out = collections.OrderedDict()
-        for pvs in _child(el, "ParameterList") or []:
+        for pvs in _children(el, "ParameterList"):
             value = _child(pvs, "Value")
             out[_text(pvs, "Name")] = ("" if value is None else (value.text or ""),
                                        None if value is None else value.get(_XSI_TYPE))
@@ -355,20 +361,20 @@ def _parse_response(name, el):
     if name == "GetParameterNamesResponse":
         return collections.OrderedDict(
             (_text(p, "Name"), _truthy(_text(p, "Writable")))
-            for p in _child(el, "ParameterList") or [])
+            for p in _children(el, "ParameterList"))
     if name == "GetParameterAttributesResponse":
         out = collections.OrderedDict()
-        for p in _child(el, "ParameterList") or []:
+        for p in _children(el, "ParameterList"):
             out[_text(p, "Name")] = {
                 "Notification": _int(_text(p, "Notification")),
-                "AccessList": [(s.text or "") for s in (_child(p, "AccessList") or [])]}
+                "AccessList": [(s.text or "") for s in _children(p, "AccessList")]}
         return out
     if name == "GetRPCMethodsResponse":
         return {"MethodList": [(s.text or "").strip()
-                               for s in _child(el, "MethodList") or []]}
+                               for s in _children(el, "MethodList")]}
     if name in ("GetQueuedTransfersResponse", "GetAllQueuedTransfersResponse"):
         return {"TransferList": [{_local(f.tag): (f.text or "").strip() for f in t}
-                                 for t in _child(el, "TransferList") or []]}
+                                 for t in _children(el, "TransferList")]}
     out = {}
     for c in el:
         text = (c.text or "").strip()
