@@ -63,3 +63,17 @@ def make_lab_acs():
 def lab_acs(make_lab_acs):
     """A started LabAcs with default options (no auth, session cookie, 204 at the end)."""
     return make_lab_acs()
+
+
+# ---------------------------------------------------------------- the daemon's log
+
+@pytest.fixture
+def logged(monkeypatch):
+    """What tr069client.log writes at info level and above, as a StringIO."""
+    import io
+    from tr069client import log
+    buf = io.StringIO()
+    monkeypatch.setattr(log, "_stream", buf)
+    monkeypatch.setattr(log, "_syslog", None)
+    monkeypatch.setattr(log, "_level", log.INFO)
+    return buf

@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -22,6 +21,7 @@ OPENWRT = os.path.join(TOOLS, "openwrt", "tr069client.init")
 UNIT = os.path.join(TOOLS, "systemd", "tr069client.service")
 sys.path.insert(0, TOOLS)
 import build_zipapp  # noqa: E402
+from _httpd import free_port  # noqa: E402
 
 
 def _python38():
@@ -47,15 +47,6 @@ def _interpreter(name):
     if path is None:
         pytest.skip("no other CPython 3.8 here (this run is 3.8 itself, or none is installed)")
     return path
-
-
-def _free_port():
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +123,7 @@ def test_zipapp_completes_a_session(pyz, python, make_lab_acs, tmp_path):
     acs.queue(get_parameter_values(["Device.DeviceInfo.", "Device.ManagementServer.URL"]))
     log = open(str(tmp_path / "daemon.log"), "wb")
     p = subprocess.Popen([python, "-I", "-S", pyz, "run", "--state-dir", str(tmp_path / "state"),
-                          "--acs-url", acs.url, "--cr-port", str(_free_port()),
+                          "--acs-url", acs.url, "--cr-port", str(free_port()),
                           "--periodic-inform-enabled", "no"], stdout=log, stderr=log)
     try:
         acs.wait_sessions(1, timeout=30)
@@ -173,7 +164,7 @@ def test_sysv_script_starts_reloads_and_stops(mode, pyz, make_lab_acs, tmp_path)
     acs = make_lab_acs()
     state, pidfile, cfg = str(tmp_path / "state"), str(tmp_path / "tr069client.pid"), str(tmp_path / "config.json")
     settings = {"acs-url": acs.url, "periodic-inform-enabled": False, "periodic-inform-interval": 3600,
-                "cr-port": _free_port()}
+                "cr-port": free_port()}
     with open(cfg, "w") as f:
         json.dump(settings, f)
     defaults = str(tmp_path / "defaults")

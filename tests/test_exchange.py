@@ -1,10 +1,6 @@
 """exchange.run(): the engine driven over a hand-written fake HTTP session."""
 
-import io
-
-import pytest
-
-from tr069client import exchange, log, transport
+from tr069client import exchange, transport
 
 from _engine import END_204, INFORM_RESPONSE, genieacs, make_session
 
@@ -24,15 +20,6 @@ class FakeHttp(object):
 
     def close(self):
         self.closed = True
-
-
-@pytest.fixture
-def logged(monkeypatch):
-    buf = io.StringIO()
-    monkeypatch.setattr(log, "_stream", buf)
-    monkeypatch.setattr(log, "_syslog", None)
-    monkeypatch.setattr(log, "_level", log.INFO)
-    return buf
 
 
 def test_a_transport_error_ends_the_session_with_its_sentence():

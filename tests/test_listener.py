@@ -2,7 +2,6 @@
 
 import binascii
 import errno
-import io
 import select
 import socket
 import os
@@ -11,7 +10,7 @@ import sys
 
 import pytest
 
-from tr069client import auth, listener, log
+from tr069client import auth, listener
 
 PATH = "/cr-3f9a1c"
 T0 = 1000.0
@@ -136,15 +135,6 @@ def make(creds):
         loop.lst.close()
         for conn in loop.conns:
             conn.close()
-
-
-@pytest.fixture
-def logged(monkeypatch):
-    buf = io.StringIO()
-    monkeypatch.setattr(log, "_stream", buf)
-    monkeypatch.setattr(log, "_syslog", None)
-    monkeypatch.setattr(log, "_level", log.INFO)
-    return buf
 
 
 def digest_flow(loop, conn, user="acs", password="s3cret", path=PATH):

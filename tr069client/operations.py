@@ -9,7 +9,6 @@ from . import events as ev
 from .settings import reset
 from .faults import CwmpFault, INVALID_ARGUMENTS
 from .soap import text
-from .store import StoreError
 
 
 def reboot(ctx, req):
@@ -42,11 +41,9 @@ class Operations:
         self.clean = clean or (lambda: None)
 
     def _save(self):
-        self.store.dirty = True
-        try:
-            self.store.save()
-        except StoreError as e:
-            log.error("%s", e)
+        error = self.store.save_now()
+        if error:
+            log.error("%s", error)
 
     def _failed(self, message):
         """A command failed after the ACS was answered: tell the operator (and keep it shown

@@ -102,6 +102,16 @@ class Store:
             raise StoreError("cannot write %s: %s" % (self.path, e.strerror or e))
         self.dirty = False
 
+    def save_now(self):
+        """Save at once (a step that must survive a power cut); None, or the reason the
+        file could not be written, for the caller to report."""
+        self.dirty = True
+        try:
+            self.save()
+        except StoreError as e:
+            return str(e)
+        return None
+
     def save_if_dirty(self):
         if self.dirty:
             self.save()

@@ -21,7 +21,6 @@ from .faults import (CwmpFault, CANCEL_NOT_PERMITTED, INTERNAL_ERROR, INVALID_AR
                      METHOD_NOT_SUPPORTED, RESOURCES_EXCEEDED, TRANSFER_FAILURE, UPLOAD_FAILURE)
 from .session import CpeRequest, transfer_complete
 from .soap import array, element, text
-from .store import StoreError
 
 QUEUED, TRANSFERRING, APPLYING, DONE = "queued", "transferring", "applying", "done"
 # TR-069 A.4.1.1 TransferState: 1 not yet started, 2 in progress, 3 completed.
@@ -72,13 +71,10 @@ class Queue:
         return ev.EventQueue(self.store.state.setdefault("events", []))
 
     def _save(self):
-        self.store.dirty = True
-        try:
-            self.store.save()
-        except StoreError as e:
-            log.error("transfer queue not saved: %s", e)
-            return False
-        return True
+        error = self.store.save_now()
+        if error:
+            log.error("transfer queue not saved: %s", error)
+        return error is None
 
     def attach(self, agent):
         """Hook into the agent: TransferComplete requests, their acknowledgement, due sessions."""
