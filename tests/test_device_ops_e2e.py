@@ -355,7 +355,9 @@ def test_kill_while_downloading(rig):
     assert (tc["CommandKey"], tc["FaultCode"]) == ("dl", 0)
     (call,) = rig.calls("config-alter")
     assert list(call["files"].values()) == [data.decode("latin-1")]
-    assert [r["sent"] for r in rig.acs.file_requests if r["name"] == "slow.alter" and not r.get("held")] == [len(data)]
+    whole = rig.acs.wait_for(lambda a: [r["sent"] for r in a.file_requests
+                                        if r["name"] == "slow.alter" and not r.get("held")])
+    assert whole == [len(data)]
 
 
 def test_kill_while_applying(rig):

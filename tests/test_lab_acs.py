@@ -527,7 +527,10 @@ def test_file_with_digest_auth():
         conn.close()
         _, missing = _get(acs.file_url("nope"))
         assert missing.status == 404
-    assert acs.file_requests[-2]["sent"] == 100000
+        # The server records a request once its body is written, which may be after we read it.
+        done = acs.wait_for(lambda a: [(r["status"], r["sent"]) for r in a.file_requests
+                                       if r["name"] == "fw.bin" and r["status"] == 200])
+        assert done == [(200, 100000)]
 
 
 def test_file_server_dying_mid_body_and_wrong_size():
@@ -651,7 +654,9 @@ def test_command_line_plays_a_script_until_interrupted(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, os.path.join(REPO, "tools", "lab_acs.py"), "--port", "0",
          "--script", str(script), "--auth", "digest", "--username", "u", "--password", "p"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+        # A shell running us in the background ignores SIGINT, and children inherit that.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         first = proc.stdout.readline()
         url = re.search(r"listening at (\S+)", first).group(1)

@@ -1289,14 +1289,12 @@ class LabAcs:
         if f is None:
             self._send(h, ex, 404, [], b"no such file\n")
             self._note("ACS -> CPE  404 (no file %r)" % name)
-            self.file_requests.append({"method": "GET", "name": name, "status": 404,
-                                       "sent": 0})
+            self._record_file(name, 404, 0)
             return
         refused = self._gate(h, ex, h.conn, f["auth"], f["username"], f["password"],
                              _FILE_REALM)
         if refused:
-            self.file_requests.append({"method": "GET", "name": name, "status": 401,
-                                       "sent": 0})
+            self._record_file(name, 401, 0)
             self._note("ACS -> CPE  " + refused)
             return
         data = f["data"]
@@ -1319,10 +1317,17 @@ class LabAcs:
                 h.connection.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-        self.file_requests.append({"method": "GET", "name": name, "status": 200,
-                                   "sent": sent})
+        self._record_file(name, 200, sent)
         self._note("ACS -> CPE  200 %s (%d of %d bytes sent, Content-Length %d)" % (
             name, sent, len(data), length))
+
+    def _record_file(self, name, status, sent, **extra):
+        # Recorded after the body is written, so the client may be done before this runs:
+        # tests wait on the condition rather than read the list at once.
+        with self._cond:
+            self.file_requests.append(dict(method="GET", name=name, status=status, sent=sent,
+                                           **extra))
+            self._cond.notify_all()
 
     def _serve_held(self, h, ex, name, f, data, stall):
         sent = 0
@@ -1346,8 +1351,7 @@ class LabAcs:
             with self._lock:
                 self.stalled.discard(name)
         ex.status = 200
-        self.file_requests.append({"method": "GET", "name": name, "status": 200, "sent": sent,
-                                   "held": True})
+        self._record_file(name, 200, sent, held=True)
         self._note("ACS -> CPE  200 %s (%d of %d bytes sent after a hold)" % (name, sent, len(data)))
 
     def _store_upload(self, h, ex, name):

@@ -106,9 +106,8 @@ class Daemon:
         os.set_blocking(rfd, False)
         os.set_blocking(wfd, False)
         old_fd = signal.set_wakeup_fd(wfd)
-        for sig, fn in ((signal.SIGTERM, self._stop), (signal.SIGINT, self._stop),
-                        (signal.SIGHUP, self._on_hup)):
-            signal.signal(sig, fn)
+        old_handlers = [(sig, signal.signal(sig, fn)) for sig, fn in (
+            (signal.SIGTERM, self._stop), (signal.SIGINT, self._stop), (signal.SIGHUP, self._on_hup))]
         try:
             self.agent.start(_boot_id(), time.monotonic(), time.time())
             self._sync_listener()
@@ -139,6 +138,8 @@ class Daemon:
                     self.reload_requested = False
                     self.reload()
         finally:
+            for sig, handler in old_handlers:   # an embedding program gets its own back
+                signal.signal(sig, handler)
             signal.set_wakeup_fd(old_fd)
             os.close(rfd)
             os.close(wfd)
