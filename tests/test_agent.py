@@ -2,6 +2,7 @@
 literal ACS answers: no sockets, no sleeps."""
 
 import itertools
+import json
 
 import pytest
 
@@ -205,6 +206,43 @@ def test_kept_events_survive_failures_and_a_new_store_load():
     assert codes(again.events.pending()) == ["0 BOOTSTRAP", "1 BOOT"] and again.retry_count == 2
     again.start("boot-2", clock.mono, clock.wall)
     assert again.retry_count == 0   # reset on reboot
+
+
+def test_a_restarted_daemon_waits_out_the_backoff_but_a_boot_does_not():
+    a, clock = make(random=lambda: 0.0)
+    failed(a, clock)
+    failed(a, clock)                                   # wait 10 s from now
+    clock.advance(4)
+
+    def restart(boot="boot-1", mono_base=50.0):
+        # A new process: its monotonic clock has nothing to do with the old one's.
+        store = Store()
+        store.state = json.loads(json.dumps(a.store.state))   # as saved, then loaded
+        again = agent_mod.Agent(store, a.model, IDENT, None)
+        again.start(boot, mono_base, clock.wall)
+        return again
+    again = restart()
+    assert again.retry_at == pytest.approx(50.0 + 6) and not again.due(50.0)
+    assert again.due(56.0)
+    clock.wall -= 3600                                 # the clock was set back while we were down
+    assert restart().retry_at == pytest.approx(50.0 + 10)   # never more than the wait itself
+    clock.wall += 3600 + 7                             # past the end: no wait left
+    assert restart().retry_at is None
+    clock.wall -= 7
+    booted = restart(boot="boot-2")
+    assert booted.retry_at is None and "retry_backoff" not in booted.store.state  # at once
+
+
+def test_a_success_or_a_connection_request_forgets_the_saved_backoff():
+    a, clock = make()
+    failed(a, clock)
+    assert "retry_backoff" in a.store.state
+    a.connection_request(in_session=False)
+    assert "retry_backoff" not in a.store.state and a.store.dirty
+    failed(a, clock)
+    clock.advance(a.retry_at - clock.mono)
+    session(a, clock)
+    assert "retry_backoff" not in a.store.state
 
 
 def test_disabling_resets_the_retry_count():

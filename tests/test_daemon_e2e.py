@@ -63,6 +63,12 @@ def quiet(acs, sessions, seconds=1.0):
     return len(informs(acs)) == sessions
 
 
+def seconds_until(iso):
+    """Seconds from now to a `status` time such as 2026-11-25T10:00:00Z."""
+    import calendar
+    return calendar.timegm(time.strptime(iso, "%Y-%m-%dT%H:%M:%SZ")) - time.time()
+
+
 def cr_url(acs):
     return acs.informs[-1]["parameters"][MS + "ConnectionRequestURL"]
 
@@ -278,7 +284,11 @@ def test_events_and_retry_count_survive_sigkill(acs, daemon):
     d.kill()
     state = d.state()   # still valid JSON after the kill
     assert sorted(c for c, _ in state["state"]["events"]) == ["0 BOOTSTRAP", "1 BOOT"]
-    d.start()           # the same boot: the backoff is forgotten, the events and count are not
+    d.start()           # the same boot: the events, the count and the backoff are kept
+    assert quiet(acs, 1, seconds=1.5)
+    left = seconds_until(d.status()["next-session"])
+    assert 500 < left <= 600, left
+    d.cli("inform")     # the operator may still ask for a session now
     got = wait_informs(acs, 2)
     assert sorted(events_of(got[1])) == ["0 BOOTSTRAP", "1 BOOT"]
     assert got[1].retry_count == 1
@@ -314,10 +324,11 @@ def test_retry_count_resets_on_reboot_but_not_on_restart(acs, daemon):
     wait_informs(acs, 1)
     assert d.stop() == 0
     d.start()
+    d.cli("inform")                # past the backoff the restart kept
     assert wait_informs(acs, 2)[1].retry_count == 1
     assert d.stop() == 0
     d.boot_id = "boot-2"
-    d.start()
+    d.start()                      # a boot forgets the backoff: at once
     got = wait_informs(acs, 3)
     assert got[2].retry_count == 0 and "1 BOOT" in events_of(got[2])
 

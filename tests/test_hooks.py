@@ -108,3 +108,9 @@ def test_command_from_config():
     assert hooks.command({}, "reboot-command") == ["reboot"]
     assert hooks.command({}, "firmware-command") is None
     assert hooks.command({"firmware-command": ["sysupgrade", "-v"]}, "firmware-command") == ["sysupgrade", "-v"]
+
+
+def test_firmware_command_has_its_own_timeout():
+    cfg = {"hook-timeout": 5}
+    assert hooks.timeout(cfg, "reboot-command") == 5 and hooks.timeout(cfg, "firmware-command") == 1800
+    assert hooks.timeout({"firmware-timeout": 7200}, "firmware-command") == 7200

@@ -252,11 +252,11 @@ def test_cancel(q):
     assert [r["key"] for r in on_disk(q)["transfers"]] == ["now"]
 
 
-def restart(q, wall=T0, boot="boot-A"):
+def restart(q, wall=T0, boot="boot-A", timeout=lambda name: 600):
     """A new daemon over the same state file (after SIGKILL or power loss)."""
     store = Store.load(q.store.path)
     store.state["boot_id"] = boot
-    again = transfers.Queue(store, Worker(store), clock=q.clock_, reboot=q.reboots.append)
+    again = transfers.Queue(store, Worker(store), clock=q.clock_, reboot=q.reboots.append, timeout=timeout)
     again.attach(Agent())
     again.clock_, again.reboots, again.ctx = q.clock_, q.reboots, Context(None, transfers.RPCS, {"transfers": again})
     again.tick(0.0, wall)
@@ -333,6 +333,16 @@ def test_a_command_left_running_is_waited_for_no_longer_than_hook_timeout(q):
     q.store.save()
     again = restart(q)
     assert again.items[0]["fault"][0] == 9002 and again.deadline(0.0, T0) is None
+
+
+def test_a_firmware_command_left_running_is_waited_for_as_long_as_its_own_timeout(q):
+    import os
+    download(q)
+    q.store.state["transfers"][0].update(state="applying", boot="boot-A", start=T0, pid=os.getpgid(0),
+                                         since=T0 - 600)
+    q.store.save()
+    again = restart(q, timeout=lambda name: 1800 if name == "firmware-command" else 600)
+    assert again.items[0]["state"] == "applying" and again.deadline(0.0, T0) is not None
 
 
 def test_restart_after_the_command_rebooted_the_device_is_success(q):

@@ -400,6 +400,78 @@ def test_timeout(serve):
     assert msg == "ACS did not answer within 0.2 s (%s)" % server.url()
 
 
+def _drip_server(tls=None, head=b"", body=b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 10000):
+    """A server that reads a request, sends `head`, then `body` one byte every 50 ms (up to
+    30 s)."""
+    import threading
+    import time
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(1)
+    stop = threading.Event()
+
+    def run():
+        conn, _ = lsock.accept()
+        if tls is not None:
+            conn = tls.wrap_socket(conn, server_side=True)
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(4096)
+            conn.sendall(head)
+            end = time.monotonic() + 30
+            for byte in body:
+                if stop.wait(0.05) or time.monotonic() > end:
+                    break
+                conn.sendall(bytes([byte]))
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return lsock, stop, thread
+
+
+@pytest.mark.parametrize("https", [False, True])
+def test_an_acs_dripping_bytes_cannot_hold_an_exchange(https, request):
+    tls = request.getfixturevalue("pki")["ctx"]("127.0.0.1") if https else None
+    lsock, stop, thread = _drip_server(tls)
+    url = "%s://127.0.0.1:%d/acs" % ("https" if https else "http", lsock.getsockname()[1])
+    ca = request.getfixturevalue("pki")["ca"] if https else None
+    try:
+        # Every read gets a byte well within the timeout; only the whole exchange is late.
+        msg = fails("timeout", transport.Session(url, ca_file=ca, timeout=1, exchange_limit=1.5)
+                    .post, b"<x/>")
+    finally:
+        stop.set()
+        thread.join(5)
+        lsock.close()
+    assert msg == "ACS answered too slowly: one exchange took over 1.5 s (%s)" % url
+
+
+def test_a_file_server_dripping_bytes_cannot_hold_a_download():
+    lsock, stop, thread = _drip_server(head=b"HTTP/1.1 200 OK\r\nContent-Length: 10000\r\n\r\n",
+                                       body=b"x" * 10000)
+    url = "http://127.0.0.1:%d/fw.bin" % lsock.getsockname()[1]
+    pieces = []
+    try:
+        msg = fails("timeout", transport.download, url, io.BytesIO(), timeout=1, limit=1.5,
+                    on_chunk=pieces.append)
+    finally:
+        stop.set()
+        thread.join(5)
+        lsock.close()
+    assert msg == "file server answered too slowly: the transfer took over 1.5 s (%s)" % url
+    assert len(pieces) > 1 and set(pieces) == {1}   # each byte was handed on as it came
+
+
+def test_the_exchange_limit_applies_to_each_post(serve):
+    import time
+
+    def slow(req):
+        time.sleep(1.2)
+        return 200, [], b"<ok/>"
+    t = transport.Session(serve(slow).url(), exchange_limit=2)
+    assert [t.post(b"<x/>")[0] for _ in range(2)] == [200, 200]  # 2.4 s together
+
+
 def test_unsupported_url_scheme():
     msg = fails("protocol", transport.Session, "ftp://acs.example/")
     assert msg == "unsupported URL ftp://acs.example/ (only http and https)"

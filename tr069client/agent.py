@@ -48,7 +48,7 @@ class Agent:
         st = store.state
         self.events = ev.EventQueue(st.setdefault("events", []))
         self.watcher = Watcher(model, st)
-        self.retry_at = None        # mono: earliest next attempt after a failure
+        self._retry_at = None       # mono: earliest next attempt after a failure
         self.periodic_at = None     # wall: next periodic Inform
         self.active_at = None       # mono: earliest VALUE CHANGE session (throttle)
         self.last_active = None     # mono: when the last VALUE CHANGE was delivered
@@ -61,6 +61,35 @@ class Agent:
         self._offered = frozenset()
         self.cpe_requests = []      # callables returning CpeRequest lists (transfers)
         self.on_acknowledged = []   # callables(token) for answered CPE requests
+
+    @property
+    def retry_at(self):
+        """Monotonic time of the earliest next attempt after a failure, or None."""
+        return self._retry_at
+
+    @retry_at.setter
+    def retry_at(self, mono):
+        self._retry_at = mono
+        if mono is None and self.store.state.pop("retry_backoff", None) is not None:
+            self.store.dirty = True
+
+    def _back_off(self, mono, wall, wait):
+        # Kept as wall time in the state, so a daemon restarted (or crashing in a loop)
+        # during the backoff waits out the rest rather than calling the ACS at once.
+        self._retry_at = mono + wait
+        self.store.state["retry_backoff"] = [wall + wait, wait]
+        self.store.dirty = True
+
+    def _resume_backoff(self, mono, wall):
+        backoff = self.store.state.get("retry_backoff")
+        try:
+            until, wait = float(backoff[0]), float(backoff[1])
+        except (TypeError, ValueError, IndexError):
+            self.retry_at = None
+            return
+        # A clock set back while the daemon was down cannot stretch the wait beyond its length.
+        left = min(until - wall, wait)
+        self.retry_at = mono + left if left > 0 else None
 
     # --- state the operator sees ---------------------------------------------------------
 
@@ -113,7 +142,10 @@ class Agent:
             self.events.add(ev.BOOT)
             st["boot_id"] = boot_id
             st["retry_count"] = 0
+            self.retry_at = None
             self.store.dirty = True
+        else:
+            self._resume_backoff(mono, wall)
         self._url_check()
         self._bootstrap_if_new_url()
         self.reschedule(mono, wall)
@@ -346,7 +378,7 @@ class Agent:
             self._url_trial_failed(url, s.error)
             wait = schedule.retry_wait(st["retry_count"], _int(self.model, "CWMPRetryMinimumWaitInterval", 5, 1),
                                        _int(self.model, "CWMPRetryIntervalMultiplier", 2000, 1000), self.random)
-            self.retry_at = mono + max(wait, s.retry_after or 0)
+            self._back_off(mono, wall, max(wait, s.retry_after or 0))
         st["last_session"] = wall
         for a in [a for a in s.actions if a[0] == "schedule_inform"]:
             self.schedule_inform(a[1], a[2], wall)

@@ -65,6 +65,10 @@ KEYS = {
                            "writes the log file to Upload into the path given as argument; "
                            "OpenWrt: [\"sh\", \"-c\", \"logread > \\\"$1\\\"\", \"sh\"]"),
     "hook-timeout": ("int", 600, "seconds a platform command may run before it is stopped"),
+    "firmware-timeout": ("int", 1800, "seconds firmware-command may run before it is stopped "
+                         "(writing an image to slow flash takes long)"),
+    "transfer-timeout": ("int", 3600, "seconds a whole download or upload may take (each read "
+                         "or write also stops after 30 s without progress)"),
     "download-dir": ("str", "/tmp/tr069client", "private folder for downloaded and uploaded files "
                      "(RAM on OpenWrt; a firmware image must fit)"),
 }

@@ -3,6 +3,7 @@ is loaded only when an https URL needs it, ASCII host names resolve without the 
 
 import socket
 import sys
+import time
 
 if "ssl" in sys.modules or "http.client" in sys.modules:
     import http.client
@@ -30,6 +31,48 @@ class TransportError(Exception):
         self.message, self.kind, self.status = message, kind, status
 
 
+class SlowExchange(socket.timeout):
+    """An exchange outlived its deadline although no single read or write timed out."""
+
+
+class _Deadline(object):
+    # Each read or write still waits at most the timeout, and together they end at
+    # `deadline` (monotonic): a peer dripping one byte per timeout cannot hold the loop.
+    deadline = None
+    op_timeout = None   # the timeout of each read or write
+
+    def _call(self, method, args, kwargs):
+        bound = False  # the deadline, not the timeout, limits this call
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise SlowExchange("exchange deadline passed")
+            bound = self.op_timeout is None or left < self.op_timeout
+            self.settimeout(left if bound else self.op_timeout)
+        try:
+            return method(*args, **kwargs)
+        except socket.timeout:
+            if bound:
+                raise SlowExchange("exchange deadline passed") from None
+            raise
+
+    def recv_into(self, *args, **kwargs):
+        return self._call(super(_Deadline, self).recv_into, args, kwargs)
+
+    def send(self, *args, **kwargs):  # SSLSocket.sendall() loops over send()
+        return self._call(super(_Deadline, self).send, args, kwargs)
+
+    def sendall(self, *args, **kwargs):
+        return self._call(super(_Deadline, self).sendall, args, kwargs)
+
+
+class _DeadlineSocket(_Deadline, socket.socket):
+    pass
+
+
+_deadline_ssl = []  # the SSLSocket subclass, made once ssl is loaded
+
+
 class HTTPConnection(http.client.HTTPConnection):
     """http.client's connection, resolving an ASCII host name as bytes: getaddrinfo() of a
     str loads the idna codec and unicodedata (0.3 MB, and python3-codecs on OpenWrt)."""
@@ -45,7 +88,17 @@ def _connect_ascii(address, *args):
         host = host.encode("ascii")
     except UnicodeEncodeError:
         pass  # an internationalised name does need the idna codec
-    return socket.create_connection((host, port), *args)
+    plain = socket.create_connection((host, port), *args)
+    timeout = plain.gettimeout()
+    sock = _DeadlineSocket(plain.family, plain.type, plain.proto, plain.detach())
+    sock.settimeout(timeout)
+    sock.op_timeout = timeout
+    return sock
+
+
+def set_deadline(sock, deadline):
+    """Make every later read and write on `sock` (from connect()) end by `deadline`."""
+    sock.deadline = deadline
 
 
 class HTTPSConnection(HTTPConnection):
@@ -56,7 +109,9 @@ class HTTPSConnection(HTTPConnection):
 
     def connect(self):
         HTTPConnection.connect(self)
+        op_timeout = self.sock.op_timeout
         self.sock = self.context.wrap_socket(self.sock, server_hostname=self.host)
+        self.sock.op_timeout = op_timeout
 
 
 def tls_context(ca_file, client_cert):
@@ -70,6 +125,9 @@ def tls_context(ca_file, client_cert):
             ctx.load_cert_chain(client_cert)  # one PEM holding certificate and key
     except (OSError, ValueError) as e:
         raise TransportError("cannot load the %s: %s" % (what, _reason(e)), "tls")
+    if not _deadline_ssl:
+        _deadline_ssl.append(type("_DeadlineSSLSocket", (_Deadline, ssl.SSLSocket), {}))
+    ctx.sslsocket_class = _deadline_ssl[0]
     return ctx
 
 
@@ -98,13 +156,16 @@ def dropped(sock):
 
 def describe(e, peer):
     """Turn a socket, TLS or HTTP exception into a TransportError sentence; re-raise any
-    other exception. `peer` has what ("ACS", ...), url, host, port, timeout, https,
-    client_cert, and fresh (nothing was answered yet on its connection)."""
+    other exception. `peer` has what ("ACS", ...), url, host, port, timeout, limit (of a
+    whole exchange), https, client_cert, and fresh (nothing was answered yet on its connection)."""
     what, url, host = peer.what, peer.url, peer.host
     hp = "%s:%d" % ("[%s]" % host if ":" in host else host, peer.port)
     ssl = sys.modules.get("ssl")
     if isinstance(e, TransportError):
         return e
+    if isinstance(e, SlowExchange):
+        return TransportError("%s answered too slowly: %s took over %g s (%s)" % (
+            what, "one exchange" if what == "ACS" else "the transfer", peer.limit, url), "timeout")
     if isinstance(e, socket.timeout):
         return TransportError("%s did not answer within %g s (%s)"
                               % (what, peer.timeout, url), "timeout")

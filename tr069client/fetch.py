@@ -79,7 +79,6 @@ class Worker:
     def __init__(self, cfg, ca_file=lambda: None, service=None):
         self.cfg = cfg
         self.folder = config.get(cfg, "download-dir")
-        self.timeout = config.get(cfg, "hook-timeout")
         self.ca_file = ca_file
         self.service = service or (lambda: None)
 
@@ -207,7 +206,8 @@ class Worker:
             with os.fdopen(fd, "wb") as f:
                 total = transport.download(_encoded(url), f, username, password, self.ca_file(),
                                            _HTTP_TIMEOUT, expected if expected is not None else free,
-                                           on_chunk, require_length=expected is None)
+                                           on_chunk, require_length=expected is None,
+                                           limit=config.get(self.cfg, "transfer-timeout"))
                 f.flush()
                 os.fsync(f.fileno())
             if expected is not None and total != expected:
@@ -247,7 +247,8 @@ class Worker:
                 log.info("uploading %d bytes to %s", size, shown)
                 try:
                     status = transport.upload(_encoded(rec["url"]), f, size, username, password,
-                                              self.ca_file(), _HTTP_TIMEOUT)
+                                              self.ca_file(), _HTTP_TIMEOUT,
+                                              limit=config.get(self.cfg, "transfer-timeout"))
                 except transport.TransportError as e:
                     raise CwmpFault(SERVER_AUTH_FAILURE if e.kind == "auth" else UPLOAD_FAILURE,
                                     e.message)
@@ -272,7 +273,8 @@ class Worker:
         if argv is None:
             raise CwmpFault(INTERNAL_ERROR, "%s is not configured on this device" % name)
         try:
-            hooks.run(name, argv, args, self.timeout, env, self.service, started=started)
+            hooks.run(name, argv, args, hooks.timeout(self.cfg, name), env, self.service,
+                      started=started)
         except hooks.HookError as e:
             raise CwmpFault(INTERNAL_ERROR, str(e))
 

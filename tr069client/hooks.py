@@ -22,6 +22,12 @@ def command(cfg, name):
     return list(value) if value else None
 
 
+def timeout(cfg, name):
+    """Seconds the command `name` may run: firmware-timeout for firmware-command, else
+    hook-timeout."""
+    return config.get(cfg, "firmware-timeout" if name == "firmware-command" else "hook-timeout")
+
+
 def run(name, argv, args=(), timeout=600, env=None, service=None, poll=0.25, started=None):
     """Run `argv` + `args` and wait for it; HookError with a sentence if it fails.
 

@@ -4,7 +4,7 @@ After a reboot command returns the daemon exits, so that its supervisor starts i
 real device the reboot is under way); the next start sends 1 BOOT because `expect_boot` is set.
 """
 
-from . import config, hooks, log
+from . import hooks, log
 from . import events as ev
 from .settings import reset
 from .faults import CwmpFault, INVALID_ARGUMENTS
@@ -57,7 +57,7 @@ class Operations:
         argv = hooks.command(self.cfg, name)
         if argv is None:
             raise hooks.HookError("%s is not configured on this device" % name)
-        hooks.run(name, argv, (), config.get(self.cfg, "hook-timeout"), None, self.service)
+        hooks.run(name, argv, (), hooks.timeout(self.cfg, name), None, self.service)
 
     def restart_device(self, why):
         """Reboot through reboot-command; True when it returned (the daemon is then stopped),

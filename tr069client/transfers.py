@@ -16,7 +16,7 @@ import re
 import time
 
 from . import events as ev
-from . import config, fetch, hooks, log, settings
+from . import fetch, hooks, log, settings
 from .faults import (CwmpFault, CANCEL_NOT_PERMITTED, INTERNAL_ERROR, INVALID_ARGUMENTS,
                      METHOD_NOT_SUPPORTED, RESOURCES_EXCEEDED, TRANSFER_FAILURE, UPLOAD_FAILURE)
 from .session import CpeRequest, transfer_complete
@@ -52,14 +52,14 @@ class Queue:
     """The transfers in `store.state["transfers"]`; a timer of the daemon's loop (`deadline`,
     `tick`) that runs them one at a time through `worker` (a fetch.Worker) between sessions.
     `reboot(reason)` restarts the device after a firmware upgrade; a command an earlier daemon
-    left running is waited for at most `hook_timeout` seconds from its start."""
+    left running is waited for at most `timeout(hook name)` seconds from its start."""
 
-    def __init__(self, store, worker, clock=time.time, reboot=None, hook_timeout=600):
+    def __init__(self, store, worker, clock=time.time, reboot=None, timeout=lambda name: 600):
         self.store = store
         self.worker = worker
         self.clock = clock
         self.reboot = reboot
-        self.hook_timeout = hook_timeout
+        self.timeout = timeout
         self.agent = None
         self._recovered = False
 
@@ -193,10 +193,10 @@ class Queue:
 
     def _left_running(self, wall):
         """True while a command that an earlier daemon started still runs; it finishes the
-        transfers whose command has ended (or ran past hook_timeout)."""
+        transfers whose command has ended (or ran past its timeout)."""
         waiting = False
         for rec in [r for r in self.items if r["state"] == APPLYING]:
-            if hooks.alive(rec.get("pid")) and wall < rec.get("since", wall) + self.hook_timeout:
+            if hooks.alive(rec.get("pid")) and wall < rec.get("since", wall) + self.timeout(rec["hook"]):
                 waiting = True
             else:
                 self._unknown(rec)
@@ -361,7 +361,7 @@ def install(parts, store, cfg, reboot=None):
     """Plug the queue into the daemon's parts: RPCs, timer, agent hooks; returns the queue."""
     worker = fetch.Worker(cfg, ca_file=lambda: settings.get(parts.model, "ca-file") or None,
                           service=lambda: parts.service and parts.service())
-    queue = Queue(store, worker, reboot=reboot, hook_timeout=config.get(cfg, "hook-timeout"))
+    queue = Queue(store, worker, reboot=reboot, timeout=lambda name: hooks.timeout(cfg, name))
     parts.extra["transfers"] = queue
     parts.handlers.update(RPCS)
     parts.timers.append(queue)

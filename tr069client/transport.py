@@ -6,7 +6,7 @@ from urllib.parse import quote, urljoin, urlsplit
 from . import __version__, auth, log
 # `http` comes from .connection, which imports http.client without loading ssl.
 from .connection import HTTPConnection, HTTPSConnection, TransportError, describe, dropped, \
-    http, tls_context
+    http, set_deadline, tls_context
 import email.utils  # noqa: E402,I100 - already loaded by http.client
 
 MAX_BODY = 16 * 1024 * 1024
@@ -65,6 +65,7 @@ class _Peer(object):
         self.timeout, self.user_agent = timeout, user_agent
         self.ca_file, self.client_cert, self._context = ca_file, client_cert, None
         self._conn = None
+        self.limit = self.deadline = None  # seconds for a whole exchange, and when it ends
         self.fresh = False  # nothing was answered yet on the current connection
         self.username = username or ""
         self.auth = auth.Client(self.username, password)
@@ -189,6 +190,7 @@ class _Peer(object):
                     self.fresh = False
                     conn.connect()
                     self.fresh = True
+                set_deadline(conn.sock, self.deadline)
                 conn.putrequest(method, self.target, skip_accept_encoding=True)
                 extra = [("User-Agent", self.user_agent),
                          ("Cookie", self.cookies.header(self.host, self.path, self.https)),
@@ -226,33 +228,36 @@ def _header_value(value):
 
 
 def _stream(resp, limit, sink, too_large):
-    """Feed the body to `sink` in 64 KiB pieces; TransportError(too_large) past `limit`."""
+    """Feed the body to `sink` as it arrives, one read (at most 64 KiB) at a time, so a
+    slow server still lets the caller serve others; TransportError(too_large) past `limit`."""
     if limit is not None and (resp.length or 0) > limit:
         raise TransportError(too_large, "too-large")
-    buf = bytearray(_CHUNK)
-    view = memoryview(buf)
     total = 0
     while True:
-        n = resp.readinto(buf)
-        if not n:
-            # readinto() ends quietly at EOF even short of Content-Length; what is
+        piece = resp.read1(_CHUNK)
+        if not piece:
+            # read1() ends quietly at EOF even short of Content-Length; what is
             # missing is left in resp.length.
             if resp.length:
                 raise http.client.IncompleteRead(b"", resp.length)
+            resp.close()  # unlike read(), read1() leaves a whole body's response open
             return total
-        total += n
+        total += len(piece)
         if limit is not None and total > limit:
             raise TransportError(too_large, "too-large")
-        sink(view[:n])
+        sink(piece)
 
 
 class Session(object):
     """The HTTP side of one CWMP session: every POST on one kept-alive connection."""
 
     def __init__(self, url, username="", password="", ca_file=None, client_cert=None,
-                 timeout=30, user_agent=_USER_AGENT):
+                 timeout=30, user_agent=_USER_AGENT, exchange_limit=None):
+        """`timeout` bounds each read or write; `exchange_limit` (4 x timeout, at least
+        120 s) a whole POST with its answer, its 401 rounds and redirects."""
         self._peer = _Peer(url, username, password, ca_file, client_cert, timeout,
                            user_agent, "ACS")
+        self._peer.limit = exchange_limit or max(4 * timeout, 120)
 
     @property
     def url(self):
@@ -283,6 +288,7 @@ class Session(object):
                 conn.endheaders()
                 for chunk in chunks:
                     conn.send(chunk)
+        peer.deadline = time.monotonic() + peer.limit
         try:
             resp = peer.request("POST", send, headers)
             _stream(resp, MAX_BODY, lambda piece: parts.append(bytes(piece)),
@@ -309,8 +315,10 @@ class _LocalFileError(Exception):
     """Carries an OSError of the caller's file past the network error mapping."""
 
 
-def _transfer(url, username, password, ca_file, timeout, method, send, headers, finish):
+def _transfer(url, username, password, ca_file, timeout, method, send, headers, finish, limit):
     peer = _Peer(url, username, password, ca_file, None, timeout, _USER_AGENT, "file server")
+    if limit:
+        peer.limit, peer.deadline = limit, time.monotonic() + limit
     try:
         return finish(peer, peer.request(method, send, headers))
     except _LocalFileError as e:
@@ -322,11 +330,12 @@ def _transfer(url, username, password, ca_file, timeout, method, send, headers, 
 
 
 def download(url, fileobj, username="", password="", ca_file=None, timeout=30,
-             max_size=None, on_chunk=None, require_length=True):
-    """GET `url` into `fileobj` in 64 KiB chunks, never all in memory; bytes written.
+             max_size=None, on_chunk=None, require_length=True, limit=None):
+    """GET `url` into `fileobj` as it arrives, never all in memory; bytes written. `timeout`
+    bounds each read, `limit` (if given) the whole transfer.
 
     Errors of `fileobj` itself (disk full) propagate as they are, not as TransportError.
-    `on_chunk(nbytes)`, if given, runs after each chunk is written (the daemon serves
+    `on_chunk(nbytes)`, if given, runs after each piece is written (the daemon serves
     connection requests there during a long download). With `require_length`, a body
     that only the closing of the connection ends is refused: cut short, it would pass for
     whole (a caller that knows the size checks it instead).
@@ -349,12 +358,13 @@ def download(url, fileobj, username="", password="", ca_file=None, timeout=30,
                                  % peer.url, "unsized")
         return _stream(resp, max_size, sink, "file at %s is larger than the %s bytes allowed"
                        % (peer.url, max_size))
-    return _transfer(url, username, password, ca_file, timeout, "GET", None, [], finish)
+    return _transfer(url, username, password, ca_file, timeout, "GET", None, [], finish, limit)
 
 
 def upload(url, fileobj, size, username="", password="", ca_file=None, timeout=30,
-           method="PUT"):
+           method="PUT", limit=None):
     """Send `size` bytes of seekable `fileobj` from its position, streamed; the HTTP status.
+    `timeout` bounds each write, `limit` (if given) the whole transfer.
 
     The body is sent again from the same position after a 401 or a redirect.
     """
@@ -378,4 +388,5 @@ def upload(url, fileobj, size, username="", password="", ca_file=None, timeout=3
         peer._drain(resp)
         return resp.status
     headers = [("Content-Type", "application/octet-stream"), ("Content-Length", str(size))]
-    return _transfer(url, username, password, ca_file, timeout, method, send, headers, finish)
+    return _transfer(url, username, password, ca_file, timeout, method, send, headers, finish,
+                     limit)
