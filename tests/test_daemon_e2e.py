@@ -580,6 +580,24 @@ def test_the_status_json_while_waiting_for_a_url(daemon):
     assert re.search(r"^ *status: waiting-URL$", text, re.M) and re.search(r"^ *retry-count: 0$", text, re.M)
 
 
+def test_a_url_from_dhcp_option_43_starts_the_first_session(acs, daemon):
+    d = daemon(args=["--username", "acs-user", "--password", "acs-pass"]).start()
+    assert d.status()["status"] == "waiting-URL"
+    url, code = acs.url.encode(), b"PC-DHCP"
+    opt43 = (bytes([1, len(url)]) + url + bytes([2, len(code)]) + code).hex()   # as udhcpc gives it
+    out = d.cli("dhcp", opt43).stdout
+    assert out == "from DHCP: acs-url, Device.DeviceInfo.ProvisioningCode\n"
+    (inform,) = wait_informs(acs, 1)
+    # ProvisioningCode is under active notification by default (TR-181), hence VALUE CHANGE.
+    assert sorted(events_of(inform)) == ["0 BOOTSTRAP", "1 BOOT", "4 VALUE CHANGE"]
+    assert acs.informs[0]["parameters"]["Device.DeviceInfo.ProvisioningCode"] == "PC-DHCP"
+    acs.wait_sessions(1)
+    assert d.cli("dhcp", opt43).stdout == "from DHCP: nothing changed\n"   # the lease renewed
+    bad = d.cli("dhcp", "0105ab", check=False)
+    assert bad.returncode == 1 and "option 43 is cut short" in bad.stderr
+    assert d.status()["status"] == "running" and quiet(acs, 1)
+
+
 def test_a_second_daemon_on_the_same_state_is_refused_with_one_line(acs, daemon):
     d = daemon(acs).start()
     acs.wait_sessions(1)

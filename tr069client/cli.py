@@ -5,7 +5,7 @@ import json
 import os
 import sys
 
-from . import __version__, config, control, identity, log, settings
+from . import __version__, config, control, dhcp, identity, log, settings
 from .faults import CwmpFault
 from .store import Store, StoreError
 
@@ -92,6 +92,11 @@ def _parser():
 
     r = sub.add_parser("reset-config", help="forget configuration and state; next session is a BOOTSTRAP")
     _add_common(r)
+
+    d = sub.add_parser("dhcp", help="take the ACS URL and the other CWMP sub-options of DHCP option 43")
+    _add_common(d)
+    d.add_argument("option43", metavar="OPTION43",
+                   help="as the DHCP client gives it: hex (udhcpc's $opt43), colon-separated hex, or a URL")
     return p
 
 
@@ -226,13 +231,31 @@ def cmd_reset_config(args):
     return 0
 
 
+def cmd_dhcp(args):
+    options = dhcp.decode(args.option43)
+    state_dir = _state_dir(args)
+    reply = _ask(state_dir, {"cmd": "dhcp", "options": {str(k): v for k, v in options.items()}})
+    if reply is not None:
+        applied, kept = reply.get("applied", []), reply.get("kept", [])
+    else:
+        store, model, _ = _offline(state_dir, args, writing=True)
+        applied, kept = dhcp.apply(model, options)
+        if applied:
+            store.save()
+    print("from DHCP: %s" % (", ".join(applied) or "nothing changed"))
+    for sentence in kept:
+        print(sentence)
+    return 0
+
+
 def main(argv=None):
     try:
         args = _parser().parse_args(argv)
         return {"run": cmd_run, "status": cmd_status, "set": cmd_set, "get": cmd_get,
-                "inform": cmd_inform, "reset-config": cmd_reset_config}[args.command](args)
+                "inform": cmd_inform, "reset-config": cmd_reset_config,
+                "dhcp": cmd_dhcp}[args.command](args)
     except (_UsageError, _CommandError, config.ConfigError, identity.IdentityError,
-            settings.SettingError, StoreError, control.ControlError) as e:
+            settings.SettingError, StoreError, control.ControlError, dhcp.DhcpError) as e:
         sys.stderr.write("tr069client: %s\n" % e)
         return 2 if isinstance(e, _UsageError) else 1
     except CwmpFault as f:

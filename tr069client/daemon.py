@@ -8,7 +8,7 @@ import signal
 import time
 
 from . import agent as agent_mod
-from . import config, control, exchange, identity, listener, log, settings, transport, wiring
+from . import config, control, dhcp, exchange, identity, listener, log, settings, transport, wiring
 from .faults import CwmpFault
 from .store import Store, StoreError
 
@@ -342,14 +342,13 @@ class Daemon:
             except (settings.SettingError, CwmpFault) as e:
                 return {"ok": False, "error": _message(e)}
         if cmd == "set":
-            try:
-                settings.set_values(self.model, req.get("items") or [])
-            except (settings.SettingError, CwmpFault) as e:
-                return {"ok": False, "error": _message(e)}
-            self.agent.settings_changed(time.monotonic(), time.time())
-            self._sync_listener()
-            self._poll_notifications(time.monotonic())   # a local change is checked at once
-            return _saved(self._save())
+            return self._change(lambda: settings.set_values(self.model, req.get("items") or []))
+        if cmd == "dhcp":
+            done = []
+            reply = self._change(lambda: done.extend(dhcp.apply(self.model, req.get("options") or {})))
+            if done:
+                reply["applied"], reply["kept"] = done
+            return reply
         if cmd == "reset-config":
             if self._nested:  # the state would be pulled away from under the running work
                 return {"ok": False, "error": "a session or device operation is in progress; "
@@ -363,6 +362,17 @@ class Daemon:
             self._update_cr_url()
             return _saved(self._save())
         return {"ok": False, "error": "unknown command %r" % (cmd,)}
+
+    def _change(self, change):
+        """Run `change()` (settings, all or nothing) and act on it as on any local change."""
+        try:
+            change()
+        except (settings.SettingError, CwmpFault, dhcp.DhcpError, ValueError) as e:
+            return {"ok": False, "error": _message(e)}
+        self.agent.settings_changed(time.monotonic(), time.time())
+        self._sync_listener()
+        self._poll_notifications(time.monotonic())   # a local change is checked at once
+        return _saved(self._save())
 
 
 def _message(e):
