@@ -174,6 +174,19 @@ def test_a_failing_set_of_a_password_does_not_tell_the_password(fakes, tmp_path)
         "stun.key=[redacted]` exited with status 1: bad key stun.key=[redacted]")
 
 
+def test_a_set_command_naming_tr069_value_gets_the_value_only_from_the_environment(fakes, tmp_path):
+    out = tmp_path / "out"
+    # $0 would be the value if it were appended as the last argument, as it is for the SSID.
+    script = 'printf "%s|%s|%s" "$TR069_VALUE" "$0" "$#" > ' + str(out)
+    m = example_model(fakes, tmp_path, {"Device.ManagementServer.ConnectionRequestPassword": {
+        "value": "", "set": ["sh", "-c", script]}})
+    m.begin_session()
+    m.set_values([("Device.ManagementServer.ConnectionRequestPassword", "s3cr3t pw", None)], "k")
+    assert out.read_text() == "s3cr3t pw|sh|0"
+    m.set_values([("Device.WiFi.SSID.1.SSID", "lab", None)], "k2")
+    assert uci_calls(fakes, "set", "wireless.default_radio0.ssid=lab")
+
+
 def test_file_and_static_sources_and_output_checked_against_the_type(fakes, tmp_path):
     extra = {"Device.DeviceInfo.ModelNumber": {"file": "/etc/TZ", "match": "^(CET)"},
              "Device.DeviceInfo.DeviceCategory": {"value": "Router"},

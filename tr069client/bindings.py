@@ -15,7 +15,9 @@ first group of each match), "default" (when nothing matches; else the TR-181 def
 "map" ({"os value": "TR-181 value"}, inverted for writes), "split" (true: whitespace
 separated items become a comma-separated list), "set" (ARGV run with the value as its last
 argument, or [ARGV...] run in order; "{value}" in an item is replaced by the value and an
-item with "{item}" runs once per list item) and "apply" ([ARGV...] run once at the end of
+item with "{item}" runs once per list item; the value is also in the environment as
+TR069_VALUE, and a command that names TR069_VALUE gets it only from there, out of `ps`)
+and "apply" ([ARGV...] run once at the end of
 a session that set, added or deleted anything bound). In a table, "{key}" and
 "{instance}" stand for the row's key and instance number in commands, file names and
 match. "[name]" in a path instead of an instance number names the OS row with that key
@@ -113,14 +115,17 @@ class Runner:
             raise got
         return got
 
-    def run(self, argv, secrets=()):
+    def run(self, argv, secrets=(), value=None):
         """The command's standard output; ProviderError when it fails or times out. The
-        `secrets` (a password being set) never appear in the error."""
+        `secrets` (a password being set) never appear in the error; `value`, if given, is
+        in the command's environment as TR069_VALUE."""
+        import os
         import subprocess
         shown = _redact(" ".join(argv), secrets)[:120]
+        env = None if value is None else dict(os.environ, TR069_VALUE=value)
         try:
             p = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, timeout=self.timeout)
+                               stderr=subprocess.PIPE, timeout=self.timeout, env=env)
         except subprocess.TimeoutExpired:
             raise ProviderError("`%s` did not finish within %s s" % (shown, self.timeout))
         except OSError as e:
@@ -232,12 +237,12 @@ class Source:
         for argv in self.set:
             if any("{item}" in a for a in argv):
                 for item in [i for i in value.split(",") if i] if value else []:
-                    runner.run([_fill(a, dict(subs, **{"{item}": self.unmap.get(item, item)})) for a in argv],
-                               secrets)
-            elif single and not any("{value}" in a for a in argv):
-                runner.run([_fill(a, subs) for a in argv] + [os_value], secrets)
+                    os_item = self.unmap.get(item, item)
+                    runner.run([_fill(a, dict(subs, **{"{item}": os_item})) for a in argv], secrets, os_item)
+            elif single and not any("{value}" in a or "TR069_VALUE" in a for a in argv):
+                runner.run([_fill(a, subs) for a in argv] + [os_value], secrets, os_value)
             else:
-                runner.run([_fill(a, dict(subs, **{"{value}": os_value})) for a in argv], secrets)
+                runner.run([_fill(a, dict(subs, **{"{value}": os_value})) for a in argv], secrets, os_value)
 
 
 def _param(model, path, d, runner):
