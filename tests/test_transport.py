@@ -459,17 +459,17 @@ def test_a_file_server_dripping_bytes_cannot_hold_a_download():
         thread.join(5)
         lsock.close()
     assert msg == "file server answered too slowly: the transfer took over 1.5 s (%s)" % url
-    assert len(pieces) > 1 and set(pieces) == {1}   # each byte was handed on as it came
+    assert len(pieces) > 1   # handed on as they came, not held for a 64 KiB read
 
 
 def test_the_exchange_limit_applies_to_each_post(serve):
     import time
 
     def slow(req):
-        time.sleep(1.2)
+        time.sleep(1.5)
         return 200, [], b"<ok/>"
-    t = transport.Session(serve(slow).url(), exchange_limit=2)
-    assert [t.post(b"<x/>")[0] for _ in range(2)] == [200, 200]  # 2.4 s together
+    t = transport.Session(serve(slow).url(), exchange_limit=2.5)
+    assert [t.post(b"<x/>")[0] for _ in range(2)] == [200, 200]  # 3 s together
 
 
 def test_unsupported_url_scheme():
