@@ -9,7 +9,7 @@ import re
 
 from . import log, settings
 
-MS = "Device.ManagementServer."
+MS = settings.MS
 # Sub-option code: (what it is called in messages, the setting or parameter it sets)
 SUBOPTIONS = {
     1: ("URL", "acs-url"),
@@ -67,9 +67,7 @@ def _text(code, data):
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise DhcpError("option 43 sub-option %d (%s) is not UTF-8 text" % (code, SUBOPTIONS[code][0]))
-    if "\x00" in text:
-        text = text.rstrip("\x00")   # some servers count a C string's terminator
-    return text
+    return text.rstrip("\x00")   # some servers count a C string's terminator
 
 
 def apply(model, options):
