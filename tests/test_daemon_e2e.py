@@ -534,27 +534,55 @@ def test_debug_log_shows_the_exchange_with_secrets_redacted(make_lab_acs, daemon
         assert secret not in log
 
 
-def test_idle_daemon_makes_no_system_calls_between_timers(acs, daemon, tmp_path):
+def _syscalls(d, tmp_path, seconds=3):
+    """System calls the daemon makes in `seconds`, counted by strace (skips without it)."""
     strace = shutil.which("strace")
     if strace is None:
         pytest.skip("strace is not installed (apt-get install strace)")
-    d = daemon(acs).start()
-    acs.wait_sessions(1)
-    time.sleep(0.3)   # let the loop settle into its select()
     out = tmp_path / "strace.txt"
     tracer = subprocess.Popen([strace, "-f", "-c", "-o", str(out), "-p", str(d.proc.pid)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, universal_newlines=True)
-    time.sleep(3)
+    time.sleep(seconds)
     tracer.send_signal(signal.SIGINT)
     _, err = tracer.communicate(timeout=10)
     if "attached" not in err:
         pytest.skip("strace cannot trace here: %s" % err.strip())
     report = out.read_text()
     total = re.search(r"^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?total\s*$", report, re.M)
-    # No "total" line at all means strace saw no system call in the 3 seconds.
-    calls = int(total.group(1)) if total else 0
+    # No "total" line at all means strace saw no system call in that time.
+    return (int(total.group(1)) if total else 0), report
+
+
+def test_idle_daemon_makes_no_system_calls_between_timers(acs, daemon, tmp_path):
+    d = daemon(acs).start()
+    acs.wait_sessions(1)
+    time.sleep(0.3)   # let the loop settle into its select()
+    calls, report = _syscalls(d, tmp_path)
     assert calls <= 3, report
     assert d.running()
+
+
+def test_a_failed_connection_request_session_is_not_retried_and_leaves_the_daemon_idle(acs, daemon, tmp_path):
+    # TR-069 3.7.1.5: 6 CONNECTION REQUEST is discarded when its session fails; the expired
+    # backoff then wants nothing, and must not wake the loop (it used to poll without pause).
+    d = daemon(acs, config=CR)
+    d.set(MS + "CWMPRetryMinimumWaitInterval=1")   # the backoff is over within 2 s
+    d.start()
+    acs.wait_sessions(1)
+    acs.refusals.append((500, []))
+    assert acs.connection_request(cr_url(acs), "cr-user", "cr-pass") == 200
+    line = d.wait_log(r"warning session failed \(6 CONNECTION REQUEST\)[^\n]*")[0]
+    assert "retry" not in line.replace("not retried", ""), line
+    assert "; not retried (TR-069 3.7.1.5: 6 CONNECTION REQUEST is discarded when the session fails); " \
+        "next session at " in line, line
+    st = d.status()
+    assert st["retry-count"] == 1 and st["pending-events"] == []
+    assert quiet(acs, 2, seconds=2.5)   # past the backoff: no retry
+    calls, report = _syscalls(d, tmp_path)
+    assert calls <= 3, report
+    d.cli("inform")                     # the next session still says how many failed before it
+    assert wait_informs(acs, 3)[2].retry_count == 1
+    acs.wait_sessions(2)
 
 
 def test_a_damaged_state_file_is_set_aside_and_the_daemon_carries_on(acs, daemon):

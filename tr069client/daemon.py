@@ -250,8 +250,7 @@ class Daemon:
         if s.ok:
             log.info("%s", s.summary)
         else:
-            log.warning("%s; retry %d in %.0f s", s.summary, self.agent.retry_count,
-                        max(0.0, (self.agent.retry_at or mono) - mono))
+            log.warning("%s; %s", s.summary, self.agent.failure_note(s, mono, wall))
         if {MS + "EnableCWMP", MS + "HTTPConnectionRequestEnable"} & self.model.acs_changed:
             self._sync_listener()
             self.agent.settings_changed(mono, wall)
