@@ -242,6 +242,129 @@ def test_connection_request_during_a_session_gives_exactly_one_more(acs, daemon)
     assert quiet(acs, 3)
 
 
+class _Held(object):
+    """Makes the lab ACS hold its answer to the next Inform until `release()`: all of it
+    ("delay"), or after half of its first write ("drip"). `holding` is set meanwhile."""
+
+    def __init__(self, acs, style):
+        self.holding, self.gate = threading.Event(), threading.Event()
+        inner, armed = acs._handle, [True]
+
+        def handle(h, method):
+            if method == "POST" and armed[0] and h.conn.session is None:   # a session's first POST
+                armed[0] = False
+                if style == "delay":
+                    self.holding.set()
+                    self.gate.wait(60)
+                else:
+                    h.wfile = _Dripping(h.wfile, self)
+            return inner(h, method)
+        acs._handle = handle
+
+    def release(self):
+        self.gate.set()
+
+
+class _Dripping(object):
+    def __init__(self, raw, held):
+        self.raw, self.held, self.first = raw, held, True
+
+    def write(self, data):
+        if self.first:
+            self.first = False
+            self.raw.write(data[:len(data) // 2])
+            self.raw.flush()
+            self.held.holding.set()
+            self.held.gate.wait(60)
+            data = data[len(data) // 2:]
+        return self.raw.write(data)
+
+    def flush(self):
+        self.raw.flush()
+
+
+def _cr(url, username, password, timeout=10):
+    """A Digest connection request as an ACS sends it (not recorded by the lab ACS, whose
+    lock the held answer keeps); the final HTTP status."""
+    import http.client
+    from lab_acs import _client_authorization
+    host, rest = url.split("://", 1)[1].split("/", 1)
+    conn = http.client.HTTPConnection(host, timeout=timeout)
+    try:
+        conn.request("GET", "/" + rest)
+        r = conn.getresponse()
+        r.read()
+        if r.status == 401:
+            conn.request("GET", "/" + rest, headers={"Authorization": _client_authorization(
+                r.getheader("WWW-Authenticate"), "GET", "/" + rest, username, password)})
+            r = conn.getresponse()
+            r.read()
+        return r.status
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("style", ["delay", "drip", "drip over https"])
+def test_a_slow_acs_leaves_the_device_reachable(make_lab_acs, daemon, request, style):
+    from tr069client import control
+    if style.endswith("https"):
+        pki = request.getfixturevalue("pki")
+        acs = instrument(make_lab_acs(tls=(pki["cert"], pki["key"])))
+        d = daemon(acs, config=dict(CR, **{"ca-file": pki["ca"]})).start()
+    else:
+        acs = instrument(make_lab_acs())
+        d = daemon(acs, config=CR).start()
+    acs.wait_sessions(1)
+    url = cr_url(acs)
+    held = _Held(acs, style.split()[0])
+    try:
+        d.cli("inform")
+        assert held.holding.wait(10)
+        # The daemon waits on the ACS: the control socket and the listener still answer.
+        sock = os.path.join(d.state_dir, "control.sock")
+        replies = [control.request(sock, {"cmd": "status"}, timeout=10) for _ in range(3)]
+        assert all(r["ok"] and r["status"]["session-in-progress"].startswith("since ") for r in replies)
+        assert _cr(url, "cr-user", "cr-pass") == 200
+    finally:
+        held.release()
+    got = wait_informs(acs, 3, timeout=15)   # the request made during it: one more session
+    assert events_of(got[2]) == ["6 CONNECTION REQUEST"]
+    acs.wait_sessions(3)
+    assert quiet(acs, 3)
+    assert d.status()["session-in-progress"] == ""
+
+
+def test_sigterm_while_the_acs_holds_its_answer_stops_the_daemon_at_once(acs, daemon):
+    d = daemon(acs).start()
+    acs.wait_sessions(1)
+    held = _Held(acs, "delay")
+    try:
+        d.cli("inform")
+        assert held.holding.wait(10)
+        assert d.stop(timeout=10) == 0   # well before the ACS's answer (60 s)
+    finally:
+        held.release()
+    assert re.search(r"warning session failed \(6 CONNECTION REQUEST\): the daemon is stopping", d.log())
+    assert acs.wait_for(lambda a: len(a.sessions) == 2 and a.sessions[1].ended)
+    assert all("Broken pipe" in p or "reset" in p for p in acs.take_problems())
+
+
+def test_a_whole_session_is_bounded_by_session_timeout(acs, daemon):
+    d = daemon(acs, config={"session-timeout": 2}).start()
+    acs.wait_sessions(1)
+    held = _Held(acs, "delay")
+    try:
+        d.cli("inform")
+        err = wait_until(lambda: d.status()["last-session-error"], 15)
+    finally:
+        held.release()
+    assert err == "session with the ACS took over 2 s (1 messages sent); ended", err
+    assert d.running()
+    # The ACS's late answer finds the connection gone.
+    assert acs.wait_for(lambda a: len(a.sessions) == 2 and a.sessions[1].ended and a.problems)
+    assert all("Broken pipe" in p or "reset" in p for p in acs.take_problems())
+
+
 # ---------------------------------------------------------------- notifications
 
 def test_passive_rides_along_and_active_starts_a_throttled_value_change_session(acs, daemon):
@@ -716,8 +839,9 @@ def test_a_huge_poll_interval_with_nothing_else_planned_does_not_stop_the_daemon
     acs.wait_sessions(2)
 
 
-def test_sigterm_during_a_session_ends_it_at_the_next_exchange(acs, daemon):
-    # procd gives a daemon 5 s between SIGTERM and SIGKILL: a long session must not run on.
+def test_sigterm_during_a_session_ends_it_without_waiting_for_the_acs(acs, daemon):
+    # procd gives a daemon 5 s between SIGTERM and SIGKILL: a long session must not run on,
+    # nor wait for a slow ACS's next answer.
     d = daemon(acs).start()
     acs.wait_sessions(1)
     first = len(acs.posts)
@@ -731,11 +855,14 @@ def test_sigterm_during_a_session_ends_it_at_the_next_exchange(acs, daemon):
     acs._handle = handle
     d.cli("inform")
     assert d.proc.wait(15) == 0
-    assert len(acs.posts) == first + 4   # the 3rd GPV, which came after the signal, is not answered
+    assert len(acs.posts) == first + 4   # the 3rd GPV, asked after the signal, is not answered
     assert re.search(r"warning session failed \(6 CONNECTION REQUEST\): the daemon is stopping", d.log())
     assert d.log().rstrip().endswith("tr069client stopped")
     state = d.state()["state"]
     assert state["events"] == [] and state["retry_count"] == 1
+    # The daemon may be gone before the ACS has written its 3rd GPV.
+    assert acs.wait_for(lambda a: a.sessions[1].ended)
+    assert all("Broken pipe" in p or "reset" in p for p in acs.take_problems())
 
 
 def test_reset_config_waits_for_a_device_operation_to_end(acs, daemon, tmp_path):

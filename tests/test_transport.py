@@ -585,6 +585,72 @@ def pki(tmp_path_factory):
             "ctx": server_context, "client_ca": client_ca}
 
 
+def _half_record_tls_server(ctx, half_sent, go_on):
+    """A TLS server on a raw socket: it answers one request with one TLS record, of which it
+    sends half, sets `half_sent`, and sends the rest once `go_on` is set."""
+    ssl = pytest.importorskip("ssl")
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(1)
+
+    def run():
+        conn, _ = lsock.accept()
+        inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = ctx.wrap_bio(inc, out, server_side=True)
+
+        def pump(step):
+            while True:
+                try:
+                    return step()
+                except ssl.SSLWantReadError:
+                    conn.sendall(out.read())
+                    data = conn.recv(65536)
+                    if not data:
+                        raise EOFError
+                    inc.write(data)
+        with conn:
+            pump(tls.do_handshake)
+            conn.sendall(out.read())
+            request = b""
+            while not request.endswith(b"<x/>"):
+                request += pump(lambda: tls.read(65536))
+            tls.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n<ok/>")
+            record = out.read()
+            conn.sendall(record[:len(record) // 2])
+            half_sent.set()
+            go_on.wait(10)
+            conn.sendall(record[len(record) // 2:])
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return lsock, thread
+
+
+def test_the_caller_s_wait_runs_while_a_tls_record_is_half_in(pki):
+    # The daemon serves its listener in `wait`: TLS must not block inside a record the ACS
+    # sends slowly (the socket then has bytes, but no whole record to decrypt).
+    import select
+    half_sent, waited = threading.Event(), threading.Event()
+    lsock, thread = _half_record_tls_server(pki["ctx"]("127.0.0.1"), half_sent, waited)
+    calls = []
+
+    def wait(readable, writable, timeout):
+        calls.append((readable, writable, half_sent.is_set()))
+        if half_sent.is_set():
+            waited.set()   # the rest comes only now
+        r, w, _ = select.select(readable, writable, [], timeout)
+        return r, w
+    try:
+        t = transport.Session("https://127.0.0.1:%d/acs" % lsock.getsockname()[1],
+                              ca_file=pki["ca"], wait=wait)
+        assert t.post(b"<x/>")[2] == b"<ok/>"
+    finally:
+        waited.set()
+        thread.join(5)
+        lsock.close()
+    assert any(during for _, _, during in calls)   # called while half the record was in
+    assert all(len(r) + len(w) == 1 for r, w, _ in calls)
+
+
 def test_https_verified(serve, pki):
     server = serve(ok, tls=pki["ctx"]("127.0.0.1", "localhost"))
     t = transport.Session(server.url(host="localhost"), ca_file=pki["ca"])

@@ -19,7 +19,7 @@ STATUS_DISABLED, STATUS_WAITING, STATUS_RUNNING = "disabled", "waiting-URL", "ru
 _NEVER = 253402300799  # 9999-12-31T23:59:59Z
 
 
-def _format_time(wall):
+def format_time(wall):
     """A Unix time as a TR-181 dateTime; beyond year 9999 the TR-106 "never" time."""
     if wall >= _NEVER:
         return "9999-12-31T23:59:59Z"
@@ -116,8 +116,8 @@ class Agent:
             "status": status,
             "last-session-error": st.get("last_error", ""),
             "retry-count": self.retry_count,
-            "last-successful-session": _format_time(st["last_success"]) if st.get("last_success") else "",
-            "next-session": _format_time(nxt) if nxt is not None else "",
+            "last-successful-session": format_time(st["last_success"]) if st.get("last_success") else "",
+            "next-session": format_time(nxt) if nxt is not None else "",
             "pending-events": [c + (" " + k if k else "") for c, k in self.events.pending()],
         }
         trial = st.get("url_trial")
@@ -313,7 +313,7 @@ class Agent:
         self._offered = frozenset(r.token for r in requests)
         return Session(self.model, DeviceId(ident["manufacturer"], ident["oui"], ident["product-class"],
                                             ident["serial-number"]),
-                       self.events.pending(), self.retry_count, _format_time(wall), new_id,
+                       self.events.pending(), self.retry_count, format_time(wall), new_id,
                        inform_params=self.watcher.begin_inform(), cpe_requests=requests,
                        handlers=self.handlers, extra=self.extra, **({"ns": self.ns} if self.ns else {}))
 
@@ -405,7 +405,7 @@ class Agent:
             note = "nothing is left to retry" + (" (the ACS took the Inform)" if s.informed else "")
         if nxt is None:
             return note + "; no session planned"
-        return note + "; next session at " + _format_time(wall + max(nxt, mono) - mono)
+        return note + "; next session at " + format_time(wall + max(nxt, mono) - mono)
 
     def _url_trial_failed(self, url, error):
         st = self.store.state
