@@ -358,7 +358,7 @@ def test_a_whole_session_is_bounded_by_session_timeout(acs, daemon):
         err = wait_until(lambda: d.status()["last-session-error"], 15)
     finally:
         held.release()
-    assert err == "session with the ACS took over 2 s (1 messages sent); ended", err
+    assert err == "session with the ACS took over 2 s (1 message sent); ended", err
     assert d.running()
     # The ACS's late answer finds the connection gone.
     assert acs.wait_for(lambda a: len(a.sessions) == 2 and a.sessions[1].ended and a.problems)

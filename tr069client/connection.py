@@ -25,8 +25,8 @@ _CERT_HINTS = ("certif", "unknown ca", "eof", "handshake failure", "access denie
 class TransportError(Exception):
     """A failed exchange as one sentence for an operator; `kind` says what failed.
 
-    kind: connect dns timeout tls auth http protocol too-large unsized; `status`: the HTTP status
-    behind an "auth" or "http" error.
+    kind: connect dns timeout tls auth http protocol too-large unsized stopped (the caller's
+    wait ended it); `status`: the HTTP status behind an "auth" or "http" error.
     """
 
     def __init__(self, message, kind, status=None):

@@ -325,8 +325,9 @@ class Session(object):
         except Exception as e:
             peer.close()
             if bounded and isinstance(e, SlowExchange):
-                raise TransportError("session with the ACS took over %g s (%d messages sent); ended"
-                                     % (self._limit, self._posts), "timeout") from None
+                raise TransportError("session with the ACS took over %g s (%d message%s sent); ended"
+                                     % (self._limit, self._posts, "" if self._posts == 1 else "s"),
+                                     "timeout") from None
             raise peer.error(e) from None
         return resp.status, dict((k.lower(), v) for k, v in resp.getheaders()), b"".join(parts)
 
