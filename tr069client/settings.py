@@ -2,7 +2,7 @@
 parameter or a local value in the store; the KEY=VALUE commands over settings and TR-181
 paths; no I/O."""
 
-from . import config, log
+from . import config, datatypes, log
 from .faults import CwmpFault
 
 MS = "Device.ManagementServer."
@@ -38,19 +38,73 @@ class SettingError(Exception):
 
 
 def get(model, name):
-    """The setting's current value, in its config kind (bool, int or str); SettingError for
-    an unknown name."""
-    if name in PARAMS:
-        raw = model.value(PARAMS[name], "")
-        kind = config.KEYS[name][0]
-        if kind == "bool":
-            return raw in ("true", "1")
-        if kind == "int":
-            return int(raw or 0)
+    """The setting's value in effect, in its config kind (bool, int or str): a stored value
+    that is invalid (a hand-edited state file) gives way to the default, but for acs-url,
+    whose sessions then fail with the reason; SettingError for an unknown name."""
+    raw = _stored(model, name)
+    value, why = _check(model, name, raw)
+    if why is None:
+        return value
+    if name == "acs-url":
         return raw
+    if name in PARAMS:
+        path = PARAMS[name]
+        return _check(model, name, PRODUCT_DEFAULTS.get(path) or datatypes.default_value(
+            model.meta.param(path)))[0]
+    return LOCAL_DEFAULTS[name]
+
+
+def problems(model, names=SETTING_NAMES):
+    """{setting: sentence} for the settings among `names` whose stored value is invalid."""
+    out = {}
+    for name in names:
+        if name in SETTING_NAMES:
+            why = _check(model, name, _stored(model, name))[1]
+            if why is not None:
+                used = get(model, name)
+                if name != "acs-url":
+                    why += "; %s is in effect" % _text(used)
+                out[name] = why
+    return out
+
+
+def _stored(model, name):
+    if name in PARAMS:
+        return model.value(PARAMS[name], "")
     if name in LOCAL_DEFAULTS:
-        return model.store.state.get("settings", {}).get(name, LOCAL_DEFAULTS[name])
+        return _local(model.store.state).get(name, LOCAL_DEFAULTS[name])
     raise SettingError("unknown setting %r (known: %s)" % (name, ", ".join(SETTING_NAMES)))
+
+
+def _check(model, name, raw):
+    """(`raw` in the setting's config kind, None) or (None, why it is invalid)."""
+    try:
+        if name not in PARAMS:
+            value = config.check(name, raw)
+            if name == "cr-port" and not 0 <= value <= 65535:
+                raise SettingError("cr-port: must be between 0 (any free port) and 65535")
+            return value, None
+        try:
+            text = datatypes.normalize(model.meta.param(PARAMS[name]), raw)
+        except CwmpFault as f:
+            return None, f.message
+        if name == "acs-url" and text:
+            _check_url(text)
+    except (config.ConfigError, SettingError) as e:
+        return None, str(e).split(": ", 1)[-1]
+    kind = config.KEYS[name][0]
+    return (text == "true") if kind == "bool" else int(text) if kind == "int" else text, None
+
+
+def _local(state):
+    settings = state.get("settings")
+    return settings if isinstance(settings, dict) else {}   # {} for a hand-edited mistake
+
+
+def _text(value):
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value) if value != "" else "the empty value"
 
 
 def put(model, name, value):
@@ -72,7 +126,8 @@ def put(model, name, value):
     else:
         if name == "cr-port" and not 0 <= value <= 65535:
             raise SettingError("cr-port: must be between 0 (any free port) and 65535")
-        model.store.state.setdefault("settings", {})[name] = value
+        state = model.store.state
+        state["settings"] = dict(_local(state), **{name: value})
         model.store.dirty = True
     return value
 
@@ -96,20 +151,23 @@ def apply_initial(model, given):
     """Apply settings from flags or the config file, each only when it differs from what was
     last applied from there (an init script's fixed --acs-url must not undo the ACS's change);
     all or nothing. The names applied."""
-    applied = model.store.state.get("applied", {})
+    applied = model.store.state.get("applied")
+    applied = applied if isinstance(applied, dict) else {}
     items = [[name, value] for name, value in given.items()
              if value is not None and applied.get(name) != value]
     if items:
         set_values(model, items)
-        model.store.state.setdefault("applied", {}).update(items)
+        model.store.state["applied"] = dict(applied, **dict(items))
     return [name for name, _ in items]
 
 
 def show(model, reveal=False):
-    """{setting: value} with secrets masked unless `reveal`."""
+    """{setting: value} with secrets masked unless `reveal`; an invalid stored value is
+    shown as stored (problems() says why)."""
     out = {}
+    bad = problems(model)
     for n in SETTING_NAMES:
-        v = get(model, n)
+        v = _stored(model, n) if n in bad else get(model, n)
         if not reveal and n in SECRET:
             v = "*" * 8 if v else ""
         elif not reveal and n == "acs-url":
