@@ -82,6 +82,17 @@ def test_bad_values_give_one_line(tr, argv, words):
     assert words in err
 
 
+@pytest.mark.parametrize("argv, sentence", [
+    (["set", "periodic-inform-interval=0"], "periodic-inform-interval: 0 is not allowed: the value must be at least 1"),
+    (["set", MS + "CWMPRetryIntervalMultiplier=1"],
+     MS + "CWMPRetryIntervalMultiplier: 1 is not allowed: the value must be from 1000 to 65535"),
+    (["set", "Device.DeviceInfo.UpTime=5"], "Device.DeviceInfo.UpTime is owned by the operating system"),
+    (["set", "Device.No.Such=1"], "no such parameter: Device.No.Such"),
+])
+def test_refusals_are_sentences_naming_the_path_once(tr, argv, sentence):
+    assert one_line_error(*tr(*argv)[::2]) == "tr069client: %s\n" % sentence
+
+
 @pytest.mark.parametrize("argv, words", [
     (["set", "novalue"], "expected KEY=VALUE"),
     (["run", "--cr-port", "http"], "--cr-port"),

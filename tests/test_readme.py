@@ -36,3 +36,16 @@ def test_every_run_flag_is_documented():
     run = cli._parser()._subparsers._group_actions[0].choices["run"]
     flags = [s for a in run._actions for s in a.option_strings if s.startswith("--") and s != "--help"]
     assert flags and [f for f in flags if f not in readme] == []
+
+
+def test_what_the_readme_commands_leave_behind_is_ignored_by_git():
+    import shutil
+    import subprocess
+    if shutil.which("git") is None or not os.path.exists(os.path.join(REPO, ".git")):
+        import pytest
+        pytest.skip("not a git checkout")
+    left = ["build/lib/tr069client/cli.py", "tr069client.egg-info/PKG-INFO", "tr069client.pyz",
+            "tests/__pycache__/x.pyc", ".pytest_cache/v"]
+    r = subprocess.run(["git", "check-ignore", "--no-index"] + left, cwd=REPO,
+                       stdout=subprocess.PIPE, universal_newlines=True)
+    assert r.stdout.split() == left

@@ -9,8 +9,6 @@ from . import __version__, config, control, dhcp, identity, log, settings
 from .faults import CwmpFault
 from .store import Store, StoreError
 
-DEFAULT_STATE_DIR = config.KEYS["state-dir"][1]
-
 
 def _formatter(prog):
     # A fixed width: asking the terminal's imports shutil (and bz2, lzma), 0.5 MB on a router.
@@ -32,7 +30,8 @@ class _UsageError(Exception):
 
 
 def _add_common(p):
-    p.add_argument("--state-dir", help="folder of the state file (default %s)" % DEFAULT_STATE_DIR)
+    p.add_argument("--state-dir", help="folder of the state file (default /etc/tr069client on "
+                   "OpenWrt, else /var/lib/tr069client)")
     p.add_argument("--config", metavar="FILE", help="JSON config file (identity, hooks, settings)")
 
 

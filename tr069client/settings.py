@@ -122,7 +122,7 @@ def put(model, name, value):
         try:
             model.set_local(PARAMS[name], wire)
         except CwmpFault as f:
-            raise SettingError("%s: %s" % (name, f.message))
+            raise SettingError(_about(name, f.message))
     else:
         if name == "cr-port" and not 0 <= value <= 65535:
             raise SettingError("cr-port: must be between 0 (any free port) and 65535")
@@ -201,7 +201,7 @@ def set_values(model, items):
                 try:
                     model.set_local(k, v)
                 except CwmpFault as f:
-                    raise SettingError("%s: %s" % (k, f.message))
+                    raise SettingError(_about(k, f.message))
             else:
                 put(model, k, v)
     except Exception:  # whatever went wrong, nothing of it stays
@@ -210,6 +210,11 @@ def set_values(model, items):
         model.refresh()
         raise
     store.dirty = True
+
+
+def _about(name, message):
+    """`message` about `name`, naming it once."""
+    return message if name in message else "%s: %s" % (name, message)
 
 
 def _restore(d, old):
