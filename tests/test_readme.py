@@ -49,3 +49,19 @@ def test_what_the_readme_commands_leave_behind_is_ignored_by_git():
     r = subprocess.run(["git", "check-ignore", "--no-index"] + left, cwd=REPO,
                        stdout=subprocess.PIPE, universal_newlines=True)
     assert r.stdout.split() == left
+
+
+def test_the_acs_named_as_tested_are_the_ones_that_were():
+    # README's first paragraph says exactly what ran: the real ACS of the Tests section, and
+    # the dialects tests/_engine.py writes (a new dialect there must be named here).
+    import inspect
+    import _engine
+    readme = _read("README.md")
+    intro = readme.split("\n\n")[1]
+    real = re.findall(r"has run against a real (\w+ [\d.]+)", intro)
+    assert real == ["GenieACS 1.2.9"] and "run against a real GenieACS 1.2.9" in readme.split("## Tests")[1]
+    named = re.search(r"wire dialects of (.*?)\s+\(", intro).group(1).replace(" and ", ", ").split(", ")
+    dialects = [fn.__doc__.split()[0].rstrip(":") for _, fn in inspect.getmembers(_engine, inspect.isfunction)
+                if fn.__doc__ and fn.__doc__.split()[0].rstrip(":").endswith("ACS")]
+    assert sorted(named) == sorted(dialects)
+    assert "No other ACS has been tried." in intro
