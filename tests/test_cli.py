@@ -176,6 +176,7 @@ def test_a_password_in_an_acs_set_url_is_not_shown(tr):
     for argv in (["status"], ["status", "--json"], ["get", "acs-url"]):
         code, out, _ = tr(*argv)
         assert code == 0 and "hunter2" not in out and "http://cpe:********@acs.example/cwmp" in out
+        assert "invalid:" not in out and "\"acs-url\": \"expected" not in out   # the transport can use it
     assert "bad-credentials" not in tr("set", "acs-url=http://cpe:bad-credentials@acs.example/")[2]
 
 

@@ -79,21 +79,20 @@ def _stored(model, name):
 def _check(model, name, raw):
     """(`raw` in the setting's config kind, None) or (None, why it is invalid)."""
     try:
-        if name not in PARAMS:
-            value = config.check(name, raw)
-            if name == "cr-port" and not 0 <= value <= 65535:
-                raise SettingError("cr-port: must be between 0 (any free port) and 65535")
-            return value, None
-        try:
+        if name in PARAMS:
             text = datatypes.normalize(model.meta.param(PARAMS[name]), raw)
-        except CwmpFault as f:
-            return None, f.message
-        if name == "acs-url" and text:
-            _check_url(text)
-    except (config.ConfigError, SettingError) as e:
+            if name == "acs-url" and text and _url_problem(text):
+                return None, _url_problem(text)
+            kind = config.KEYS[name][0]
+            return (text == "true") if kind == "bool" else int(text) if kind == "int" else text, None
+        value = config.check(name, raw)
+    except CwmpFault as f:
+        return None, f.message
+    except config.ConfigError as e:
         return None, str(e).split(": ", 1)[-1]
-    kind = config.KEYS[name][0]
-    return (text == "true") if kind == "bool" else int(text) if kind == "int" else text, None
+    if name == "cr-port" and not 0 <= value <= 65535:
+        return None, "must be between 0 (any free port) and 65535"
+    return value, None
 
 
 def _local(state):
@@ -124,8 +123,9 @@ def put(model, name, value):
         except CwmpFault as f:
             raise SettingError(_about(name, f.message))
     else:
-        if name == "cr-port" and not 0 <= value <= 65535:
-            raise SettingError("cr-port: must be between 0 (any free port) and 65535")
+        value, why = _check(model, name, value)
+        if why is not None:
+            raise SettingError("%s: %s" % (name, why))
         state = model.store.state
         state["settings"] = dict(_local(state), **{name: value})
         model.store.dirty = True
@@ -134,6 +134,15 @@ def put(model, name, value):
 
 def _check_url(url):
     """An ACS URL the transport can use, and with no credentials in it to show or log."""
+    why = _url_problem(url)
+    if why is not None:
+        raise SettingError("acs-url: " + why)
+    if "@" in url.partition("://")[2].partition("/")[0]:
+        raise SettingError("acs-url: give the credentials as username and password, not in the URL")
+
+
+def _url_problem(url):
+    """Why the transport cannot use `url` (one an ACS set may carry credentials), or None."""
     from urllib.parse import urlsplit
     try:
         parts = urlsplit(url)
@@ -142,9 +151,8 @@ def _check_url(url):
         parts = None
     if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname
             or any(c <= " " or c == "\x7f" for c in url)):
-        raise SettingError("acs-url: expected an http:// or https:// URL, not %r" % log.shown_url(url))
-    if "@" in parts.netloc:
-        raise SettingError("acs-url: give the credentials as username and password, not in the URL")
+        return "expected an http:// or https:// URL, not %r" % log.shown_url(url)
+    return None
 
 
 def apply_initial(model, given):
