@@ -354,6 +354,7 @@ def test_readme_port_mappings_show_every_luci_rule_and_fail_only_the_unfit_value
         with pytest.raises(CwmpFault) as e:
             m.get_values([r + "Protocol"])
         assert e.value.code == 9002 and '"tcp udp" is not one of the allowed values: TCP, UDP' in e.value.message
+    assert m.poll([game + "Protocol", game + "ExternalPort"]) == {game + "ExternalPort": "27015"}
     lines = [line for line in logged.getvalue().splitlines() if "Protocol" in line]
     assert len(lines) == 3 and any("cfg0b92bd" in line and '"tcp udp"' in line for line in lines)
     gpv(m)                                                      # the next session says nothing new

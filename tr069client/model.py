@@ -362,7 +362,8 @@ class Model(Tables):
                 got = p.get(self)
             except ProviderError:
                 continue
-            out.update((path, str(got[path])) for path in mine if path in got)
+            out.update((path, str(got[path])) for path in mine
+                       if path in got and not isinstance(got[path], ProviderError))
         return out
 
 
