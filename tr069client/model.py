@@ -79,13 +79,16 @@ class Model(Tables):
                 for k, v in got.items():
                     if inner and any(k.startswith(q) for q in inner):
                         continue   # a more specific provider (a binding) owns this path
+                    if isinstance(v, ProviderError):   # this parameter alone failed
+                        self._failed[k] = str(v)
+                        continue
                     view[k] = v if isinstance(v, str) else str(v)
                     self._owners[k] = p
             self._view = view
             self._reindex()
             for prefix in self._failed:
                 # Defaults would pass for OS values: a failed provider's parameters fail too.
-                for k in [k for k in view if k.startswith(prefix) and k not in self.store.values]:
+                for k in [k for k in view if _covers(prefix, k) and k not in self.store.values]:
                     del view[k]
         return self._view
 
@@ -149,7 +152,7 @@ class Model(Tables):
 
     def _failure_for(self, path):
         for prefix, reason in self._failed.items():
-            if path.startswith(prefix):
+            if _covers(prefix, path):
                 return reason
         return None
 
@@ -359,5 +362,11 @@ class Model(Tables):
                 got = p.get(self)
             except ProviderError:
                 continue
-            out.update((path, str(got[path])) for path in mine if path in got)
+            out.update((path, str(got[path])) for path in mine
+                       if path in got and not isinstance(got[path], ProviderError))
         return out
+
+
+def _covers(prefix, path):
+    """Whether a provider's or a failure's `prefix` (an object "X." or one parameter) holds `path`."""
+    return path == prefix or (prefix.endswith(".") and path.startswith(prefix))
