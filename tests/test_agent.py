@@ -422,6 +422,19 @@ def test_changes_made_by_the_acs_are_not_notified_back():
     assert not a.due(clock.mono)
 
 
+def test_a_local_change_of_what_the_acs_set_is_notified_after_its_session():
+    # Issue 9.2: the ACS's change is the baseline at its session's end, and no longer exempt.
+    a, clock = make()
+    x = MS + "ConnectionRequestUsername"
+    session(a, clock, spa(x, 2), spv(x, "acs.example"))
+    assert a.poll_notifications(clock.mono) == ([], [])
+    a.model.set_local(x, "local.example")
+    assert a.poll_notifications(clock.mono) == ([], [x])
+    assert a.due(clock.mono)
+    s = session(a, clock)
+    assert codes(s.events) == ["4 VALUE CHANGE"] and s.inform_params == [x]
+
+
 def test_a_change_seen_during_a_session_keeps_its_event():
     a, clock = make()
     session(a, clock, spa(MS + "UpgradesManaged", 1))

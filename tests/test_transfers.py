@@ -95,6 +95,7 @@ def download(q, key="k1", url="http://fs/fw.bin", file_type=fetch.FIRMWARE, dela
 
 def call(q, method, ns=CWMP, **fields):
     """Run an RPC as the session engine does; its response (or fault) validated by the schema."""
+    q.ctx.ns = ns   # the session engine's choice: the namespace of the answer
     try:
         inner = transfers.RPCS[method](q.ctx, req(method, ns, **fields))
         body = "<cwmp:%sResponse>%s</cwmp:%sResponse>" % (method, inner, method)
@@ -179,8 +180,8 @@ def test_transfer_complete_until_acknowledged(q):
     q.tick(0.0, T0)
     (tc,) = q.requests()
     assert tc.method == "TransferComplete"
-    _valid(tc.body)
-    assert tc.body == ("<cwmp:TransferComplete><CommandKey>fw</CommandKey><FaultStruct><FaultCode>9017</FaultCode>"
+    _valid(tc.body(CWMP))
+    assert tc.body(CWMP) == ("<cwmp:TransferComplete><CommandKey>fw</CommandKey><FaultStruct><FaultCode>9017</FaultCode>"
                        "<FaultString>connection to the file server was lost</FaultString></FaultStruct>"
                        "<StartTime>2023-11-14T22:13:25Z</StartTime><CompleteTime>2023-11-14T22:13:25Z</CompleteTime>"
                        "</cwmp:TransferComplete>")
@@ -371,21 +372,32 @@ def test_a_transfer_that_cannot_be_saved_is_refused(q, tmp_path):
     assert q.items == []
 
 
-@pytest.mark.parametrize("ns, code", [("urn:dslforum-org:cwmp-1-0", 9010), ("urn:dslforum-org:cwmp-1-1", 9017),
-                                      (CWMP, 9017)])
-def test_transfer_complete_codes_fit_the_acs_cwmp_version(q, ns, code):
-    call(q, "Download", ns=ns, CommandKey="k", FileType=fetch.FIRMWARE, URL="http://fs/x")
+CWMP_1_0, CWMP_1_1 = "urn:dslforum-org:cwmp-1-0", "urn:dslforum-org:cwmp-1-1"
+
+
+@pytest.mark.parametrize("download_ns", [CWMP_1_0, CWMP])
+@pytest.mark.parametrize("ns, codes", [(CWMP_1_0, (9010, 9011)), (CWMP_1_1, (9017, 9016)), (CWMP, (9017, 9016))])
+def test_transfer_complete_codes_fit_the_namespace_it_is_sent_in(q, download_ns, ns, codes):
+    # The session that reports it may speak another version than the one that asked for it.
+    call(q, "Download", ns=download_ns, CommandKey="k", FileType=fetch.FIRMWARE, URL="http://fs/x")
+    call(q, "Upload", ns=download_ns, CommandKey="u", FileType="2 Vendor Log File", URL="http://fs/u")
     q.worker.faults[("transfer", 1)] = CwmpFault(9017, "connection to the file server was lost")
+    q.worker.faults[("transfer", 2)] = CwmpFault(9016, "file server answered HTTP 403")
     q.tick(0.0, T0)
-    (tc,) = q.requests()
-    _valid(tc.body, ns)
-    assert "<FaultCode>%d</FaultCode><FaultString>connection to the file server was lost<" % code in tc.body
+    q.tick(0.0, T0)
+    down, up = q.requests()
+    for tc, code in zip((down, up), codes):
+        _valid(tc.body(ns), ns)
+        assert "<FaultCode>%d</FaultCode>" % code in tc.body(ns)
+    assert "<FaultString>connection to the file server was lost<" in down.body(ns)
 
 
-def test_methods_newer_than_the_acs_namespace_are_not_supported(q):
-    old, v11 = "urn:dslforum-org:cwmp-1-0", "urn:dslforum-org:cwmp-1-1"
-    f = call(q, "GetAllQueuedTransfers", ns=old)
-    assert (f.code, f.message) == (9000, "GetAllQueuedTransfers is not part of urn:dslforum-org:cwmp-1-0")
-    assert call(q, "CancelTransfer", ns=v11, CommandKey="x").code == 9000
-    assert call(q, "GetAllQueuedTransfers", ns=v11).startswith("<TransferList")
-    assert call(q, "GetQueuedTransfers", ns=old).startswith("<TransferList")
+def test_all_queued_transfers_use_the_file_types_of_cwmp_1_1(q):
+    download(q, key="a", delay=3600)
+    call(q, "Upload", CommandKey="b", FileType="1 Vendor Configuration File", URL="http://fs/u", DelaySeconds=9)
+    call(q, "Upload", CommandKey="c", FileType="4 Vendor Log File 2", URL="http://fs/u", DelaySeconds=9)
+    types = [fromstring(x).text for x in
+             call(q, "GetAllQueuedTransfers", ns=CWMP_1_1).replace("</FileType>", "</FileType>\n").split("\n")
+             for x in [x[x.find("<FileType>"):]] if x.startswith("<FileType>")]
+    assert types == [fetch.FIRMWARE, "3 Vendor Configuration File", "4 Vendor Log File"]
+    assert "<FileType>4 Vendor Log File 2</FileType>" in call(q, "GetAllQueuedTransfers", ns=CWMP)

@@ -37,8 +37,12 @@ def _int(model, name, default, low=None):
 class Agent:
     """One CPE's CWMP state: events, retries, schedule, notifications, ACS URL trials."""
 
-    def __init__(self, store, model, identity, random, handlers=None, extra=None, ns=None):
+    def __init__(self, store, model, identity, random, handlers=None, extra=None, ns=None,
+                 commit=None):
         self.store = store
+        # What the session calls to persist an applied change before answering the ACS
+        # (store.save_now: the daemon's state file); a parameter so that tests can fail it.
+        self.commit = commit or store.save_now
         self.ns = ns                # the Inform's cwmp namespace (None: the engine's default)
         self.model = model
         self.identity = identity
@@ -313,7 +317,8 @@ class Agent:
                                             ident["serial-number"]),
                        self.events.pending(), self.retry_count, _format_time(wall), new_id,
                        inform_params=self.watcher.begin_inform(), cpe_requests=requests,
-                       handlers=self.handlers, extra=self.extra, **({"ns": self.ns} if self.ns else {}))
+                       handlers=self.handlers, extra=self.extra, commit=self.commit,
+                       **({"ns": self.ns} if self.ns else {}))
 
     def finish(self, s, url, mono, wall):
         """Record a finished session; returns the actions the daemon must run now."""
@@ -341,6 +346,7 @@ class Agent:
         for token in s.acknowledged:
             for f in self.on_acknowledged:
                 f(token)
+        # What the ACS set becomes the baseline, and its exemption from notification ends.
         self.watcher.accept_acs_changes()
         changed = self.model.acs_changed
         new_url = settings.get(self.model, "acs-url")

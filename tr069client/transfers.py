@@ -16,9 +16,9 @@ import re
 import time
 
 from . import events as ev
-from . import fetch, hooks, log, settings
+from . import fetch, hooks, log, namespaces, settings
 from .faults import (CwmpFault, CANCEL_NOT_PERMITTED, INTERNAL_ERROR, INVALID_ARGUMENTS,
-                     METHOD_NOT_SUPPORTED, RESOURCES_EXCEEDED, TRANSFER_FAILURE, UPLOAD_FAILURE)
+                     RESOURCES_EXCEEDED, TRANSFER_FAILURE)
 from .session import CpeRequest, transfer_complete
 from .soap import array, element, text
 
@@ -33,15 +33,6 @@ UNKNOWN_TIME = "0001-01-01T00:00:00Z"
 _MAX_UINT = 4294967295
 _DIGITS = re.compile(r"[0-9]+\Z")
 _TOKEN = "transfer"
-CWMP_1_0, CWMP_1_1 = "urn:dslforum-org:cwmp-1-0", "urn:dslforum-org:cwmp-1-1"
-# TransferComplete's FaultCode is an enumeration per CWMP version (the schemas): cwmp-1-0
-# knows only the codes of Amendment 1, cwmp-1-1 adds 9014-9019, cwmp-1-2 adds 9020.
-_TC_CODES = {CWMP_1_0: frozenset((0, 9001, 9002, 9010, 9011, 9012))}
-_TC_CODES[CWMP_1_1] = _TC_CODES[CWMP_1_0] | frozenset(range(9014, 9020))
-_TC_CODES_LATEST = _TC_CODES[CWMP_1_1] | frozenset((9020,))
-# Methods newer than a namespace are refused in it: cwmp-1-0 has no GetAllQueuedTransfers,
-# cwmp-1-0 and 1-1 have no CancelTransfer (nor its fault 9021).
-_TOO_NEW = {"GetAllQueuedTransfers": (CWMP_1_0,), "CancelTransfer": (CWMP_1_0, CWMP_1_1)}
 
 
 def _time(wall):
@@ -121,8 +112,8 @@ class Queue:
     def requests(self):
         """TransferComplete requests for every finished transfer the ACS has not acknowledged."""
         return [CpeRequest("TransferComplete", transfer_complete(
-            r["key"], _tc_code(r), r["fault"][1], _time(r["start"]), _time(r["complete"])),
-            (_TOKEN, r["id"])) for r in self.items if r["state"] == DONE]
+            r["key"], r["fault"][0], r["fault"][1], _time(r["start"]), _time(r["complete"]),
+            upload=r["kind"] == "Upload"), (_TOKEN, r["id"])) for r in self.items if r["state"] == DONE]
 
     def acknowledged(self, token):
         """The ACS answered a TransferComplete: the transfer leaves the queue, its events too."""
@@ -261,24 +252,8 @@ class Queue:
         return list(self.items)
 
 
-def _tc_code(rec):
-    """The fault code as the ACS's CWMP version can carry it (the string keeps the detail)."""
-    code = rec["fault"][0]
-    if code in _TC_CODES.get(rec.get("ns"), _TC_CODES_LATEST):
-        return code
-    return TRANSFER_FAILURE if rec["kind"] == "Download" else UPLOAD_FAILURE
-
-
 # --- RPCs (TR-069 A.3.2.8, A.4.1.1, A.4.1.5, A.4.1.7, A.4.1.9) -------------------------------
-
-def _namespace(req):
-    return req.tag[1:].split("}", 1)[0] if req.tag.startswith("{") else None
-
-
-def _not_too_new(method, req):
-    ns = _namespace(req)
-    if ns in _TOO_NEW[method]:
-        raise CwmpFault(METHOD_NOT_SUPPORTED, "%s is not part of %s" % (method, ns))
+# Which namespace has which of them is namespaces.py's, checked by the session engine.
 
 
 def _arg(req, name, default=None, limit=256, strip=True):
@@ -307,7 +282,7 @@ def _request(req, kind):
             "password": _arg(req, "Password", "", 256, False),
             "size": _uint(req, "FileSize") if kind == "Download" else 0,
             "target": _arg(req, "TargetFileName", "", 256) if kind == "Download" else "",
-            "delay": _uint(req, "DelaySeconds"), "ns": _namespace(req)}
+            "delay": _uint(req, "DelaySeconds")}
 
 
 # The work happens after the session (Status 1), so both times are the unknown time.
@@ -332,18 +307,17 @@ def get_queued_transfers(ctx, req):
 
 
 def get_all_queued_transfers(ctx, req):
-    _not_too_new("GetAllQueuedTransfers", req)
     return array("TransferList", "cwmp:AllQueuedTransferStruct", [
         "<AllQueuedTransferStruct>%s%s%s%s%s%s</AllQueuedTransferStruct>" % (
             element("CommandKey", r["key"]), element("State", str(_STATE[r["state"]])),
             element("IsDownload", "true" if r["kind"] == "Download" else "false"),
-            element("FileType", r["file_type"]), element("FileSize", str(r["size"])),
+            element("FileType", namespaces.queued_file_type(ctx.ns, r["file_type"])),
+            element("FileSize", str(r["size"])),
             element("TargetFileName", r["target"]))
         for r in ctx.extra["transfers"].listing()])
 
 
 def cancel_transfer(ctx, req):
-    _not_too_new("CancelTransfer", req)
     ctx.extra["transfers"].cancel(_arg(req, "CommandKey", "", 32))
     return ""
 
