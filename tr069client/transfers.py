@@ -7,9 +7,14 @@ Each step is saved before it starts, so a restart (SIGKILL, power loss) knows wh
                                                   --Upload: file sent---------------------> done
     done --TransferComplete acknowledged by the ACS--> removed from the queue
     found transferring at start: partial files removed, queued again (MAX_TRIES tries in all)
-    found applying at start: done; fault 0 if the device booted meanwhile (the command rebooted
-        it, as sysupgrade does), else 9002 because the outcome is unknown; but while the command
-        itself still runs (it outlives the daemon), its files stay and nothing else starts
+    found applying at start: while the command itself still runs (it outlives the daemon), its
+        files stay and nothing else starts; else done, judged by `_after_boot` if the device
+        restarted meanwhile (the command rebooted it, as sysupgrade does, or it returned and
+        tr069client rebooted it), else 9002 because the outcome is unknown
+
+"applying" is saved right before the command starts, with the time (`launched`) and the
+SoftwareVersion the device runs then: a restart is never proof of success by itself, only a
+command known to have started can have changed the device.
 """
 
 import re
@@ -42,15 +47,18 @@ def _time(wall):
 class Queue:
     """The transfers in `store.state["transfers"]`; a timer of the daemon's loop (`deadline`,
     `tick`) that runs them one at a time through `worker` (a fetch.Worker) between sessions.
-    `reboot(reason)` restarts the device after a firmware upgrade; a command an earlier daemon
-    left running is waited for at most `timeout(hook name)` seconds from its start."""
+    `reboot(reason)` restarts the device after a firmware upgrade (False if it could not); a
+    command an earlier daemon left running is waited for at most `timeout(hook name)` seconds
+    from its start; `version()` is Device.DeviceInfo.SoftwareVersion as the device runs now."""
 
-    def __init__(self, store, worker, clock=time.time, reboot=None, timeout=lambda name: 600):
+    def __init__(self, store, worker, clock=time.time, reboot=None, timeout=lambda name: 600,
+                 version=lambda: None):
         self.store = store
         self.worker = worker
         self.clock = clock
         self.reboot = reboot
         self.timeout = timeout
+        self.version = version
         self.agent = None
         self._recovered = False
 
@@ -168,9 +176,11 @@ class Queue:
                     log.info("%s %d was interrupted; it starts again", rec["kind"], rec["id"])
                     rec["state"], rec["due"] = QUEUED, wall
             elif state == APPLYING:
-                if rec.get("boot") is None or rec.get("boot") != self.store.state.get("boot_id"):
-                    log.info("the device booted while %s ran: taken as success", rec["hook"])
-                    self._finish(rec, 0, "")
+                # A firmware command that returned was followed by our reboot, which the
+                # agent counts as a boot even when only the daemon restarted.
+                if rec.get("boot") is None or rec.get("boot") != self.store.state.get("boot_id") \
+                        or rec.get("returned"):
+                    self._finish(rec, *self._after_boot(rec))
                 elif hooks.alive(rec.get("pid")):
                     log.info("%s, started before tr069client stopped, still runs; waiting for it",
                              rec["hook"])
@@ -194,6 +204,27 @@ class Queue:
                 self.worker.clean(keep=[r["id"] for r in self.items if r is not rec])
         return waiting
 
+    def _after_boot(self, rec):
+        """(fault code, sentence) of an applying transfer once the device has restarted."""
+        hook = rec["hook"]
+        if not (rec.get("launched") or rec.get("pid")):
+            return INTERNAL_ERROR, "the device restarted before %s started; nothing was installed" % hook
+        if hook != "firmware-command":
+            # Configuration commands may end in a reboot (sysupgrade -r ... && reboot).
+            log.info("the device restarted after %s started: taken as done", hook)
+            return 0, ""
+        now, want, before = self.version(), rec.get("expect_version"), rec.get("version")
+        how = "after %s returned" % hook if rec.get("returned") else "while %s ran" % hook
+        if want and now != want:
+            return TRANSFER_FAILURE, ("the device restarted %s but runs SoftwareVersion %r, not %r as "
+                                      "the upgrade descriptor says" % (how, now, want))
+        if not want and before and now == before:
+            # An image of the same version reads the same: its descriptor names the version.
+            return TRANSFER_FAILURE, ("the device restarted %s but still runs SoftwareVersion %r, as "
+                                      "before the upgrade: the new firmware did not take effect" % (how, now))
+        log.info("the device restarted %s and runs SoftwareVersion %r: the upgrade is done", how, now)
+        return 0, ""
+
     def _unknown(self, rec):
         self._finish(rec, INTERNAL_ERROR, "tr069client stopped while %s ran; its outcome is "
                      "unknown" % rec["hook"])
@@ -212,20 +243,33 @@ class Queue:
         try:
             files = self.worker.transfer(rec)
             if rec["kind"] == "Download":
-                rec.update(state=APPLYING, files=files, boot=self.store.state.get("boot_id"))
-                self._save()
+                self._launch(rec, files)
                 self.worker.apply(rec, files, started=lambda pgid: self._started(rec, pgid))
-                reboot = rec["hook"] == "firmware-command"
+                reboot = rec["hook"] == "firmware-command" and self.reboot is not None
+                if reboot:
+                    # The new image runs after a reboot, and whether it does decides the
+                    # TransferComplete, sent with 1 BOOT after it (TR-069 3.7.1.5).
+                    rec["returned"] = True
+                    self._save()
         except CwmpFault as f:
             self._finish(rec, f.code, f.message)
         else:
-            self._finish(rec, 0, "")
+            if not reboot:
+                self._finish(rec, 0, "")
         finally:
             self.worker.clean(keep=[r["id"] for r in self.items if r is not rec])
-        if reboot and self.reboot is not None and rec in self.items:
-            # The new image runs after a reboot; TransferComplete goes in the first session
-            # after it, with 1 BOOT (TR-069 3.7.1.5).
-            self.reboot("firmware upgrade (Download CommandKey %r)" % rec["key"])
+        if reboot and rec in self.items and not self.reboot(
+                "firmware upgrade (Download CommandKey %r)" % rec["key"]):
+            self._finish(rec, INTERNAL_ERROR, "firmware-command finished, but reboot-command failed: "
+                         "the new firmware does not run")
+
+    def _launch(self, rec, files):
+        """Record, before the command starts, that it is about to (see the module docstring)."""
+        rec.update(state=APPLYING, files=files, boot=self.store.state.get("boot_id"),
+                   launched=self.clock(), version=self.version())
+        if not self._save():
+            raise CwmpFault(INTERNAL_ERROR, "%s was not started: the state file cannot be written, "
+                            "so a restart could not tell whether it ran" % rec["hook"])
 
     def _finish(self, rec, code, message):
         if rec not in self.items:
@@ -335,7 +379,9 @@ def install(parts, store, cfg, reboot=None):
     """Plug the queue into the daemon's parts: RPCs, timer, agent hooks; returns the queue."""
     worker = fetch.Worker(cfg, ca_file=lambda: settings.get(parts.model, "ca-file") or None,
                           service=lambda: parts.service and parts.service())
-    queue = Queue(store, worker, reboot=reboot, timeout=lambda name: hooks.timeout(cfg, name))
+    version = "Device.DeviceInfo.SoftwareVersion"
+    queue = Queue(store, worker, reboot=reboot, timeout=lambda name: hooks.timeout(cfg, name),
+                  version=lambda: parts.model.poll([version]).get(version))
     parts.extra["transfers"] = queue
     parts.handlers.update(RPCS)
     parts.timers.append(queue)
