@@ -139,8 +139,20 @@ class Agent:
         """The daemon started; `boot_id` identifies the kernel's boot (None if unknown)."""
         st = self.store.state
         # A reboot the agent ordered (Reboot, FactoryReset, firmware) counts as a boot even
-        # when the hook only restarted the daemon.
+        # when the hook only restarted the daemon, once the command returned (True: an older
+        # daemon's mark). One that started, never returned, and left the same boot never
+        # happened: the ACS must not hear that it did.
         ordered = st.pop("expect_boot", False)
+        if ordered == "started" and boot_id is not None and st.get("boot_id") == boot_id:
+            ordered = False
+            mine = [e for e in self.events.items if e[0] == ev.M_REBOOT][-1:]   # queued last
+            for e in mine:
+                self.events.items.remove(e)
+            st["last_error"] = st["operation_error"] = (
+                "the reboot ordered before tr069client stopped did not happen: reboot-command did "
+                "not finish and the device did not restart")
+            log.error("%s", st["last_error"])
+            self.store.dirty = True
         if ordered or boot_id is None or st.get("boot_id") != boot_id:
             # A real boot (or the first start ever): 1 BOOT, and retry-count starts over.
             self.events.add(ev.BOOT)
