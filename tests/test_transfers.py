@@ -263,8 +263,14 @@ def test_cancel(q):
     assert (f.code, f.message) == (9021, "no queued transfer has CommandKey 'nobody'")
     q.items[1]["state"] = "transferring"
     assert call(q, "CancelTransfer", CommandKey="now").message.endswith("is in progress")
+    download(q, key="after", delay=3600)
+    q.store.save_now = lambda: "cannot write state.json: No space left on device"
+    f = call(q, "CancelTransfer", CommandKey="later")
+    assert (f.code, f.message) == (9002, "the cancellation could not be saved to the state file")
+    assert [r["key"] for r in q.items] == ["later", "now", "after"]
+    del q.store.save_now
     assert call(q, "CancelTransfer", CommandKey="later") == ""
-    assert [r["key"] for r in on_disk(q)["transfers"]] == ["now"]
+    assert [r["key"] for r in on_disk(q)["transfers"]] == ["now", "after"]
 
 
 def restart(q, wall=T0, boot="boot-A", timeout=lambda name: 600):

@@ -110,10 +110,15 @@ class Queue:
         if busy:
             raise CwmpFault(CANCEL_NOT_PERMITTED, "the transfer with CommandKey %r is %s" % (
                 key, "completed" if busy[0]["state"] == DONE else "in progress"))
+        where = [(self.items.index(r), r) for r in found]
         for r in found:
             self.items.remove(r)
+        if not self._save():   # after a power cut it would run all the same
+            for i, r in where:
+                self.items.insert(i, r)
+            raise CwmpFault(INTERNAL_ERROR, "the cancellation could not be saved to the state file")
+        for r in found:
             log.info("%s %d (CommandKey %r) cancelled by the ACS", r["kind"], r["id"], key)
-        self._save()
 
     # --- TransferComplete ------------------------------------------------------------------
 
