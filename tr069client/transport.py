@@ -7,7 +7,7 @@ from . import __version__, auth, log
 # `http` comes from .connection, which imports http.client without loading ssl.
 from .connection import HTTPConnection, HTTPSConnection, SlowExchange, TransportError, describe, \
     dropped, http, tls_context
-import email.utils  # noqa: E402,I100 - already loaded by http.client
+from .cookies import Cookies  # noqa: I100 - after .connection, which loads http.client
 
 MAX_BODY = 16 * 1024 * 1024
 _CHUNK = 64 * 1024
@@ -17,42 +17,6 @@ _REDIRECTS = (301, 302, 303, 307, 308)
 _USER_AGENT = "tr069client/" + __version__
 # RFC 3986 characters a request target keeps as they are; the rest is percent-encoded.
 _TARGET_SAFE = "/?#[]@!$&'()*+,;=:-._~%"
-
-
-class _Cookies(object):
-    """One session's cookies (RFC 6265 subset: Path, Max-Age, Expires, Secure; no Domain)."""
-
-    def __init__(self):
-        self.jar = {}  # (host, path, name) -> (value, secure)
-
-    def store(self, host, req_path, lines):
-        for line in lines:
-            parts = line.split(";")
-            name, eq, value = parts[0].partition("=")
-            if not eq or not name.strip() or "\r" in line or "\n" in line:
-                continue  # a folded header value could not be sent back as one line
-            attrs = dict((k.strip().lower(), v.strip())
-                         for k, _, v in (a.partition("=") for a in parts[1:]))
-            path = attrs.get("path", "")
-            if not path.startswith("/"):  # RFC 6265 5.1.4 default-path
-                path = req_path[:req_path.rfind("/")] if req_path.count("/") > 1 else "/"
-            key = (host, path, name.strip())
-            expires = email.utils.parsedate_tz(attrs.get("expires", ""))
-            max_age = attrs.get("max-age", "")
-            # Max-Age zero or less deletes (RFC 6265 5.2.2); other text is not a number for us.
-            if (max_age.startswith("-") or (max_age and not max_age.strip("0"))) or (
-                    not max_age and expires and email.utils.mktime_tz(expires) <= time.time()):
-                self.jar.pop(key, None)
-            else:
-                self.jar[key] = (value.strip(), "secure" in attrs)
-
-    def header(self, host, path, https):
-        found = sorted((-len(cpath), name, value)
-                       for (h, cpath, name), (value, secure) in self.jar.items()
-                       if h == host and (https or not secure) and (path == cpath or (
-                           path.startswith(cpath) and
-                           (cpath.endswith("/") or path[len(cpath)] == "/"))))
-        return "; ".join("%s=%s" % (n, v) for _, n, v in found) or None
 
 
 class _Peer(object):
@@ -71,7 +35,7 @@ class _Peer(object):
         self.fresh = False  # nothing was answered yet on the current connection
         self.username = username or ""
         self.auth = auth.Client(self.username, password)
-        self.cookies = _Cookies()
+        self.cookies = Cookies()
         self._set_url(url)
 
     def _set_url(self, url):
