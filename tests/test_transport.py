@@ -114,6 +114,7 @@ def test_request_resent_once_when_kept_alive_connection_was_reset_before_a_byte_
             req.handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n<ok/>")
             req.handler.wfile.flush()
             req.handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            req.handler.rfile.close()        # which holds the socket open past close()
             req.handler.connection.close()   # RST
             req.handler.close_connection = True
             closed.set()
