@@ -77,8 +77,15 @@ class DaemonProc(object):
     def get(self, path):
         return self.cli("get", path).stdout.strip()
 
-    def status(self):
-        return json.loads(self.cli("status", "--json").stdout)
+    def status(self, settled=True):
+        """`status --json`; with `settled`, once no session is in progress (the daemon answers
+        during a session too, with what it knew before the session's outcome was saved)."""
+        deadline = time.monotonic() + 15
+        while True:
+            st = json.loads(self.cli("status", "--json").stdout)
+            if not (settled and st.get("session-in-progress")) or time.monotonic() > deadline:
+                return st
+            time.sleep(0.05)
 
     def start(self, *extra):
         """Start the daemon and wait until its control socket answers."""

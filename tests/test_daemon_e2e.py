@@ -132,6 +132,7 @@ def test_schedule_inform_gives_scheduled_session_after_the_delay_even_across_sig
     d.start()
     acs.wait_sessions(1)
     end = end_before(acs, time.monotonic() + 1)
+    d.status()   # the daemon has saved the session
     d.kill()  # between sessions: the scheduled Inform is on disk
     d.start()
     got = wait_informs(acs, 2, timeout=10)

@@ -253,27 +253,20 @@ class Daemon:
         # Changes seen now (a new ConnectionRequestURL, ...) ride in this Inform.
         self._poll_notifications(mono)
         s = self.agent.begin(wall, _new_id)
+        # In progress for `status` until its outcome is saved.
         self.in_session, self._session_since = True, wall
         try:
-            http = transport.Session(url, settings.get(self.model, "username"), settings.get(self.model, "password"),
-                                     ca_file=settings.get(self.model, "ca-file") or None,
-                                     client_cert=settings.get(self.model, "client-certificate") or None,
-                                     session_limit=config.get(self.settings_cfg, "session-timeout"),
-                                     wait=self._wait_on_acs)
-        except transport.TransportError as e:  # a URL this client cannot use
-            s.abort(str(e))
-        else:
-            exchange.run(s, http, between=self._between_exchanges)
+            self._exchange(s, url)
+            mono, wall = time.monotonic(), time.time()
+            actions = self.agent.finish(s, url, mono, wall)
+            for p in self.model.pending_apply:
+                try:
+                    p.apply(self.model)
+                except Exception as e:  # an integrator's apply hook must not stop the daemon
+                    log.error("applying changes under %s failed: %s", p.prefix, e)
+            self._save()
         finally:
             self.in_session = False
-        mono, wall = time.monotonic(), time.time()
-        actions = self.agent.finish(s, url, mono, wall)
-        for p in self.model.pending_apply:
-            try:
-                p.apply(self.model)
-            except Exception as e:  # an integrator's apply hook must not stop the daemon
-                log.error("applying changes under %s failed: %s", p.prefix, e)
-        self._save()
         if s.ok:
             log.info("%s", s.summary)
         else:
@@ -284,6 +277,18 @@ class Daemon:
         # Parameters the ACS just put under notification get their baseline now.
         self._poll_notifications(mono)
         self._run_actions(actions)
+
+    def _exchange(self, s, url):
+        try:
+            http = transport.Session(url, settings.get(self.model, "username"), settings.get(self.model, "password"),
+                                     ca_file=settings.get(self.model, "ca-file") or None,
+                                     client_cert=settings.get(self.model, "client-certificate") or None,
+                                     session_limit=config.get(self.settings_cfg, "session-timeout"),
+                                     wait=self._wait_on_acs)
+        except transport.TransportError as e:  # a URL this client cannot use
+            s.abort(str(e))
+        else:
+            exchange.run(s, http, between=self._between_exchanges)
 
     def _run_actions(self, actions):
         for a in actions:
