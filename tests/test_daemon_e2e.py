@@ -17,7 +17,8 @@ import time
 
 import pytest
 
-from _daemon import MS, DaemonProc, end_before, events_of, informs, instrument, wait_informs, wait_until
+from _daemon import MS, DaemonProc, Held, digest_connection_request, end_before, events_of, informs, instrument, \
+    late_answer_lost, wait_informs, wait_until
 from _httpd import free_port
 from lab_acs import download, get_parameter_values, raw, schedule_inform, set_parameter_attributes, \
     set_parameter_values
@@ -243,75 +244,6 @@ def test_connection_request_during_a_session_gives_exactly_one_more(acs, daemon)
     assert quiet(acs, 3)
 
 
-class _Held(object):
-    """Makes the lab ACS hold its answer to the next Inform until `release()`: all of it
-    ("delay"), or after half of its first write ("drip"). `holding` is set meanwhile."""
-
-    def __init__(self, acs, style):
-        self.holding, self.gate = threading.Event(), threading.Event()
-        inner, armed = acs._handle, [True]
-
-        def handle(h, method):
-            if method == "POST" and armed[0] and h.conn.session is None:   # a session's first POST
-                armed[0] = False
-                if style == "delay":
-                    self.holding.set()
-                    self.gate.wait(60)
-                else:
-                    h.wfile = _Dripping(h.wfile, self)
-            return inner(h, method)
-        acs._handle = handle
-
-    def release(self):
-        self.gate.set()
-
-
-class _Dripping(object):
-    def __init__(self, raw, held):
-        self.raw, self.held, self.first = raw, held, True
-
-    def write(self, data):
-        if self.first:
-            self.first = False
-            self.raw.write(data[:len(data) // 2])
-            self.raw.flush()
-            self.held.holding.set()
-            self.held.gate.wait(60)
-            data = data[len(data) // 2:]
-        return self.raw.write(data)
-
-    def flush(self):
-        self.raw.flush()
-
-
-def _late_answer_lost(acs, n):
-    """The daemon left session `n` before the ACS answered: the ACS may find the connection
-    gone (a broken pipe, not a fault of the CPE's)."""
-    assert acs.wait_for(lambda a: len(a.sessions) >= n and a.sessions[n - 1].ended)
-    assert all("Broken pipe" in p or "reset" in p for p in acs.take_problems())
-
-
-def _cr(url, username, password, timeout=10):
-    """A Digest connection request as an ACS sends it (not recorded by the lab ACS, whose
-    lock the held answer keeps); the final HTTP status."""
-    import http.client
-    from lab_acs import _client_authorization
-    host, rest = url.split("://", 1)[1].split("/", 1)
-    conn = http.client.HTTPConnection(host, timeout=timeout)
-    try:
-        conn.request("GET", "/" + rest)
-        r = conn.getresponse()
-        r.read()
-        if r.status == 401:
-            conn.request("GET", "/" + rest, headers={"Authorization": _client_authorization(
-                r.getheader("WWW-Authenticate"), "GET", "/" + rest, username, password)})
-            r = conn.getresponse()
-            r.read()
-        return r.status
-    finally:
-        conn.close()
-
-
 @pytest.mark.parametrize("style", ["delay", "drip", "drip over https"])
 def test_a_slow_acs_leaves_the_device_reachable(make_lab_acs, daemon, request, style):
     from tr069client import control
@@ -324,7 +256,7 @@ def test_a_slow_acs_leaves_the_device_reachable(make_lab_acs, daemon, request, s
         d = daemon(acs, config=CR).start()
     acs.wait_sessions(1)
     url = cr_url(acs)
-    held = _Held(acs, style.split()[0])
+    held = Held(acs, style.split()[0])
     try:
         d.cli("inform")
         assert held.holding.wait(10)
@@ -332,7 +264,7 @@ def test_a_slow_acs_leaves_the_device_reachable(make_lab_acs, daemon, request, s
         sock = os.path.join(d.state_dir, "control.sock")
         replies = [control.request(sock, {"cmd": "status"}, timeout=10) for _ in range(3)]
         assert all(r["ok"] and r["status"]["session-in-progress"].startswith("since ") for r in replies)
-        assert _cr(url, "cr-user", "cr-pass") == 200
+        assert digest_connection_request(url, "cr-user", "cr-pass") == 200
     finally:
         held.release()
     got = wait_informs(acs, 3, timeout=15)   # the request made during it: one more session
@@ -345,7 +277,7 @@ def test_a_slow_acs_leaves_the_device_reachable(make_lab_acs, daemon, request, s
 def test_sigterm_while_the_acs_holds_its_answer_stops_the_daemon_at_once(acs, daemon):
     d = daemon(acs).start()
     acs.wait_sessions(1)
-    held = _Held(acs, "delay")
+    held = Held(acs, "delay")
     try:
         d.cli("inform")
         assert held.holding.wait(10)
@@ -353,13 +285,13 @@ def test_sigterm_while_the_acs_holds_its_answer_stops_the_daemon_at_once(acs, da
     finally:
         held.release()
     assert re.search(r"warning session failed \(6 CONNECTION REQUEST\): the daemon is stopping", d.log())
-    _late_answer_lost(acs, 2)
+    late_answer_lost(acs, 2)
 
 
 def test_a_whole_session_is_bounded_by_session_timeout(acs, daemon):
     d = daemon(acs, config={"session-timeout": 2}).start()
     acs.wait_sessions(1)
-    held = _Held(acs, "delay")
+    held = Held(acs, "delay")
     try:
         d.cli("inform")
         err = wait_until(lambda: d.status()["last-session-error"], 15)
@@ -367,7 +299,7 @@ def test_a_whole_session_is_bounded_by_session_timeout(acs, daemon):
         held.release()
     assert err == "session with the ACS took over 2 s (1 message sent); ended", err
     assert d.running()
-    _late_answer_lost(acs, 2)
+    late_answer_lost(acs, 2)
 
 
 # ---------------------------------------------------------------- notifications
@@ -888,7 +820,7 @@ def test_sigterm_during_a_session_ends_it_without_waiting_for_the_acs(acs, daemo
     assert d.log().rstrip().endswith("tr069client stopped")
     state = d.state()["state"]
     assert state["events"] == [] and state["retry_count"] == 1
-    _late_answer_lost(acs, 2)   # the daemon may be gone before the ACS wrote its 3rd GPV
+    late_answer_lost(acs, 2)   # the daemon may be gone before the ACS wrote its 3rd GPV
 
 
 def test_reset_config_waits_for_a_device_operation_to_end(acs, daemon, tmp_path):

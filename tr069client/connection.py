@@ -155,11 +155,6 @@ class HTTPConnection(http.client.HTTPConnection):
         raise error or OSError("getaddrinfo returned no address")
 
 
-def set_deadline(sock, deadline):
-    """Make every later read and write on `sock` end by `deadline`."""
-    sock.deadline = deadline
-
-
 class HTTPSConnection(HTTPConnection):
     """HTTPS without http.client's own class, which exists only if ssl was importable."""
 
