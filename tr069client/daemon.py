@@ -1,5 +1,6 @@
 """The daemon's one loop: select over the connection-request listener, the control socket and
-a signal pipe, with the agent's timers as the timeout; sessions run synchronously inside it."""
+a signal pipe, with the agent's timers as the timeout; sessions run synchronously inside it,
+and while one waits on the ACS (or a transfer on its server) the same sockets are served."""
 
 import os
 import random
