@@ -1,12 +1,14 @@
 """What every diagnostic test shares: cancellation, the clock, reading inputs, resolving the
-target and preparing sockets. Imported only once a test runs (it loads threading)."""
+target and preparing sockets."""
 
 import errno
 import os
 import re
 import socket
-import threading
 import time
+
+
+MAX_CONNECTIONS = 8   # Download/UploadDiagnosticMaxConnections
 
 
 class Failure(Exception):
@@ -35,6 +37,7 @@ class Cancel:
     processes a test registered are shut down so a blocked read returns."""
 
     def __init__(self):
+        import threading   # loaded only once a test runs
         self._event = threading.Event()
         self._lock = threading.Lock()
         self._closers = {}
@@ -192,6 +195,8 @@ def prepare(sock, family, inputs, device=None):
     priority = number(inputs, "EthernetPriority", 0, 0, 7)
     if priority:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_PRIORITY, priority)
+    if device == "":
+        raise Failure("Error_Internal", "the Interface names no network device")
     if device:
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, device.encode() + b"\0")
@@ -203,7 +208,7 @@ def source_address(family, address, device=None):
     """The local address the kernel picks to reach `address` (nothing is sent)."""
     s = socket.socket(family, socket.SOCK_DGRAM)
     try:
-        if device:
+        if device is not None:
             prepare(s, family, {}, device)
         s.connect((address, 9))
         return s.getsockname()[0]
@@ -228,3 +233,19 @@ def counters(device, root="/"):
         except (OSError, ValueError):
             out.append(0)
     return tuple(out)
+
+
+def url_error(url):
+    """Why `url` cannot be a transfer test's URL (None if it can): TR-143 over HTTP, and
+    no HTTP authentication."""
+    from urllib.parse import urlsplit
+    try:
+        parts = urlsplit(url)
+        parts.port
+    except ValueError:
+        return "%r is not a URL" % url
+    if parts.scheme != "http" or not parts.hostname:
+        return "%r is not an http:// URL (the transports offered are HTTP)" % url
+    if parts.username is not None:
+        return "TR-143 tests use no HTTP authentication: no user in the URL"
+    return None

@@ -17,16 +17,23 @@ def run(inputs, cancel, clock=CLOCK, device=None, interval=1.0, how=None):
     timeout = number(inputs, "Timeout", 1000, 1) / 1000.0
     size = number(inputs, "DataBlockSize", 56, 1, 65535)
     used = source_address(family, address, device)
-    how = how or icmp.method(family) or "command"
-    if how == "command":
-        times, unreachable = _command(family, address, count, timeout, size, inputs, device, cancel)
-    else:
-        times, unreachable = _sockets(how, family, address, count, timeout, size, inputs,
-                                      device, cancel, clock, interval)
+    times, unreachable = measure(family, address, count, timeout, size, inputs, cancel, clock,
+                                 device, interval, how)
     if not times.count and unreachable:
         raise Failure("Error_NoRouteToHost", "%s is unreachable" % address)
     return dict(summary(times), DiagnosticsState="Complete", IPAddressUsed=used,
                 SuccessCount=str(times.count), FailureCount=str(count - times.count))
+
+
+def measure(family, address, count, timeout, size, inputs, cancel, clock=CLOCK, device=None,
+            interval=1.0, how=None):
+    """(Times of the replies, whether an error said `address` is unreachable) of `count`
+    echo requests."""
+    how = how or icmp.method(family) or "command"
+    if how == "command":
+        return _command(family, address, count, timeout, size, inputs, device, cancel)
+    return _sockets(how, family, address, count, timeout, size, inputs, device, cancel, clock,
+                    interval)
 
 
 def summary(times):

@@ -7,11 +7,11 @@ import socket
 import threading
 
 from .. import connection   # http.client without ssl
-from .common import CLOCK, Canceled, Failure, counters, number, prepare, resolve, shutdown, timestamp
+from .common import (CLOCK, MAX_CONNECTIONS, Canceled, Failure, counters, number, prepare, resolve,
+                     shutdown, timestamp, url_error)
 
 http_client = connection.http.client
 CHUNK = 64 * 1024
-MAX_CONNECTIONS = 8          # ...DiagnosticMaxConnections
 MAX_INCREMENTAL = 100        # ...MaxIncrementalResult
 IDLE_TIMEOUT = 30.0          # seconds a connect, a read or a write may wait
 _UINT_MAX = 4294967295
@@ -94,21 +94,6 @@ def upload(inputs, cancel, clock=CLOCK, device=None):
     """UploadDiagnostics' results: PUT TestFileLength bytes to UploadURL on each connection
     (or, time based, as much as the time allows, chunked)."""
     return _run(inputs, inputs.get("UploadURL", ""), True, cancel, clock, device)
-
-
-def url_error(url):
-    """Why `url` cannot be a test URL (None if it can): TR-143 offers HTTP here."""
-    from urllib.parse import urlsplit
-    try:
-        parts = urlsplit(url)
-        parts.port
-    except ValueError:
-        return "%r is not a URL" % url
-    if parts.scheme != "http" or not parts.hostname:
-        return "%r is not an http:// URL (the transports offered are HTTP)" % url
-    if parts.username is not None:
-        return "TR-143 tests use no HTTP authentication: no user in the URL"
-    return None
 
 
 def _run(inputs, url, upload, cancel, clock, device):
