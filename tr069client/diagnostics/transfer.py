@@ -47,8 +47,9 @@ class _Load:
         self.conns, self.device, self.upload = conns, device, upload
         self.lock = threading.Lock()
         self.begun = threading.Event()
-        self.started = 0
+        self.started = self.finished = 0
         self.deadline = None      # monotonic end of a time-based test
+        self.all_done = None      # monotonic time the last connection ended
         self.full_start = self.full_end = None
 
     def bytes(self):
@@ -66,10 +67,14 @@ class _Load:
                 self.full_start = self.mark(clock.wall())
         self.begun.set()
 
-    def ended(self, clock):
+    def ended(self, clock, last=False):
         with self.lock:
             if self.full_end is None:
                 self.full_end = self.mark(clock.wall())
+            if last:
+                self.finished += 1
+                if self.finished == len(self.conns):
+                    self.all_done = clock.mono()
 
 
 class _Conn:
@@ -119,7 +124,7 @@ def _run(inputs, url, upload, cancel, clock, device):
         t.start()
     increments = []
     try:
-        _increments(inputs, load, threads, increments, cancel, clock)
+        _increments(inputs, load, increments, cancel, clock)
     finally:
         for t in threads:
             t.join()
@@ -142,7 +147,7 @@ def _connection(conn, plan, inputs, load, upload, cancel, clock, device):
     finally:
         if conn.sock is not None:
             conn.sock.close()
-        load.ended(clock)
+        load.ended(clock, last=True)
         load.begun.set()
 
 
@@ -251,7 +256,7 @@ def _finish(conn, load, clock, eom):
     conn.totals = (rx - conn.counts[0], tx - conn.counts[1])
 
 
-def _increments(inputs, load, threads, rows, cancel, clock):
+def _increments(inputs, load, rows, cancel, clock):
     """TR-143 time-based test: a row per TimeBasedTestMeasurementInterval, from BOMTime plus
     TimeBasedTestMeasurementOffset, each with what all connections moved in it."""
     duration = number(inputs, "TimeBasedTestDuration", 0, 0, 999)
@@ -267,11 +272,12 @@ def _increments(inputs, load, threads, rows, cancel, clock):
     cancel.wait(start - clock.mono())
     before = load.mark(clock.wall())
     while len(rows) < MAX_INCREMENTAL and start + interval <= load.deadline + 0.001:
+        if load.all_done is not None and load.all_done <= start:
+            break   # the transfers ended (a short file) before this interval began
         start += interval
-        cancel.wait(start - clock.mono())
-        if not any(t.is_alive() for t in threads):
-            break
-        after = load.mark(start + to_wall)
+        while clock.mono() < start and load.all_done is None:
+            cancel.wait(min(0.25, start - clock.mono()))
+        after = load.mark(min(start, clock.mono()) + to_wall)
         rows.append((before, after))
         before = after
 
