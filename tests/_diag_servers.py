@@ -103,7 +103,21 @@ class Http(object):
         self.httpd.server_close()
 
 
-class Dns(object):
+class _Udp(object):
+    """A UDP socket on 127.0.0.1 served by `_serve` in a thread until close()."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.sock.close()
+
+
+class Dns(_Udp):
     """Answers A and AAAA queries on 127.0.0.1 from `zone`: {name: [addresses]} or
     {name: "cname:target"}; `rcode` {name: code}; names in `silent` get no answer;
     `authoritative` sets the AA bit. `queries` lists (name, type) received."""
@@ -114,11 +128,7 @@ class Dns(object):
         self.silent = set(silent)
         self.authoritative = authoritative
         self.queries = []
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
+        _Udp.__init__(self)
 
     def _serve(self):
         while True:
@@ -153,9 +163,6 @@ class Dns(object):
             head = struct.pack("!HHHHHH", ident, flags, 1, len(answers), 0, 0)
             self.sock.sendto(head + question + b"".join(answers), peer)
 
-    def close(self):
-        self.sock.close()
-
 
 def _wire_name(name):
     return b"".join(bytes((len(x),)) + x.encode() for x in name.split(".")) + b"\0"
@@ -165,16 +172,12 @@ def _record(owner, rtype, rdata):
     return _wire_name(owner) + struct.pack("!HHIH", rtype, 1, 60, len(rdata)) + rdata
 
 
-class Echo(object):
+class Echo(_Udp):
     """A UDP echo server on 127.0.0.1 (every datagram sent back); `drop` first ones lost."""
 
     def __init__(self, drop=0):
         self.drop = drop
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
+        _Udp.__init__(self)
 
     def _serve(self):
         while True:
@@ -186,6 +189,3 @@ class Echo(object):
                 self.drop -= 1
                 continue
             self.sock.sendto(data, peer)
-
-    def close(self):
-        self.sock.close()

@@ -1,7 +1,6 @@
 """IPPing and TraceRoute: ICMP packets, the ping/traceroute output forms, and live tests on
 127.0.0.1 with each method this sandbox allows (skipped with the reason otherwise)."""
 
-import os
 import socket
 import stat
 import struct

@@ -7,7 +7,7 @@ import os
 import re
 import socket
 
-from .common import Canceled, Times
+from .common import Canceled, Times, is_address
 
 _PATH = ("/usr/sbin", "/usr/bin", "/sbin", "/bin")
 _REPLY = re.compile(r"\bfrom\s+\S+?:?\s.*?\b(?:icmp_)?seq=(\d+)\b.*?\btime[=<]\s*([0-9.]+)\s*ms")
@@ -133,7 +133,7 @@ class TracerouteOutput:
                 if probes and probes[-1][1] is not None:
                     code = _MARKS.get(tok, int(tok[1:]) if tok[1:].isdigit() else None)
                     probes[-1] = probes[-1][:2] + (code,)
-            elif _address(tok):
+            elif is_address(tok):
                 self._last = tok
             i += 1
         self.hops.append((int(tokens[0]), probes))
@@ -144,13 +144,3 @@ def _float(text):
         return float(text)
     except ValueError:
         return None
-
-
-def _address(text):
-    for family in (socket.AF_INET, socket.AF_INET6):
-        try:
-            socket.inet_pton(family, text)
-            return True
-        except (OSError, ValueError):
-            pass
-    return False

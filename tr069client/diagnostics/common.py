@@ -139,17 +139,24 @@ class Times:
 _LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)\Z")
 
 
+def is_address(text):
+    """Whether `text` is an IPv4 or IPv6 address."""
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, text)
+            return True
+        except (OSError, ValueError):
+            pass
+    return False
+
+
 def host_ok(host):
     """Whether `host` is an IP address or a DNS name: nothing an option parser or a
     shell could read as anything else."""
     if not host or len(host) > 253 or host.startswith("-"):
         return False
-    for family in (socket.AF_INET, socket.AF_INET6):
-        try:
-            socket.inet_pton(family, host)
-            return True
-        except (OSError, ValueError):
-            pass
+    if is_address(host):
+        return True
     try:
         ascii_name = host.encode("ascii")
     except UnicodeEncodeError:
@@ -164,10 +171,10 @@ def host_ok(host):
 _FAMILIES = {"IPv4": socket.AF_INET, "IPv6": socket.AF_INET6}
 
 
-def resolve(host, version="Any", kind=socket.SOCK_DGRAM):
-    """(family, address) of `host` for ProtocolVersion `version`; Failure otherwise."""
+def resolve(host, version="Any", kind=socket.SOCK_DGRAM, error="Error_CannotResolveHostName"):
+    """(family, address) of `host` for ProtocolVersion `version`; Failure(`error`) otherwise."""
     if not host_ok(host):
-        raise Failure("Error_CannotResolveHostName", "not a host name or address: %r" % host)
+        raise Failure(error, "not a host name or address: %r" % host)
     try:
         name = host.encode("ascii")   # no idna codec for an ASCII name
     except UnicodeEncodeError:
@@ -176,11 +183,11 @@ def resolve(host, version="Any", kind=socket.SOCK_DGRAM):
     try:
         infos = socket.getaddrinfo(name, None, family, kind)
     except (socket.gaierror, UnicodeError) as e:
-        raise Failure("Error_CannotResolveHostName", "cannot resolve %s: %s" % (host, e))
+        raise Failure(error, "cannot resolve %s: %s" % (host, e))
     for fam, _, _, _, addr in infos:
         if fam in (socket.AF_INET, socket.AF_INET6):
             return fam, addr[0]
-    raise Failure("Error_CannotResolveHostName", "no address for %s" % host)
+    raise Failure(error, "no address for %s" % host)
 
 
 def prepare(sock, family, inputs, device=None):

@@ -8,7 +8,7 @@ import select
 import socket
 
 from . import dnswire
-from .common import CLOCK, Failure, host_ok, millis, number, prepare
+from .common import CLOCK, Failure, host_ok, millis, number, prepare, resolve
 
 MAX_ADDRESSES = 10   # Result.{i}.IPAddresses holds at most 10 items
 
@@ -27,7 +27,7 @@ def run(inputs, cancel, clock=CLOCK, device=None, port=53, resolv_conf="/etc/res
     server = inputs.get("DNSServer", "") or nameserver(resolv_conf)
     rows = []
     if server:
-        family, address = _server(server)
+        family, address = resolve(server, error="Error_DNSServerNotResolved")
         for _ in range(count):
             cancel.check()
             rows.append(lookup(name, family, address, port, timeout, cancel, clock, device))
@@ -53,19 +53,6 @@ def nameserver(path):
     except (OSError, UnicodeDecodeError):
         pass
     return ""
-
-
-def _server(server):
-    if not host_ok(server):
-        raise Failure("Error_DNSServerNotResolved", "DNSServer %r is not a host name or address" % server)
-    try:
-        infos = socket.getaddrinfo(server.encode("ascii"), None, socket.AF_UNSPEC, socket.SOCK_DGRAM)
-    except (socket.gaierror, UnicodeError) as e:
-        raise Failure("Error_DNSServerNotResolved", "cannot resolve the DNS server %s: %s" % (server, e))
-    for family, _, _, _, addr in infos:
-        if family in (socket.AF_INET, socket.AF_INET6):
-            return family, addr[0]
-    raise Failure("Error_DNSServerNotResolved", "no address for the DNS server %s" % server)
 
 
 def lookup(name, family, address, port, timeout, cancel, clock, device=None):
