@@ -32,8 +32,9 @@ def invalid(model, values):
     for name, value in values.items():
         p = model.meta.param(metadata.generic(name))
         try:
-            # A local time keeps its zone offset; everything else is in canonical form.
-            if datatypes.normalize(p, value) != value and p.type != "dateTime":
+            # A local time keeps its zone offset; everything else is in canonical form. As the
+            # device's value: read-only enumeration values (DiagnosticsState None) are valid.
+            if datatypes._normalize(p, value, False) != value and p.type != "dateTime":
                 bad.append((name, value, "not canonical"))
         except CwmpFault as f:
             bad.append((name, value, f.message))

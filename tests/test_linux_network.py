@@ -13,7 +13,7 @@ def test_dns_servers_are_the_upstream_ones_with_their_origin():
     m = make_model(OPENWRT)
     v = gpv(m, "Device.DNS.")
     assert not invalid(m, v)
-    servers = {v[k]: k[:-len("DNSServer")] for k in v if k.endswith(".DNSServer")}
+    servers = {v[k]: k[:-len("DNSServer")] for k in v if k.startswith(SRV) and k.endswith(".DNSServer")}
     assert sorted(servers) == ["2001:db8::53", "203.0.113.53", "203.0.113.54", "fe80::1"]
     assert v[servers["203.0.113.53"] + "Type"] == "DHCPv4"
     assert v[servers["2001:db8::53"] + "Type"] == "DHCPv6"
@@ -96,5 +96,5 @@ def test_odd_lines_in_the_arp_table_and_resolv_conf_are_skipped(tmp_path):
     v = gpv(m)
     assert not invalid(m, v)
     assert v["Device.Hosts.HostNumberOfEntries"] == "2"
-    assert sorted(v[k] for k in v if k.endswith(".DNSServer")) == [
+    assert sorted(v[k] for k in v if k.startswith(SRV) and k.endswith(".DNSServer")) == [
         "2001:db8::53", "203.0.113.53", "203.0.113.54", "fe80::1"]

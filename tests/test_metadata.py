@@ -122,7 +122,11 @@ def test_every_default_is_a_valid_value(meta):
             if obj + name in no_default:
                 assert value == "" and not p.writable
                 continue
-            assert datatypes.normalize(p, value) == value, obj + name
+            if obj + name == "Device.IP.Diagnostics.TraceRoute.RouteHops.{i}.RTTimes":
+                assert not p.writable   # a row exists only as a test wrote it, RTTimes given
+                continue
+            # A diagnostic's DiagnosticsState starts at None, a value only the device sets.
+            assert datatypes._normalize(p, value, False) == value, obj + name
 
 
 def test_tree_walk_api(meta):
