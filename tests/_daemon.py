@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -77,8 +78,15 @@ class DaemonProc(object):
     def get(self, path):
         return self.cli("get", path).stdout.strip()
 
-    def status(self):
-        return json.loads(self.cli("status", "--json").stdout)
+    def status(self, settled=True):
+        """`status --json`; with `settled`, once no session is in progress (the daemon answers
+        during a session too, with what it knew before the session's outcome was saved)."""
+        deadline = time.monotonic() + 15
+        while True:
+            st = json.loads(self.cli("status", "--json").stdout)
+            if not (settled and st.get("session-in-progress")) or time.monotonic() > deadline:
+                return st
+            time.sleep(0.05)
 
     def start(self, *extra):
         """Start the daemon and wait until its control socket answers."""
@@ -215,3 +223,72 @@ def end_before(acs, t):
 
 def events_of(post):
     return [c for c, _ in post.events]
+
+
+class Held(object):
+    """Makes the lab ACS hold its answer to the next Inform until `release()`: all of it
+    ("delay"), or after half of its first write ("drip"). `holding` is set meanwhile."""
+
+    def __init__(self, acs, style):
+        self.holding, self.gate = threading.Event(), threading.Event()
+        inner, armed = acs._handle, [True]
+
+        def handle(h, method):
+            if method == "POST" and armed[0] and h.conn.session is None:   # a session's first POST
+                armed[0] = False
+                if style == "delay":
+                    self.holding.set()
+                    self.gate.wait(60)
+                else:
+                    h.wfile = Dripping(h.wfile, self)
+            return inner(h, method)
+        acs._handle = handle
+
+    def release(self):
+        self.gate.set()
+
+
+class Dripping(object):
+    def __init__(self, raw, held):
+        self.raw, self.held, self.first = raw, held, True
+
+    def write(self, data):
+        if self.first:
+            self.first = False
+            self.raw.write(data[:len(data) // 2])
+            self.raw.flush()
+            self.held.holding.set()
+            self.held.gate.wait(60)
+            data = data[len(data) // 2:]
+        return self.raw.write(data)
+
+    def flush(self):
+        self.raw.flush()
+
+
+def late_answer_lost(acs, n):
+    """The daemon left session `n` before the ACS answered: the ACS may find the connection
+    gone (a broken pipe, not a fault of the CPE's)."""
+    assert acs.wait_for(lambda a: len(a.sessions) >= n and a.sessions[n - 1].ended)
+    assert all("Broken pipe" in p or "reset" in p for p in acs.take_problems())
+
+
+def digest_connection_request(url, username, password, timeout=10):
+    """A Digest connection request as an ACS sends it (not recorded by the lab ACS, whose
+    lock the held answer keeps); the final HTTP status."""
+    import http.client
+    from lab_acs import _client_authorization
+    host, rest = url.split("://", 1)[1].split("/", 1)
+    conn = http.client.HTTPConnection(host, timeout=timeout)
+    try:
+        conn.request("GET", "/" + rest)
+        r = conn.getresponse()
+        r.read()
+        if r.status == 401:
+            conn.request("GET", "/" + rest, headers={"Authorization": _client_authorization(
+                r.getheader("WWW-Authenticate"), "GET", "/" + rest, username, password)})
+            r = conn.getresponse()
+            r.read()
+        return r.status
+    finally:
+        conn.close()

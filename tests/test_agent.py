@@ -214,6 +214,55 @@ def test_a_connection_request_skips_the_backoff_and_is_not_retried():
     assert a.events.pending() == []   # 6 CONNECTION REQUEST is discarded on failure
 
 
+def test_an_expired_backoff_with_nothing_to_retry_is_no_deadline():
+    # The loop sleeps until deadline(): a past one with nothing due made it spin until the
+    # next periodic Inform.
+    a, clock = make(random=lambda: 0.0, values={MS + "PeriodicInformInterval": "3600"})
+    session(a, clock)
+    a.connection_request(in_session=False)
+    s = failed(a, clock)
+    assert a.retry_at == pytest.approx(clock.mono + 5)
+    assert a.failure_note(s, clock.mono, clock.wall) == (
+        "not retried (TR-069 3.7.1.5: 6 CONNECTION REQUEST is discarded when the session fails); "
+        "next session at 2025-11-25T11:00:00Z")
+    assert a.deadline(clock.mono, clock.wall) == pytest.approx(clock.mono + 3600)
+    clock.advance(10)                    # past the backoff: still nothing due before the periodic
+    assert not a.due(clock.mono)
+    assert a.deadline(clock.mono, clock.wall) == pytest.approx(clock.mono + 3590)
+    assert a.report(clock.mono, clock.wall)["next-session"] == "2025-11-25T11:00:00Z"
+    clock.advance(3590)
+    a.on_timers(clock.mono, clock.wall)
+    assert a.due(clock.mono) and a.begin(clock.wall, lambda: "x").retry_count == 1
+
+
+def test_a_timer_during_the_backoff_waits_for_its_end_and_a_kept_event_is_retried():
+    a, clock = make(random=lambda: 0.0, values={MS + "PeriodicInformInterval": "3600"})
+    session(a, clock)
+    a.schedule_inform(2, "k", clock.wall)
+    a.connection_request(in_session=False)
+    s = failed(a, clock)                 # wait 5 s; the ScheduleInform falls due within it
+    assert a.deadline(clock.mono, clock.wall) == pytest.approx(clock.mono + 5)
+    clock.advance(2)
+    a.on_timers(clock.mono, clock.wall)
+    assert not a.due(clock.mono) and a.deadline(clock.mono, clock.wall) == pytest.approx(clock.mono + 3)
+    a, clock = make(random=lambda: 0.0)
+    s = failed(a, clock)                 # BOOTSTRAP and BOOT are kept: a retry follows
+    assert a.failure_note(s, clock.mono, clock.wall) == "retry 1 in 5 s"
+    assert a.deadline(clock.mono, clock.wall) == pytest.approx(clock.mono + 5)
+    settings.put(a.model, "periodic-inform-enabled", False)
+    a.settings_changed(clock.mono, clock.wall)
+    clock.advance(5)
+    s = a.begin(clock.wall, lambda: "x")     # the ACS takes the Inform, then the session fails
+    s.next_post()
+    status, headers, body = genieacs(INFORM_RESPONSE)
+    s.receive(status, headers, body.encode())
+    s.abort("ACS did not answer within 30 s (%s)" % URL_A)
+    a.finish(s, URL_A, clock.mono, clock.wall)
+    assert a.retry_count == 2 and a.deadline(clock.mono, clock.wall) is None
+    assert a.failure_note(s, clock.mono, clock.wall) == (
+        "nothing is left to retry (the ACS took the Inform); no session planned")
+
+
 def test_kept_events_survive_failures_and_a_new_store_load():
     a, clock = make()
     failed(a, clock)

@@ -17,7 +17,8 @@ import time
 
 import pytest
 
-from _daemon import MS, DaemonProc, end_before, events_of, informs, instrument, wait_informs, wait_until
+from _daemon import MS, DaemonProc, Held, digest_connection_request, end_before, events_of, informs, instrument, \
+    late_answer_lost, wait_informs, wait_until
 from _httpd import free_port
 from lab_acs import download, get_parameter_values, raw, schedule_inform, set_parameter_attributes, \
     set_parameter_values
@@ -132,6 +133,7 @@ def test_schedule_inform_gives_scheduled_session_after_the_delay_even_across_sig
     d.start()
     acs.wait_sessions(1)
     end = end_before(acs, time.monotonic() + 1)
+    d.status()   # the daemon has saved the session
     d.kill()  # between sessions: the scheduled Inform is on disk
     d.start()
     got = wait_informs(acs, 2, timeout=10)
@@ -240,6 +242,64 @@ def test_connection_request_during_a_session_gives_exactly_one_more(acs, daemon)
     assert events_of(got[1]) == ["6 CONNECTION REQUEST"]   # the operator's `inform`
     assert events_of(got[2]) == ["6 CONNECTION REQUEST"]   # the request made during it
     assert quiet(acs, 3)
+
+
+@pytest.mark.parametrize("style", ["delay", "drip", "drip over https"])
+def test_a_slow_acs_leaves_the_device_reachable(make_lab_acs, daemon, request, style):
+    from tr069client import control
+    if style.endswith("https"):
+        pki = request.getfixturevalue("pki")
+        acs = instrument(make_lab_acs(tls=(pki["cert"], pki["key"])))
+        d = daemon(acs, config=dict(CR, **{"ca-file": pki["ca"]})).start()
+    else:
+        acs = instrument(make_lab_acs())
+        d = daemon(acs, config=CR).start()
+    acs.wait_sessions(1)
+    url = cr_url(acs)
+    held = Held(acs, style.split()[0])
+    try:
+        d.cli("inform")
+        assert held.holding.wait(10)
+        # The daemon waits on the ACS: the control socket and the listener still answer.
+        sock = os.path.join(d.state_dir, "control.sock")
+        replies = [control.request(sock, {"cmd": "status"}, timeout=10) for _ in range(3)]
+        assert all(r["ok"] and r["status"]["session-in-progress"].startswith("since ") for r in replies)
+        assert digest_connection_request(url, "cr-user", "cr-pass") == 200
+    finally:
+        held.release()
+    got = wait_informs(acs, 3, timeout=15)   # the request made during it: one more session
+    assert events_of(got[2]) == ["6 CONNECTION REQUEST"]
+    acs.wait_sessions(3)
+    assert quiet(acs, 3)
+    assert d.status()["session-in-progress"] == ""
+
+
+def test_sigterm_while_the_acs_holds_its_answer_stops_the_daemon_at_once(acs, daemon):
+    d = daemon(acs).start()
+    acs.wait_sessions(1)
+    held = Held(acs, "delay")
+    try:
+        d.cli("inform")
+        assert held.holding.wait(10)
+        assert d.stop(timeout=10) == 0   # well before the ACS's answer (60 s)
+    finally:
+        held.release()
+    assert re.search(r"warning session failed \(6 CONNECTION REQUEST\): the daemon is stopping", d.log())
+    late_answer_lost(acs, 2)
+
+
+def test_a_whole_session_is_bounded_by_session_timeout(acs, daemon):
+    d = daemon(acs, config={"session-timeout": 2}).start()
+    acs.wait_sessions(1)
+    held = Held(acs, "delay")
+    try:
+        d.cli("inform")
+        err = wait_until(lambda: d.status()["last-session-error"], 15)
+    finally:
+        held.release()
+    assert err == "session with the ACS took over 2 s (1 message sent); ended", err
+    assert d.running()
+    late_answer_lost(acs, 2)
 
 
 # ---------------------------------------------------------------- notifications
@@ -534,27 +594,55 @@ def test_debug_log_shows_the_exchange_with_secrets_redacted(make_lab_acs, daemon
         assert secret not in log
 
 
-def test_idle_daemon_makes_no_system_calls_between_timers(acs, daemon, tmp_path):
+def _syscalls(d, tmp_path, seconds=3):
+    """System calls the daemon makes in `seconds`, counted by strace (skips without it)."""
     strace = shutil.which("strace")
     if strace is None:
         pytest.skip("strace is not installed (apt-get install strace)")
-    d = daemon(acs).start()
-    acs.wait_sessions(1)
-    time.sleep(0.3)   # let the loop settle into its select()
     out = tmp_path / "strace.txt"
     tracer = subprocess.Popen([strace, "-f", "-c", "-o", str(out), "-p", str(d.proc.pid)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, universal_newlines=True)
-    time.sleep(3)
+    time.sleep(seconds)
     tracer.send_signal(signal.SIGINT)
     _, err = tracer.communicate(timeout=10)
     if "attached" not in err:
         pytest.skip("strace cannot trace here: %s" % err.strip())
     report = out.read_text()
     total = re.search(r"^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?total\s*$", report, re.M)
-    # No "total" line at all means strace saw no system call in the 3 seconds.
-    calls = int(total.group(1)) if total else 0
+    # No "total" line at all means strace saw no system call in that time.
+    return (int(total.group(1)) if total else 0), report
+
+
+def test_idle_daemon_makes_no_system_calls_between_timers(acs, daemon, tmp_path):
+    d = daemon(acs).start()
+    acs.wait_sessions(1)
+    time.sleep(0.3)   # let the loop settle into its select()
+    calls, report = _syscalls(d, tmp_path)
     assert calls <= 3, report
     assert d.running()
+
+
+def test_a_failed_connection_request_session_is_not_retried_and_leaves_the_daemon_idle(acs, daemon, tmp_path):
+    # TR-069 3.7.1.5: 6 CONNECTION REQUEST is discarded when its session fails; the expired
+    # backoff then wants nothing, and must not wake the loop (it used to poll without pause).
+    d = daemon(acs, config=CR)
+    d.set(MS + "CWMPRetryMinimumWaitInterval=1")   # the backoff is over within 2 s
+    d.start()
+    acs.wait_sessions(1)
+    acs.refusals.append((500, []))
+    assert acs.connection_request(cr_url(acs), "cr-user", "cr-pass") == 200
+    line = d.wait_log(r"warning session failed \(6 CONNECTION REQUEST\)[^\n]*")[0]
+    assert "retry" not in line.replace("not retried", ""), line
+    assert "; not retried (TR-069 3.7.1.5: 6 CONNECTION REQUEST is discarded when the session fails); " \
+        "next session at " in line, line
+    st = d.status()
+    assert st["retry-count"] == 1 and st["pending-events"] == []
+    assert quiet(acs, 2, seconds=2.5)   # past the backoff: no retry
+    calls, report = _syscalls(d, tmp_path)
+    assert calls <= 3, report
+    d.cli("inform")                     # the next session still says how many failed before it
+    assert wait_informs(acs, 3)[2].retry_count == 1
+    acs.wait_sessions(2)
 
 
 def test_a_damaged_state_file_is_set_aside_and_the_daemon_carries_on(acs, daemon):
@@ -711,8 +799,9 @@ def test_a_huge_poll_interval_with_nothing_else_planned_does_not_stop_the_daemon
     acs.wait_sessions(2)
 
 
-def test_sigterm_during_a_session_ends_it_at_the_next_exchange(acs, daemon):
-    # procd gives a daemon 5 s between SIGTERM and SIGKILL: a long session must not run on.
+def test_sigterm_during_a_session_ends_it_without_waiting_for_the_acs(acs, daemon):
+    # procd gives a daemon 5 s between SIGTERM and SIGKILL: a long session must not run on,
+    # nor wait for a slow ACS's next answer.
     d = daemon(acs).start()
     acs.wait_sessions(1)
     first = len(acs.posts)
@@ -726,11 +815,12 @@ def test_sigterm_during_a_session_ends_it_at_the_next_exchange(acs, daemon):
     acs._handle = handle
     d.cli("inform")
     assert d.proc.wait(15) == 0
-    assert len(acs.posts) == first + 4   # the 3rd GPV, which came after the signal, is not answered
+    assert len(acs.posts) == first + 4   # the 3rd GPV, asked after the signal, is not answered
     assert re.search(r"warning session failed \(6 CONNECTION REQUEST\): the daemon is stopping", d.log())
     assert d.log().rstrip().endswith("tr069client stopped")
     state = d.state()["state"]
     assert state["events"] == [] and state["retry_count"] == 1
+    late_answer_lost(acs, 2)   # the daemon may be gone before the ACS wrote its 3rd GPV
 
 
 def test_reset_config_waits_for_a_device_operation_to_end(acs, daemon, tmp_path):

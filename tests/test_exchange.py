@@ -9,10 +9,11 @@ class FakeHttp(object):
     """Answers each POST with the next item: a (status, headers, body) or an exception."""
 
     def __init__(self, *answers):
-        self.answers, self.posts, self.closed = list(answers), [], False
+        self.answers, self.posts, self.names, self.closed = list(answers), [], [], False
 
-    def post(self, body, soap_action=""):
+    def post(self, body, soap_action="", name="request"):
         self.posts.append(body)
+        self.names.append(name)
         answer = self.answers.pop(0)
         if isinstance(answer, BaseException):
             raise answer
@@ -58,3 +59,15 @@ def test_between_may_end_the_session_but_not_undo_one_that_is_over():
     http = FakeHttp(informed, END_204)
     s = exchange.run(make_session(), http, between=lambda: "the daemon is stopping" if len(http.posts) > 1 else None)
     assert s.done and s.ok and s.error is None and len(http.posts) == 2
+
+
+def test_each_post_is_named_for_the_transport_s_error_sentences():
+    status, headers, body = genieacs(INFORM_RESPONSE)
+    gpv = genieacs("<cwmp:GetParameterValues><ParameterNames soap-enc:arrayType=\"xsd:string[1]\">"
+                   "<string>Device.ManagementServer.PeriodicInformInterval</string></ParameterNames>"
+                   "</cwmp:GetParameterValues>", "r1")
+    bad = genieacs("<cwmp:Nonsense/>", "r2")
+    http = FakeHttp((status, headers, body.encode()), (gpv[0], gpv[1], gpv[2].encode()),
+                    (bad[0], bad[1], bad[2].encode()), END_204)
+    assert exchange.run(make_session(), http).ok
+    assert http.names == ["Inform", "empty POST", "GetParameterValuesResponse", "fault response"]

@@ -3,9 +3,12 @@
 import io
 import json
 import os
+import re
 import socket
+import struct
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -55,6 +58,23 @@ def basic_server(user, password, status=200):
     return handle
 
 
+def closing(answer, closed):
+    """Write `answer` (status, headers, body), then close the connection without having said
+    so (no Connection: close); `closed` is set once the close is on its way."""
+    def handle(req):
+        status, headers, body = answer
+        req.handler.send_response(status)
+        for name, value in list(headers) + [("Content-Length", str(len(body)))]:
+            req.handler.send_header(name, value)
+        req.handler.end_headers()
+        req.handler.wfile.write(body)
+        req.handler.wfile.flush()
+        req.handler.connection.shutdown(socket.SHUT_WR)
+        req.handler.close_connection = True
+        closed.set()
+    return handle
+
+
 def fails(kind, fn, *args, **kwargs):
     with pytest.raises(transport.TransportError) as e:
         fn(*args, **kwargs)
@@ -73,33 +93,94 @@ def test_one_connection_for_several_posts(serve):
 
 
 def test_idle_connection_closed_by_server_is_reopened(serve):
-    def handle(req):
-        req.handler.close_connection = True  # closes after answering, without a header
-        return 200, [], b"<ok/>"
-    server = serve(handle)
+    closed = threading.Event()
+    server = serve(closing((200, [], b"<ok/>"), closed))
     t = transport.Session(server.url())
-    assert [t.post(b"<x/>")[0] for _ in range(3)] == [200, 200, 200]
+    for _ in range(3):
+        assert t.post(b"<x/>")[0] == 200
+        assert closed.wait(5)   # the server's close reached us before the next request
+        closed.clear()
     assert server.accepts == 3 and len(server.requests) == 3
 
 
-def test_request_resent_once_when_kept_alive_connection_was_closed(serve, monkeypatch):
-    # The server half-closes after its first answer and the idle check is disabled: the
-    # next request goes out on the dead connection, gets no byte back, and is sent again.
+def test_request_resent_once_when_kept_alive_connection_was_reset_before_a_byte_left(serve, monkeypatch):
+    # The server resets the connection after its first answer and the idle check is
+    # disabled: the next request fails on its first write, so nothing of it left, and it
+    # goes out once on a new connection.
+    closed = threading.Event()
+
     def handle(req):
         if req.conn_id == 1:
             req.handler.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n<ok/>")
             req.handler.wfile.flush()
-            req.handler.connection.shutdown(socket.SHUT_WR)
+            req.handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            req.handler.rfile.close()        # which holds the socket open past close()
+            req.handler.connection.close()   # RST
             req.handler.close_connection = True
+            closed.set()
             return None
         return 200, [], b"<ok2/>"
     server = serve(handle)
     monkeypatch.setattr(transport, "dropped", lambda sock: False)
     t = transport.Session(server.url())
     assert t.post(b"<x/>")[2] == b"<ok/>"
+    assert closed.wait(5)
     assert t.post(b"<y/>")[2] == b"<ok2/>"
     assert server.accepts == 2
     assert [r.body for r in server.requests] == [b"<x/>", b"<y/>"]
+
+
+def _reading_then_closing_server(answers):
+    """A raw server on one connection at a time: it answers the first `answers` requests,
+    then reads the next one whole and closes without a word. Every request body, per
+    connection."""
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(4)
+    seen = []
+
+    def run():
+        while True:
+            try:
+                conn, _ = lsock.accept()
+            except OSError:
+                return
+            got = []
+            seen.append(got)
+            with conn, conn.makefile("rb") as f:
+                while True:
+                    head = b""
+                    while not head.endswith(b"\r\n\r\n"):
+                        line = f.readline()
+                        if not line:
+                            break
+                        head += line
+                    if not head.endswith(b"\r\n\r\n"):
+                        break
+                    length = int(re.search(rb"Content-Length: (\d+)", head).group(1))
+                    got.append(f.read(length))
+                    if sum(len(g) for g in seen) > answers:
+                        break   # read whole, never answered
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n<ok/>")
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return lsock, seen
+
+
+def test_a_request_read_by_the_acs_is_not_sent_again_after_it_closed(monkeypatch):
+    # The ACS reads our whole response and closes without answering: it may have acted on
+    # it, so it does not go out again on a new connection; the session ends with a sentence.
+    lsock, seen = _reading_then_closing_server(answers=1)
+    url = "http://127.0.0.1:%d/acs" % lsock.getsockname()[1]
+    try:
+        t = transport.Session(url)
+        assert t.post(b"<inform/>", name="Inform")[2] == b"<ok/>"
+        msg = fails("connect", t.post, b"<spv-response/>", name="SetParameterValuesResponse")
+    finally:
+        lsock.close()
+    assert msg == ("ACS closed the connection without answering, once our SetParameterValuesResponse "
+                   "had gone out; not sent again, as the ACS may have acted on it (%s)" % url)
+    assert seen == [[b"<inform/>", b"<spv-response/>"]]
 
 
 def test_request_not_resent_after_part_of_a_response(serve):
@@ -236,15 +317,18 @@ def test_basic_auth_then_preemptive(serve):
 
 def test_digest_preferred_nc_counts_and_nonce_bound_to_connection(serve):
     handle = digest_server("cpe", "pw")
+    closed = threading.Event()
 
-    def closing(req):
+    def close_third(req):
         answer = handle(req)
-        if len(server.requests) == 3:
-            req.handler.close_connection = True  # next post: new connection, old nonce
+        if len(server.requests) == 3:   # next post: new connection, old nonce
+            return closing(answer, closed)(req)
         return answer
-    server = serve(closing)
+    server = serve(close_third)
     t = transport.Session(server.url(), username="cpe", password="pw")
-    assert [t.post(b"<x/>")[0] for _ in range(3)] == [200, 200, 200]
+    assert [t.post(b"<x/>")[0] for _ in range(2)] == [200, 200]
+    assert closed.wait(5)
+    assert t.post(b"<x/>")[0] == 200
     statuses = ["Authorization" in r.headers for r in server.requests]
     assert statuses == [False, True, True, True, True]
     assert all(r.headers["Authorization"].startswith("Digest ")
@@ -502,6 +586,72 @@ def pki(tmp_path_factory):
             "ctx": server_context, "client_ca": client_ca}
 
 
+def _half_record_tls_server(ctx, half_sent, go_on):
+    """A TLS server on a raw socket: it answers one request with one TLS record, of which it
+    sends half, sets `half_sent`, and sends the rest once `go_on` is set."""
+    ssl = pytest.importorskip("ssl")
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(1)
+
+    def run():
+        conn, _ = lsock.accept()
+        inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = ctx.wrap_bio(inc, out, server_side=True)
+
+        def pump(step):
+            while True:
+                try:
+                    return step()
+                except ssl.SSLWantReadError:
+                    conn.sendall(out.read())
+                    data = conn.recv(65536)
+                    if not data:
+                        raise EOFError
+                    inc.write(data)
+        with conn:
+            pump(tls.do_handshake)
+            conn.sendall(out.read())
+            request = b""
+            while not request.endswith(b"<x/>"):
+                request += pump(lambda: tls.read(65536))
+            tls.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n<ok/>")
+            record = out.read()
+            conn.sendall(record[:len(record) // 2])
+            half_sent.set()
+            go_on.wait(10)
+            conn.sendall(record[len(record) // 2:])
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return lsock, thread
+
+
+def test_the_caller_s_wait_runs_while_a_tls_record_is_half_in(pki):
+    # The daemon serves its listener in `wait`: TLS must not block inside a record the ACS
+    # sends slowly (the socket then has bytes, but no whole record to decrypt).
+    import select
+    half_sent, waited = threading.Event(), threading.Event()
+    lsock, thread = _half_record_tls_server(pki["ctx"]("127.0.0.1"), half_sent, waited)
+    calls = []
+
+    def wait(readable, writable, timeout):
+        calls.append((readable, writable, half_sent.is_set()))
+        if half_sent.is_set():
+            waited.set()   # the rest comes only now
+        r, w, _ = select.select(readable, writable, [], timeout)
+        return r, w
+    try:
+        t = transport.Session("https://127.0.0.1:%d/acs" % lsock.getsockname()[1],
+                              ca_file=pki["ca"], wait=wait)
+        assert t.post(b"<x/>")[2] == b"<ok/>"
+    finally:
+        waited.set()
+        thread.join(5)
+        lsock.close()
+    assert any(during for _, _, during in calls)   # called while half the record was in
+    assert all(len(r) + len(w) == 1 for r, w, _ in calls)
+
+
 def test_https_verified(serve, pki):
     server = serve(ok, tls=pki["ctx"]("127.0.0.1", "localhost"))
     t = transport.Session(server.url(host="localhost"), ca_file=pki["ca"])
@@ -538,6 +688,30 @@ def test_mutual_tls(serve, pki):
     msg = fails("tls", transport.Session(server.url(), ca_file=pki["ca"]).post, b"<x/>")
     assert msg.startswith("TLS handshake with 127.0.0.1 failed: ")
     assert "client certificate" in msg
+
+
+def test_https_is_never_followed_to_plain_http(serve, pki):
+    # The credentials and a Secure cookie would stay behind, but the Inform itself (with the
+    # connection-request URL) would go out in clear: the session fails instead.
+    plain = serve(ok)
+    tls = serve(lambda req: (307, [("Location", plain.url("/acs"))], b""),
+                tls=pki["ctx"]("127.0.0.1"))
+    msg = fails("protocol", transport.Session(tls.url(), "cpe", "pw", ca_file=pki["ca"]).post,
+                b"<inform/>")
+    assert msg == ("ACS redirected %s to plain %s; refused, as the session would go unencrypted"
+                   % (tls.url(), plain.url("/acs")))
+    assert plain.requests == []
+    # A file given as https is not fetched over http either (the fault says why).
+    files = serve(lambda req: (302, [("Location", plain.url("/fw.bin"))], b""),
+                  tls=pki["ctx"]("127.0.0.1"))
+    msg = fails("protocol", transport.download, files.url("/fw.bin"), io.BytesIO(), ca_file=pki["ca"])
+    assert msg == ("file server redirected %s to plain %s; refused, as the transfer would go "
+                   "unencrypted" % (files.url("/fw.bin"), plain.url("/fw.bin")))
+    assert plain.requests == []
+    # https to https, and http to https, are followed.
+    other = serve(ok, tls=pki["ctx"]("127.0.0.1"))
+    up = serve(lambda req: (307, [("Location", other.url("/acs"))], b""))
+    assert transport.Session(up.url(), ca_file=pki["ca"]).post(b"<x/>")[0] == 200
 
 
 # -- file transfers --

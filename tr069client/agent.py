@@ -19,7 +19,7 @@ STATUS_DISABLED, STATUS_WAITING, STATUS_RUNNING = "disabled", "waiting-URL", "ru
 _NEVER = 253402300799  # 9999-12-31T23:59:59Z
 
 
-def _format_time(wall):
+def format_time(wall):
     """A Unix time as a TR-181 dateTime; beyond year 9999 the TR-106 "never" time."""
     if wall >= _NEVER:
         return "9999-12-31T23:59:59Z"
@@ -113,18 +113,15 @@ class Agent:
         last successful and the next planned session."""
         st = self.store.state
         status = self.status()
-        nxt = None
-        if status == STATUS_RUNNING:
-            # The first reason for a session, but no earlier than the retry backoff allows.
-            reasons = self._timers(mono, wall) + ([mono] if self._wanted(mono) else [])
-            if reasons:
-                nxt = wall + max(min(reasons), self.retry_at or mono) - mono
+        nxt = self.deadline(mono, wall)
+        if nxt is not None:
+            nxt = wall + max(nxt, mono) - mono
         out = {
             "status": status,
             "last-session-error": st.get("last_error", ""),
             "retry-count": self.retry_count,
-            "last-successful-session": _format_time(st["last_success"]) if st.get("last_success") else "",
-            "next-session": _format_time(nxt) if nxt is not None else "",
+            "last-successful-session": format_time(st["last_success"]) if st.get("last_success") else "",
+            "next-session": format_time(nxt) if nxt is not None else "",
             "pending-events": [c + (" " + k if k else "") for c, k in self.events.pending()],
         }
         trial = st.get("url_trial")
@@ -292,11 +289,16 @@ class Agent:
         return self._wanted(mono)
 
     def deadline(self, mono, wall):
-        """Monotonic time of the next timer that can make a session due (None: none)."""
+        """Monotonic time at which a session can next become due (None: no timer leads to
+        one): the first reason for a session, but no earlier than the retry backoff allows.
+        An expired backoff with nothing wanted is no deadline: the loop would wake at once,
+        find nothing due, and wake again."""
         if self.status() != STATUS_RUNNING:
             return None
-        times = self._timers(mono, wall) + ([self.retry_at] if self.retry_at is not None else [])
-        return min(times) if times else None
+        reasons = self._timers(mono, wall) + ([mono] if self._wanted(mono) else [])
+        if not reasons:
+            return None
+        return max(min(reasons), self.retry_at) if self.retry_at is not None else min(reasons)
 
     def _timers(self, mono, wall):
         """Monotonic times of the timers that raise a reason for a session."""
@@ -327,7 +329,7 @@ class Agent:
         self._offered = frozenset(r.token for r in requests)
         return Session(self.model, DeviceId(ident["manufacturer"], ident["oui"], ident["product-class"],
                                             ident["serial-number"]),
-                       self.events.pending(), self.retry_count, _format_time(wall), new_id,
+                       self.events.pending(), self.retry_count, format_time(wall), new_id,
                        inform_params=self.watcher.begin_inform(), cpe_requests=requests,
                        handlers=self.handlers, extra=self.extra, commit=self.commit,
                        **({"ns": self.ns} if self.ns else {}))
@@ -404,6 +406,24 @@ class Agent:
                        for c in changed):
             self.reschedule(mono, wall, after_session=True)
         return [a for a in s.actions if a[0] != "schedule_inform"]
+
+    def failure_note(self, s, mono, wall):
+        """How the log line of `s`, a failed session just finished, ends: when its retry
+        comes, or why none does. RetryCount counts the failure either way."""
+        nxt = self.deadline(mono, wall)
+        if nxt is not None and self._wanted(mono):
+            return "retry %d in %.0f s" % (self.retry_count, max(0.0, nxt - mono))
+        pending = set(self.events.pending())
+        gone = [c for c, k in s.events if (c, k) not in pending]
+        if gone and not s.informed:
+            # TR-069 3.7.1.5 (Table 7): 6 CONNECTION REQUEST is discarded when its session fails.
+            note = "not retried (TR-069 3.7.1.5: %s %s discarded when the session fails)" % (
+                " and ".join(gone), "is" if len(gone) == 1 else "are")
+        else:
+            note = "nothing is left to retry" + (" (the ACS took the Inform)" if s.informed else "")
+        if nxt is None:
+            return note + "; no session planned"
+        return note + "; next session at " + format_time(wall + max(nxt, mono) - mono)
 
     def _url_trial_failed(self, url, error):
         st = self.store.state

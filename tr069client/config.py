@@ -46,6 +46,8 @@ KEYS = {
                                    "the ACS's requests are always answered in their own"),
     "syslog": ("bool", False, "log to syslog instead of stderr"),
     "notification-poll-interval": ("int", 60, "seconds between reads of the parameters under notification"),
+    "session-timeout": ("int", 600, "seconds a whole session with the ACS may take (each exchange "
+                                    "also ends after 120 s)"),
     # Platform commands: JSON lists run without a shell; tr069client appends its own arguments
     # (file paths) as separate items. Left out: not configured.
     "reboot-command": ("argv", ["reboot"], "reboots the device; OpenWrt: [\"reboot\"]"),
@@ -80,6 +82,7 @@ SETTING_KEYS = ("enabled", "acs-url", "username", "password", "periodic-inform-e
 
 
 _INT = re.compile(r"-?[0-9]+\Z")
+_POSITIVE = ("session-timeout",)   # a bound of 0 s would end every session before it began
 # The files in the state-dir.
 STATE_FILE = "state.json"
 CONTROL_SOCKET = "control.sock"
@@ -115,11 +118,13 @@ def check(key, value):
         if kind == "bool":
             return value if isinstance(value, bool) else parse_bool(value)
         if kind == "int":
-            if isinstance(value, int) and not isinstance(value, bool):
-                return value
             if isinstance(value, str) and _INT.match(value.strip()):
-                return int(value)
-            raise ValueError("expected a whole number, not %r" % (value,))
+                value = int(value)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ValueError("expected a whole number, not %r" % (value,))
+            if key in _POSITIVE and value < 1:
+                raise ValueError("expected at least 1 second, not %d" % value)
+            return value
         if kind == "argv":
             if not (isinstance(value, list) and value and all(isinstance(a, str) for a in value)):
                 raise ValueError("expected a command as a list of strings, e.g. [\"reboot\"]")

@@ -1,6 +1,9 @@
 """HTTP(S) connections below the transport, and their failures as operator sentences: `ssl`
 is loaded only when an https URL needs it, ASCII host names resolve without the idna codec."""
 
+import errno
+import os
+import select
 import socket
 import sys
 import time
@@ -22,8 +25,8 @@ _CERT_HINTS = ("certif", "unknown ca", "eof", "handshake failure", "access denie
 class TransportError(Exception):
     """A failed exchange as one sentence for an operator; `kind` says what failed.
 
-    kind: connect dns timeout tls auth http protocol too-large unsized; `status`: the HTTP status
-    behind an "auth" or "http" error.
+    kind: connect dns timeout tls auth http protocol too-large unsized stopped (the caller's
+    wait ended it); `status`: the HTTP status behind an "auth" or "http" error.
     """
 
     def __init__(self, message, kind, status=None):
@@ -35,35 +38,80 @@ class SlowExchange(socket.timeout):
     """An exchange outlived its deadline although no single read or write timed out."""
 
 
+def _select(readable, writable, timeout):
+    r, w, _ = select.select(readable, writable, [], timeout)
+    return r, w
+
+
 class _Deadline(object):
-    # Each read or write still waits at most the timeout, and together they end at
-    # `deadline` (monotonic): a peer dripping one byte per timeout cannot hold the loop.
+    # Every connect, read and write runs non-blocking: while the peer is not ready the socket
+    # waits through `wait(readable, writable, timeout) -> (readable, writable)`, which may
+    # serve the caller's own sockets meanwhile and return early. Each operation still waits
+    # at most `op_timeout`, and together they end at `deadline` (monotonic): a peer dripping
+    # one byte per timeout cannot hold the loop.
     deadline = None
     op_timeout = None   # the timeout of each read or write
+    wait = None         # the caller's wait (None: select() on this socket alone)
+    written = 0         # bytes sent, so a failed request is known never to have left
+    _want = ()          # the SSL errors that mean "not ready yet" (for an SSLSocket)
 
-    def _call(self, method, args, kwargs):
-        bound = False  # the deadline, not the timeout, limits this call
-        if self.deadline is not None:
-            left = self.deadline - time.monotonic()
-            if left <= 0:
-                raise SlowExchange("exchange deadline passed")
-            bound = self.op_timeout is None or left < self.op_timeout
-            self.settimeout(left if bound else self.op_timeout)
-        try:
-            return method(*args, **kwargs)
-        except socket.timeout:
-            if bound:
-                raise SlowExchange("exchange deadline passed") from None
-            raise
+    def _call(self, method, args, writing=False):
+        start = time.monotonic()
+        if self.deadline is not None and start >= self.deadline:
+            raise SlowExchange("exchange deadline passed")
+        if self.gettimeout() != 0:
+            self.settimeout(0)
+        while True:
+            try:
+                return method(*args)
+            except BlockingIOError:
+                pass
+            except self._want as e:   # TLS may need to read while writing, and the reverse
+                writing = isinstance(e, self._want[1])
+            self._ready(writing, start)
 
-    def recv_into(self, *args, **kwargs):
-        return self._call(super(_Deadline, self).recv_into, args, kwargs)
+    def _ready(self, writing, start):
+        """Wait until the socket is ready, serving the caller through `wait` meanwhile."""
+        while True:
+            end = bound = None
+            if self.op_timeout is not None:
+                end = start + self.op_timeout
+            if self.deadline is not None and (end is None or self.deadline < end):
+                end, bound = self.deadline, True
+            left = None if end is None else end - time.monotonic()
+            if left is not None and left <= 0:
+                if bound:
+                    raise SlowExchange("exchange deadline passed")
+                raise socket.timeout("timed out")
+            mine = [self]
+            r, w = (self.wait or _select)([] if writing else mine, mine if writing else [], left)
+            if r or w:
+                return
 
-    def send(self, *args, **kwargs):  # SSLSocket.sendall() loops over send()
-        return self._call(super(_Deadline, self).send, args, kwargs)
+    def recv_into(self, *args):
+        return self._call(super(_Deadline, self).recv_into, args)
 
-    def sendall(self, *args, **kwargs):
-        return self._call(super(_Deadline, self).sendall, args, kwargs)
+    def send(self, data, flags=0):
+        n = self._call(super(_Deadline, self).send, (data, flags), True)
+        self.written += n
+        return n
+
+    def sendall(self, data, flags=0):
+        # Looped here rather than in C, so `written` counts what left before a failure.
+        rest = memoryview(data).cast("B")
+        while rest:
+            rest = rest[self.send(rest, flags):]
+
+    def connect_to(self, address):
+        """connect() without blocking the caller's wait."""
+        start = time.monotonic()
+        self.settimeout(0)
+        err = self.connect_ex(address)
+        if err in (errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN):
+            self._ready(True, start)
+            err = self.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if err:
+            raise OSError(err, os.strerror(err))   # ConnectionRefusedError for ECONNREFUSED
 
 
 class _DeadlineSocket(_Deadline, socket.socket):
@@ -75,30 +123,36 @@ _deadline_ssl = []  # the SSLSocket subclass, made once ssl is loaded
 
 class HTTPConnection(http.client.HTTPConnection):
     """http.client's connection, resolving an ASCII host name as bytes: getaddrinfo() of a
-    str loads the idna codec and unicodedata (0.3 MB, and python3-codecs on OpenWrt)."""
+    str loads the idna codec and unicodedata (0.3 MB, and python3-codecs on OpenWrt).
+    `deadline` and `wait` are handed to its socket (see _Deadline)."""
+
+    deadline = None
+    wait = None
 
     def __init__(self, *args, **kwargs):
         http.client.HTTPConnection.__init__(self, *args, **kwargs)
-        self._create_connection = _connect_ascii   # http.client sets it per instance
+        self._create_connection = self._open   # http.client sets it per instance
 
-
-def _connect_ascii(address, *args):
-    host, port = address
-    try:
-        host = host.encode("ascii")
-    except UnicodeEncodeError:
-        pass  # an internationalised name does need the idna codec
-    plain = socket.create_connection((host, port), *args)
-    timeout = plain.gettimeout()
-    sock = _DeadlineSocket(plain.family, plain.type, plain.proto, plain.detach())
-    sock.settimeout(timeout)
-    sock.op_timeout = timeout
-    return sock
-
-
-def set_deadline(sock, deadline):
-    """Make every later read and write on `sock` (from connect()) end by `deadline`."""
-    sock.deadline = deadline
+    def _open(self, address, timeout=None, source_address=None):
+        host, port = address
+        try:
+            host = host.encode("ascii")
+        except UnicodeEncodeError:
+            pass  # an internationalised name does need the idna codec
+        error = None
+        for family, kind, proto, _, addr in socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM):
+            sock = _DeadlineSocket(family, kind, proto)
+            sock.op_timeout, sock.deadline, sock.wait = timeout, self.deadline, self.wait
+            try:
+                sock.connect_to(addr)
+                return sock
+            except SlowExchange:
+                sock.close()
+                raise
+            except OSError as e:   # the next address, as socket.create_connection() does
+                sock.close()
+                error = e
+        raise error or OSError("getaddrinfo returned no address")
 
 
 class HTTPSConnection(HTTPConnection):
@@ -109,9 +163,12 @@ class HTTPSConnection(HTTPConnection):
 
     def connect(self):
         HTTPConnection.connect(self)
-        op_timeout = self.sock.op_timeout
-        self.sock = self.context.wrap_socket(self.sock, server_hostname=self.host)
-        self.sock.op_timeout = op_timeout
+        plain = self.sock
+        self.sock = self.context.wrap_socket(plain, server_hostname=self.host,
+                                             do_handshake_on_connect=False)
+        self.sock.op_timeout, self.sock.deadline, self.sock.wait = \
+            plain.op_timeout, plain.deadline, plain.wait
+        self.sock._call(self.sock.do_handshake, ())
 
 
 def tls_context(ca_file, client_cert):
@@ -126,7 +183,8 @@ def tls_context(ca_file, client_cert):
     except (OSError, ValueError) as e:
         raise TransportError("cannot load the %s: %s" % (what, _reason(e)), "tls")
     if not _deadline_ssl:
-        _deadline_ssl.append(type("_DeadlineSSLSocket", (_Deadline, ssl.SSLSocket), {}))
+        _deadline_ssl.append(type("_DeadlineSSLSocket", (_Deadline, ssl.SSLSocket), {
+            "_want": (ssl.SSLWantReadError, ssl.SSLWantWriteError)}))
     ctx.sslsocket_class = _deadline_ssl[0]
     return ctx
 

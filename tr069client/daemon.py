@@ -1,5 +1,6 @@
 """The daemon's one loop: select over the connection-request listener, the control socket and
-a signal pipe, with the agent's timers as the timeout; sessions run synchronously inside it."""
+a signal pipe, with the agent's timers as the timeout; sessions run synchronously inside it,
+and while one waits on the ACS (or a transfer on its server) the same sockets are served."""
 
 import os
 import random
@@ -44,7 +45,9 @@ class Daemon:
         self.stopping = False
         self.reload_requested = False
         self.in_session = False
+        self._session_since = None   # wall time the running session began
         self._nested = False     # serving the sockets from inside a session or device operation
+        self._wake = None        # the read end of the signal pipe, while run() runs
         self.listener = None
         self._listen_error = None
         self._save_error = None
@@ -85,6 +88,7 @@ class Daemon:
                                      config.CWMP_VERSIONS[config.get(cfg, "cwmp-version")])
         parts.stop = self._stop
         parts.service = self._between_exchanges
+        parts.wait = self._wait_on_peer
         parts.attach(self.agent)
         self._save()
 
@@ -107,6 +111,7 @@ class Daemon:
         rfd, wfd = os.pipe()
         os.set_blocking(rfd, False)
         os.set_blocking(wfd, False)
+        self._wake = rfd
         old_fd = signal.set_wakeup_fd(wfd)
         old_handlers = [(sig, signal.signal(sig, fn)) for sig, fn in (
             (signal.SIGTERM, self._stop), (signal.SIGINT, self._stop), (signal.SIGHUP, self._on_hup))]
@@ -143,6 +148,7 @@ class Daemon:
             for sig, handler in old_handlers:   # an embedding program gets its own back
                 signal.signal(sig, handler)
             signal.set_wakeup_fd(old_fd)
+            self._wake = None
             os.close(rfd)
             os.close(wfd)
             if self.listener is not None:
@@ -167,10 +173,11 @@ class Daemon:
             log.info("the state is saved again")
         return None
 
-    def _select(self, fds, timeout):
-        """select() over `fds`, the control socket and the listener; (readable, writable)."""
+    def _select(self, fds, timeout, wfds=()):
+        """select() over `fds` (and `wfds` for writing), the control socket and the listener;
+        (readable, writable)."""
         rlist = fds + self.control.readable()
-        wlist = self.control.writable()
+        wlist = list(wfds) + self.control.writable()
         if self.listener is not None:
             rlist += self.listener.readable()
             wlist += self.listener.writable()
@@ -179,13 +186,30 @@ class Daemon:
 
     def _wait(self, rfd, timeout):
         r, w = self._select([rfd], timeout)
-        if rfd in r:
-            try:
-                while os.read(rfd, 512):
-                    pass
-            except BlockingIOError:
-                pass
+        _drain(rfd, r)
         self._service(r, w)
+
+    def _wait_on_peer(self, readable, writable, timeout):
+        """The transport's wait while an ACS or file server is not ready: select() over its
+        sockets and ours, serving ours (connection requests, the CLI) meanwhile; which of
+        its sockets are ready (none if ours woke us first)."""
+        wake = [self._wake] if self._wake is not None else []
+        nested, self._nested = self._nested, True
+        try:
+            r, w = self._select(list(readable) + wake, timeout, writable)
+            _drain(self._wake, r)
+            self._service(r, w)
+        finally:
+            self._nested = nested
+        return [s for s in r if s in readable], [s for s in w if s in writable]
+
+    def _wait_on_acs(self, readable, writable, timeout):
+        """_wait_on_peer() for a session, which ends at once when the daemon is told to stop
+        (procd sends SIGKILL 5 s after SIGTERM; a slow ACS may take longer than that)."""
+        ready = ([], []) if self.stopping else self._wait_on_peer(readable, writable, timeout)
+        if self.stopping:
+            raise transport.TransportError("the daemon is stopping", "stopped")
+        return ready
 
     def _service(self, r, w):
         now = time.monotonic()
@@ -230,36 +254,42 @@ class Daemon:
         # Changes seen now (a new ConnectionRequestURL, ...) ride in this Inform.
         self._poll_notifications(mono)
         s = self.agent.begin(wall, _new_id)
-        self.in_session = True
+        # In progress for `status` until its outcome is saved.
+        self.in_session, self._session_since = True, wall
         try:
-            http = transport.Session(url, settings.get(self.model, "username"), settings.get(self.model, "password"),
-                                     ca_file=settings.get(self.model, "ca-file") or None,
-                                     client_cert=settings.get(self.model, "client-certificate") or None)
-        except transport.TransportError as e:  # a URL this client cannot use
-            s.abort(str(e))
-        else:
-            exchange.run(s, http, between=self._between_exchanges)
+            self._exchange(s, url)
+            mono, wall = time.monotonic(), time.time()
+            actions = self.agent.finish(s, url, mono, wall)
+            for p in self.model.pending_apply:
+                try:
+                    p.apply(self.model)
+                except Exception as e:  # an integrator's apply hook must not stop the daemon
+                    log.error("applying changes under %s failed: %s", p.prefix, e)
+            self._save()
         finally:
             self.in_session = False
-        mono, wall = time.monotonic(), time.time()
-        actions = self.agent.finish(s, url, mono, wall)
-        for p in self.model.pending_apply:
-            try:
-                p.apply(self.model)
-            except Exception as e:  # an integrator's apply hook must not stop the daemon
-                log.error("applying changes under %s failed: %s", p.prefix, e)
-        self._save()
         if s.ok:
             log.info("%s", s.summary)
         else:
-            log.warning("%s; retry %d in %.0f s", s.summary, self.agent.retry_count,
-                        max(0.0, (self.agent.retry_at or mono) - mono))
+            log.warning("%s; %s", s.summary, self.agent.failure_note(s, mono, wall))
         if {MS + "EnableCWMP", MS + "HTTPConnectionRequestEnable"} & self.model.acs_changed:
             self._sync_listener()
             self.agent.settings_changed(mono, wall)
         # Parameters the ACS just put under notification get their baseline now.
         self._poll_notifications(mono)
         self._run_actions(actions)
+
+    def _exchange(self, s, url):
+        try:
+            http = transport.Session(url, settings.get(self.model, "username"), settings.get(self.model, "password"),
+                                     ca_file=settings.get(self.model, "ca-file") or None,
+                                     client_cert=settings.get(self.model, "client-certificate") or None,
+                                     session_limit=config.get(self.settings_cfg, "session-timeout"),
+                                     wait=self._wait_on_acs)
+        except transport.TransportError as e:  # a URL this client cannot use
+            s.abort(str(e))
+        else:
+            exchange.run(s, http, between=self._between_exchanges)
 
     def _run_actions(self, actions):
         for a in actions:
@@ -337,7 +367,10 @@ class Daemon:
             self.agent.inform_now()
             return {"ok": True}
         if cmd == "status":
-            return {"ok": True, "status": self.agent.report(time.monotonic(), time.time())}
+            report = self.agent.report(time.monotonic(), time.time())
+            report["session-in-progress"] = "since " + agent_mod.format_time(self._session_since) \
+                if self.in_session else ""
+            return {"ok": True, "status": report}
         if cmd == "get":
             try:
                 paths = req.get("paths") or []
@@ -377,6 +410,16 @@ class Daemon:
         self._sync_listener()
         self._poll_notifications(time.monotonic())   # a local change is checked at once
         return _saved(self._save())
+
+
+def _drain(rfd, readable):
+    """Empty the signal pipe if select() found it readable."""
+    if rfd is not None and rfd in readable:
+        try:
+            while os.read(rfd, 512):
+                pass
+        except BlockingIOError:
+            pass
 
 
 def _message(e):

@@ -1,5 +1,7 @@
 """Runs one CWMP session over HTTP: the engine's bodies go out, the ACS's answers come back."""
 
+import re
+
 from . import log
 from .transport import TransportError
 
@@ -22,7 +24,7 @@ def run(session, http, between=None):
                     _trace("CPE -> ACS", body)
                 step = "talking to the ACS"
                 try:
-                    status, headers, answer = http.post(body, None if body == b"" else "")
+                    status, headers, answer = http.post(body, None if body == b"" else "", _name(body))
                 except TransportError as e:
                     session.abort(str(e))
                     break
@@ -42,6 +44,17 @@ def run(session, http, between=None):
     finally:
         http.close()
     return session
+
+
+def _name(body):
+    """What a body the engine built is ("Inform", "GetParameterValuesResponse", ...): its
+    first element after the envelope's head, for error sentences."""
+    if not body:
+        return "empty POST"
+    first = body[1] if isinstance(body, list) and len(body) > 1 else b""
+    m = re.match(rb"\s*<[\w.-]+:([\w.-]+)", first)
+    name = m.group(1).decode() if m else "message"
+    return "fault response" if name == "Fault" else name
 
 
 def _traceback():

@@ -76,11 +76,12 @@ def _origin(url):
 class Worker:
     """Performs transfers for the queue: `plan` at RPC time, then `transfer` and `apply`."""
 
-    def __init__(self, cfg, ca_file=lambda: None, service=None):
+    def __init__(self, cfg, ca_file=lambda: None, service=None, wait=lambda: None):
         self.cfg = cfg
         self.folder = config.get(cfg, "download-dir")
         self.ca_file = ca_file
         self.service = service or (lambda: None)
+        self.wait = wait   # the transport's wait, which serves the daemon while a server is slow
 
     # --- at RPC time ------------------------------------------------------------------------
 
@@ -211,7 +212,8 @@ class Worker:
                 total = transport.download(_encoded(url), f, username, password, self.ca_file(),
                                            _HTTP_TIMEOUT, expected if expected is not None else free,
                                            on_chunk, require_length=expected is None,
-                                           limit=config.get(self.cfg, "transfer-timeout"))
+                                           limit=config.get(self.cfg, "transfer-timeout"),
+                                           wait=self.wait())
                 f.flush()
                 os.fsync(f.fileno())
             if expected is not None and total != expected:
@@ -252,7 +254,8 @@ class Worker:
                 try:
                     status = transport.upload(_encoded(rec["url"]), f, size, username, password,
                                               self.ca_file(), _HTTP_TIMEOUT,
-                                              limit=config.get(self.cfg, "transfer-timeout"))
+                                              limit=config.get(self.cfg, "transfer-timeout"),
+                                              wait=self.wait())
                 except transport.TransportError as e:
                     raise CwmpFault(SERVER_AUTH_FAILURE if e.kind == "auth" else UPLOAD_FAILURE,
                                     e.message)

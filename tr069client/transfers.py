@@ -383,7 +383,8 @@ RPCS = {
 def install(parts, store, cfg, reboot=None):
     """Plug the queue into the daemon's parts: RPCs, timer, agent hooks; returns the queue."""
     worker = fetch.Worker(cfg, ca_file=lambda: settings.get(parts.model, "ca-file") or None,
-                          service=lambda: parts.service and parts.service())
+                          service=lambda: parts.service and parts.service(),
+                          wait=lambda: parts.wait)
     version = "Device.DeviceInfo.SoftwareVersion"
     queue = Queue(store, worker, reboot=reboot, timeout=lambda name: hooks.timeout(cfg, name),
                   version=lambda: parts.model.poll([version]).get(version))

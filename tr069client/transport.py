@@ -5,9 +5,9 @@ from urllib.parse import quote, urljoin, urlsplit
 
 from . import __version__, auth, log
 # `http` comes from .connection, which imports http.client without loading ssl.
-from .connection import HTTPConnection, HTTPSConnection, TransportError, describe, dropped, \
-    http, set_deadline, tls_context
-import email.utils  # noqa: E402,I100 - already loaded by http.client
+from .connection import HTTPConnection, HTTPSConnection, SlowExchange, TransportError, describe, \
+    dropped, http, tls_context
+from .cookies import Cookies  # noqa: I100 - after .connection, which loads http.client
 
 MAX_BODY = 16 * 1024 * 1024
 _CHUNK = 64 * 1024
@@ -17,42 +17,6 @@ _REDIRECTS = (301, 302, 303, 307, 308)
 _USER_AGENT = "tr069client/" + __version__
 # RFC 3986 characters a request target keeps as they are; the rest is percent-encoded.
 _TARGET_SAFE = "/?#[]@!$&'()*+,;=:-._~%"
-
-
-class _Cookies(object):
-    """One session's cookies (RFC 6265 subset: Path, Max-Age, Expires, Secure; no Domain)."""
-
-    def __init__(self):
-        self.jar = {}  # (host, path, name) -> (value, secure)
-
-    def store(self, host, req_path, lines):
-        for line in lines:
-            parts = line.split(";")
-            name, eq, value = parts[0].partition("=")
-            if not eq or not name.strip() or "\r" in line or "\n" in line:
-                continue  # a folded header value could not be sent back as one line
-            attrs = dict((k.strip().lower(), v.strip())
-                         for k, _, v in (a.partition("=") for a in parts[1:]))
-            path = attrs.get("path", "")
-            if not path.startswith("/"):  # RFC 6265 5.1.4 default-path
-                path = req_path[:req_path.rfind("/")] if req_path.count("/") > 1 else "/"
-            key = (host, path, name.strip())
-            expires = email.utils.parsedate_tz(attrs.get("expires", ""))
-            max_age = attrs.get("max-age", "")
-            # Max-Age zero or less deletes (RFC 6265 5.2.2); other text is not a number for us.
-            if (max_age.startswith("-") or (max_age and not max_age.strip("0"))) or (
-                    not max_age and expires and email.utils.mktime_tz(expires) <= time.time()):
-                self.jar.pop(key, None)
-            else:
-                self.jar[key] = (value.strip(), "secure" in attrs)
-
-    def header(self, host, path, https):
-        found = sorted((-len(cpath), name, value)
-                       for (h, cpath, name), (value, secure) in self.jar.items()
-                       if h == host and (https or not secure) and (path == cpath or (
-                           path.startswith(cpath) and
-                           (cpath.endswith("/") or path[len(cpath)] == "/"))))
-        return "; ".join("%s=%s" % (n, v) for _, n, v in found) or None
 
 
 class _Peer(object):
@@ -66,10 +30,12 @@ class _Peer(object):
         self.ca_file, self.client_cert, self._context = ca_file, client_cert, None
         self._conn = None
         self.limit = self.deadline = None  # seconds for a whole exchange, and when it ends
+        self.wait = None  # the caller's wait while the server is not ready (connection._Deadline)
+        self.message = "request"  # what is being sent, for error sentences
         self.fresh = False  # nothing was answered yet on the current connection
         self.username = username or ""
         self.auth = auth.Client(self.username, password)
-        self.cookies = _Cookies()
+        self.cookies = Cookies()
         self._set_url(url)
 
     def _set_url(self, url):
@@ -131,9 +97,16 @@ class _Peer(object):
                 if redirects > _MAX_REDIRECTS:
                     raise TransportError("too many redirects (more than %d) from %s"
                                          % (_MAX_REDIRECTS, self.url), "http", resp.status)
-                old = (self.https, self.host, self.port)
+                old, old_url = (self.https, self.host, self.port), self.url
                 self._set_url(urljoin(self.url, location.strip()))
                 log.debug("%s redirects to %s", self.what, self.url)
+                if old[0] and not self.https:
+                    # Credentials and secure cookies would stay behind, but not the body: an
+                    # Inform (with the connection-request URL) or a file would go out in clear.
+                    raise TransportError("%s redirected %s to plain %s; refused, as the %s would "
+                                         "go unencrypted" % (self.what, old_url, self.url, "session"
+                                                             if self.what == "ACS" else "transfer"),
+                                         "protocol", resp.status)
                 if (self.https, self.host, self.port) != old:
                     self.close()
                     self._redirected(old)
@@ -142,11 +115,9 @@ class _Peer(object):
                 return resp
 
     def _redirected(self, old):
-        """Credentials after a redirect to another server: never over a downgrade from
-        https to http; to a file server only on the same host (the ACS was given them
-        for itself, a file server's redirect may lead anywhere)."""
-        downgrade = old[0] and not self.https
-        keep = not downgrade and (self.what == "ACS" or self.host == old[1])
+        """Credentials after a redirect to another server: to a file server only on the same
+        host (the ACS was given them for itself, a file server's redirect may lead anywhere)."""
+        keep = self.what == "ACS" or self.host == old[1]
         if not keep:
             log.info("%s redirected from %s to %s: credentials not sent there", self.what, old[1], self.host)
         self.username = self.username if keep else ""
@@ -175,22 +146,25 @@ class _Peer(object):
             self.close()
 
     def _send(self, method, body, headers):
-        # A kept-alive connection the server closed while idle is reopened once; a
-        # request is never sent again once any byte of a response came back.
+        # A kept-alive connection the server closed while idle is reopened once, but only
+        # while no byte of the request has left: a CWMP message the ACS may have read (and
+        # acted on) before closing is never sent twice.
         for attempt in (0, 1):
             conn = self._connection()
+            conn.deadline, conn.wait = self.deadline, self.wait
             reused = conn.sock is not None
             if reused and dropped(conn.sock):
                 log.debug("%s closed the idle connection; reconnecting", self.what)
                 conn.close()
                 reused = False
-            sent = False
+            sock = None
             try:
                 if conn.sock is None:
                     self.fresh = False
                     conn.connect()
                     self.fresh = True
-                set_deadline(conn.sock, self.deadline)
+                sock = conn.sock
+                sock.deadline, sock.wait, sock.written = self.deadline, self.wait, 0
                 conn.putrequest(method, self.target, skip_accept_encoding=True)
                 extra = [("User-Agent", self.user_agent),
                          ("Cookie", self.cookies.header(self.host, self.path, self.https)),
@@ -202,15 +176,20 @@ class _Peer(object):
                     conn.endheaders()
                 else:
                     body(conn)
-                sent = True
                 resp = conn.getresponse()
                 self.fresh = False
                 return resp
-            except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError) as e:
+            except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
                 self.close()
-                idle_close = not sent or isinstance(e, http.client.RemoteDisconnected)
-                if not (reused and idle_close and attempt == 0):
+                if not reused or sock is None:
                     raise
+                if attempt == 0 and not sock.written:
+                    log.debug("%s closed the kept-alive connection before our %s left; sending it "
+                              "on a new one", self.what, self.message)
+                    continue
+                raise TransportError("%s closed the connection without answering, once our %s had "
+                                     "gone out; not sent again, as the %s may have acted on it (%s)"
+                                     % (self.what, self.message, self.what, self.url), "connect")
 
     def error(self, e):
         """Turn a socket, TLS or HTTP exception into a TransportError sentence."""
@@ -252,20 +231,28 @@ class Session(object):
     """The HTTP side of one CWMP session: every POST on one kept-alive connection."""
 
     def __init__(self, url, username="", password="", ca_file=None, client_cert=None,
-                 timeout=30, user_agent=_USER_AGENT, exchange_limit=None):
+                 timeout=30, user_agent=_USER_AGENT, exchange_limit=None, session_limit=None,
+                 wait=None):
         """`timeout` bounds each read or write; `exchange_limit` (4 x timeout, at least
-        120 s) a whole POST with its answer, its 401 rounds and redirects."""
+        120 s) a whole POST with its answer, its 401 rounds and redirects; `session_limit`
+        (if given) all POSTs together, from now. `wait(readable, writable, timeout)`, if
+        given, waits for the ACS's socket instead of select() (the daemon serves its own
+        sockets there) and returns which of those given are ready; it may return early."""
         self._peer = _Peer(url, username, password, ca_file, client_cert, timeout,
                            user_agent, "ACS")
         self._peer.limit = exchange_limit or max(4 * timeout, 120)
+        self._peer.wait = wait
+        self._limit, self._posts = session_limit, 0
+        self._end = time.monotonic() + session_limit if session_limit else None
 
     @property
     def url(self):
         """The URL in use, after redirects (without any user:password@)."""
         return self._peer.url
 
-    def post(self, body, soap_action=""):
+    def post(self, body, soap_action="", name="request"):
         """POST a SOAP body (bytes or list of bytes); soap_action None sends the empty POST.
+        `name` says what it is ("Inform", ...) in error sentences.
 
         Returns (status, headers as a dict with lower-case names, body bytes).
         """
@@ -288,13 +275,23 @@ class Session(object):
                 conn.endheaders()
                 for chunk in chunks:
                     conn.send(chunk)
-        peer.deadline = time.monotonic() + peer.limit
+        peer.deadline, peer.message = time.monotonic() + peer.limit, name
+        bounded = self._end is not None and self._end <= peer.deadline
+        if bounded:
+            peer.deadline = self._end
         try:
+            if bounded and time.monotonic() >= self._end:
+                raise SlowExchange("session deadline passed")
+            self._posts += 1
             resp = peer.request("POST", send, headers)
             _stream(resp, MAX_BODY, lambda piece: parts.append(bytes(piece)),
                     "ACS response larger than %d MiB (%s)" % (MAX_BODY >> 20, peer.url))
         except Exception as e:
             peer.close()
+            if bounded and isinstance(e, SlowExchange):
+                raise TransportError("session with the ACS took over %g s (%d message%s sent); ended"
+                                     % (self._limit, self._posts, "" if self._posts == 1 else "s"),
+                                     "timeout") from None
             raise peer.error(e) from None
         return resp.status, dict((k.lower(), v) for k, v in resp.getheaders()), b"".join(parts)
 
@@ -315,8 +312,10 @@ class _LocalFileError(Exception):
     """Carries an OSError of the caller's file past the network error mapping."""
 
 
-def _transfer(url, username, password, ca_file, timeout, method, send, headers, finish, limit):
+def _transfer(url, username, password, ca_file, timeout, method, send, headers, finish, limit,
+              wait):
     peer = _Peer(url, username, password, ca_file, None, timeout, _USER_AGENT, "file server")
+    peer.wait = wait
     if limit:
         peer.limit, peer.deadline = limit, time.monotonic() + limit
     try:
@@ -330,9 +329,9 @@ def _transfer(url, username, password, ca_file, timeout, method, send, headers, 
 
 
 def download(url, fileobj, username="", password="", ca_file=None, timeout=30,
-             max_size=None, on_chunk=None, require_length=True, limit=None):
+             max_size=None, on_chunk=None, require_length=True, limit=None, wait=None):
     """GET `url` into `fileobj` as it arrives, never all in memory; bytes written. `timeout`
-    bounds each read, `limit` (if given) the whole transfer.
+    bounds each read, `limit` (if given) the whole transfer; `wait` is Session's.
 
     Errors of `fileobj` itself (disk full) propagate as they are, not as TransportError.
     `on_chunk(nbytes)`, if given, runs after each piece is written (the daemon serves
@@ -358,13 +357,14 @@ def download(url, fileobj, username="", password="", ca_file=None, timeout=30,
                                  % peer.url, "unsized")
         return _stream(resp, max_size, sink, "file at %s is larger than the %s bytes allowed"
                        % (peer.url, max_size))
-    return _transfer(url, username, password, ca_file, timeout, "GET", None, [], finish, limit)
+    return _transfer(url, username, password, ca_file, timeout, "GET", None, [], finish, limit,
+                     wait)
 
 
 def upload(url, fileobj, size, username="", password="", ca_file=None, timeout=30,
-           method="PUT", limit=None):
+           method="PUT", limit=None, wait=None):
     """Send `size` bytes of seekable `fileobj` from its position, streamed; the HTTP status.
-    `timeout` bounds each write, `limit` (if given) the whole transfer.
+    `timeout` bounds each write, `limit` (if given) the whole transfer; `wait` is Session's.
 
     The body is sent again from the same position after a 401 or a redirect.
     """
@@ -389,4 +389,4 @@ def upload(url, fileobj, size, username="", password="", ca_file=None, timeout=3
         return resp.status
     headers = [("Content-Type", "application/octet-stream"), ("Content-Length", str(size))]
     return _transfer(url, username, password, ca_file, timeout, method, send, headers, finish,
-                     limit)
+                     limit, wait)

@@ -11,7 +11,8 @@ class Parts:
     returns; `timers`, objects with `deadline(mono, wall)` and `tick(mono, wall)` that the
     loop serves; `attachers`, fn(agent) called once the agent exists; `stop`, set by the
     daemon, ends it (after a reboot hook, so the supervisor restarts it); `service`, set by
-    the daemon, answers connection requests and control requests during long work."""
+    the daemon, answers connection requests and control requests during long work; `wait`,
+    set by the daemon, is the transport's wait that does the same while a file server is slow."""
 
     def __init__(self, model, handlers, extra):
         self.model = model
@@ -22,6 +23,7 @@ class Parts:
         self.attachers = []
         self.stop = None
         self.service = None
+        self.wait = None
 
     def run_action(self, action):
         fn = self.runners.get(action[0])
