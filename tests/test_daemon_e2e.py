@@ -169,6 +169,8 @@ def test_connection_request_without_configured_credentials_is_refused(acs, daemo
     assert acs.connection_request(cr_url(acs), "any", "thing") == 401
     d.wait_log("ConnectionRequestUsername/Password are not set")
     assert quiet(acs, 1)
+    assert d.status()["connection-requests"].endswith(
+        "; refusing all: ConnectionRequestUsername/Password are not set")
 
 
 def test_slow_clients_and_a_flood_leave_the_listener_responsive_and_sessions_bounded(acs, daemon):

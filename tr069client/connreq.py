@@ -91,25 +91,25 @@ def source_of(peer):
         return host
 
 
-def _spend(bucket, budget, now):
-    """Take one from a token bucket [tokens, at] refilled at budget (count, window); False if
-    it holds less than one (and then nothing is taken)."""
+def _level(bucket, budget, now):
+    """What a token bucket [tokens, at], refilled at budget (count, window), holds now."""
     count, window = budget
-    tokens = min(count, bucket[0] + max(0.0, now - bucket[1]) * count / window)
-    bucket[1] = now
-    if tokens < 1:
-        bucket[0] = tokens
-        return False
-    bucket[0] = tokens - 1
-    return True
+    return min(count, bucket[0] + max(0.0, now - bucket[1]) * count / window)
+
+
+def _spend(bucket, budget, now):
+    """Take one from a token bucket; False if it holds less than one (nothing is taken)."""
+    tokens = _level(bucket, budget, now)
+    bucket[:] = [tokens - 1 if tokens >= 1 else tokens, now]
+    return tokens >= 1
 
 
 class Gate(object):
     """The answers of one listener: answer() for each complete request head.
 
-    `credentials()` (an attribute) gives (username, password) at each request; `rate` (count, window) is
-    the budget of accepted requests that start a session, None for no limit; `failures` the
-    budget of failed attempts per source.
+    `credentials()` (an attribute) gives (username, password) at each request; `rate`
+    (count, window) is the budget of accepted requests that start a session, None for no
+    limit; `failures` the budget of failed attempts per source.
     """
 
     def __init__(self, path, credentials, rate=RATE, failures=FAILURES, key=None):
@@ -152,7 +152,7 @@ class Gate(object):
             return self._challenge(now, keep)  # GenieACS's first try: no credentials
         source = source_of(peer)
         held = self._sources.get(source)
-        if held is not None and not _spend([held[0], held[1]], self._failures, now):
+        if held is not None and _level(held, self._failures, now) < 1:
             # Not even checked: a guesser learns nothing. TR-069 3.2.2: no Retry-After.
             self.warn("failures", now, "connection requests from %s refused: too many "
                       "failed attempts (answering 503)", peer)
