@@ -28,7 +28,7 @@ class DaemonProc(object):
     """`tr069client run` in a subprocess with its own state dir and log file."""
 
     def __init__(self, folder, acs=None, args=(), config=None, boot_id="boot-1", cr_port="0",
-                 log_level="info", username="acs-user", password="acs-pass"):
+                 log_level="info", username="acs-user", password="acs-pass", cr_address="127.0.0.1"):
         self.folder = str(folder)
         self.state_dir = os.path.join(self.folder, "state")
         self.log_path = os.path.join(self.folder, "daemon.log")
@@ -36,7 +36,9 @@ class DaemonProc(object):
         if config is not None:
             self.write_config(config)
         self.boot_id = boot_id
-        self.args = ["--cr-port", str(cr_port), "--cr-address", "127.0.0.1", "--log-level", log_level]
+        self.args = ["--cr-port", str(cr_port), "--log-level", log_level]
+        if cr_address is not None:
+            self.args += ["--cr-address", cr_address]
         if acs is not None:
             self.args += ["--acs-url", acs.url, "--username", username, "--password", password]
         self.args += list(args)

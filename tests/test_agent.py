@@ -114,9 +114,27 @@ def test_restart_is_no_boot_but_a_new_boot_id_or_an_ordered_reboot_is():
     again.start("boot-2", clock.mono, clock.wall)
     assert codes(again.events.pending()) == ["1 BOOT"]
     session(again, clock)
-    a.store.state["expect_boot"] = True   # the agent rebooted the device; the hook only restarted us
+    a.store.state["expect_boot"] = "returned"   # the agent rebooted the device; the hook only restarted us
     again.start("boot-2", clock.mono, clock.wall)
     assert codes(again.events.pending()) == ["1 BOOT"]
+
+
+def test_an_ordered_reboot_that_never_happened_is_not_reported():
+    # The reboot command started, the daemon died before it returned, the boot is the same.
+    a, clock = make()
+    session(a, clock)
+    a.events.add("M Reboot", "earlier")     # a real reboot's, not yet delivered
+    a.events.add("M Reboot", "rk")
+    a.store.state["expect_boot"] = "started"
+    again = agent_mod.Agent(a.store, a.model, IDENT, None)
+    again.start("boot-1", clock.mono, clock.wall)
+    assert again.events.pending() == [("M Reboot", "earlier")]
+    assert again.report(clock.mono, clock.wall)["last-session-error"] == (
+        "the reboot ordered before tr069client stopped did not happen: reboot-command did not finish and "
+        "the device did not restart")
+    a.store.state["expect_boot"] = "started"   # the same, but the device did restart
+    again.start("boot-2", clock.mono, clock.wall)
+    assert codes(again.events.pending()) == ["1 BOOT", "M Reboot"]
 
 
 def test_status_values():
@@ -420,6 +438,19 @@ def test_changes_made_by_the_acs_are_not_notified_back():
     session(a, clock, spv(MS + "ConnectionRequestUsername", "acs.example"))
     assert a.poll_notifications(clock.mono) == ([], [])
     assert not a.due(clock.mono)
+
+
+def test_a_local_change_of_what_the_acs_set_is_notified_after_its_session():
+    # Issue 9.2: the ACS's change is the baseline at its session's end, and no longer exempt.
+    a, clock = make()
+    x = MS + "ConnectionRequestUsername"
+    session(a, clock, spa(x, 2), spv(x, "acs.example"))
+    assert a.poll_notifications(clock.mono) == ([], [])
+    a.model.set_local(x, "local.example")
+    assert a.poll_notifications(clock.mono) == ([], [x])
+    assert a.due(clock.mono)
+    s = session(a, clock)
+    assert codes(s.events) == ["4 VALUE CHANGE"] and s.inform_params == [x]
 
 
 def test_a_change_seen_during_a_session_keeps_its_event():

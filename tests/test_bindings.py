@@ -3,6 +3,8 @@ and the model hooks it relies on (overrides, per-session cache, bound table rows
 
 import json
 import os
+import re
+import shutil
 import sys
 
 import pytest
@@ -14,11 +16,19 @@ from tr069client.model import Model
 from tr069client.provider import Provider, ProviderError
 from tr069client.store import Store
 
-from _platform import OPENWRT, gpv, invalid, make_model
+from _platform import DEBIAN, OPENWRT, copy_root, gpv, invalid, make_model
 
-EXAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "bindings", "openwrt.json")
+README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
 LAN = "Device.IP.Interface.1.IPv4Address."     # [br-lan] is numbered first on a new device
 PM = "Device.NAT.PortMapping."
+
+
+def readme_example():
+    """The bindings file README.md shows, exactly as written there."""
+    with open(README, encoding="utf-8") as f:
+        text = f.read()
+    block = re.search(r"A complete OpenWrt example.*?```json\n(.*?)```", text, re.S)
+    return json.loads(block.group(1))
 
 
 def localize(spec, fakes):
@@ -40,14 +50,13 @@ def fakes(tmp_path, monkeypatch):
     return f
 
 
-def example_model(fakes, tmp_path, extra=None, timeout=10, store=None):
-    with open(EXAMPLE) as f:
-        spec = localize(json.load(f), fakes)
+def example_model(fakes, tmp_path, extra=None, timeout=10, store=None, root=OPENWRT):
+    spec = localize(readme_example(), fakes)
     spec.update(extra or {})
     path = str(tmp_path / "bindings.json")
     with open(path, "w") as f:
         json.dump(spec, f)
-    return make_model(OPENWRT, {"bindings": path, "command-timeout": timeout}, store=store)
+    return make_model(root, {"bindings": path, "command-timeout": timeout}, store=store)
 
 
 def uci_calls(fakes, *prefix):
@@ -67,7 +76,7 @@ def test_openwrt_example_reads_uci_and_overrides_the_kernel(fakes, tmp_path):
     assert v[LAN + "1.IPAddress"] == "192.168.1.1" and v[LAN + "1.SubnetMask"] == "255.255.255.0"
     assert v["Device.IP.Interface.1.Name"] == "br-lan"
     assert v["Device.IP.Interface.1.IPv4AddressNumberOfEntries"] == "1"   # the kernel's two are replaced
-    assert v["Device.WiFi.SSID.1.SSID"] == "OpenWrt" and v["Device.WiFi.SSID.1.Name"] == "wlan0"
+    assert v["Device.WiFi.SSID.1.SSID"] == "OpenWrt" and v["Device.WiFi.SSID.1.Name"] == "phy0-ap0"
     assert v["Device.Time.Client.1.Servers"] == "0.openwrt.pool.ntp.org,1.openwrt.pool.ntp.org"
     assert v["Device.Time.LocalTimeZone"] == "UTC" and v["Device.DeviceInfo.HostName"] == "OpenWrt"
     assert v[PM + "1.ExternalPort"] == "2222" and v[PM + "1.InternalClient"] == "192.168.1.10"
@@ -211,7 +220,7 @@ def test_a_notification_poll_runs_only_the_owning_binding(fakes, tmp_path):
 
 @pytest.mark.parametrize("spec, message", [
     ({"Device.DeviceInfo.UpTime": {"value": "1", "set": ["x"]}}, "set command needs a parameter"),
-    ({"Device.DeviceInfo.UpTime": {"value": "abc"}}, "invalid value"),
+    ({"Device.DeviceInfo.UpTime": {"value": "abc"}}, "the value is invalid"),
     ({"Device.DeviceInfo.Nope": {"value": "1"}}, "not a parameter of the model"),
     ({"Device.DeviceInfo.HostName": {"value": "a", "file": "/x"}}, "exactly one of"),
     ({"Device.DeviceInfo.HostName": {"valeu": "a"}}, "unknown key 'valeu'"),
@@ -224,6 +233,7 @@ def test_a_notification_poll_runs_only_the_owning_binding(fakes, tmp_path):
      "Nope is not a parameter"),
     ({"Device.Hosts.Host.": {"rows": {"value": "a"}, "add": ["x"]}}, "does not let the ACS add"),
     ({"Device.DeviceInfo.[x].HostName": {"value": "a"}}, "is not a table"),
+    ({"Device.NAT.PortMapping.[x].Enable": {"value": True}}, "no built-in provider gives Device.NAT.PortMapping."),
 ])
 def test_bad_bindings_are_one_line_errors_naming_the_entry(tmp_path, spec, message):
     path = str(tmp_path / "b.json")
@@ -290,3 +300,113 @@ def test_readme_claim_lan_address_and_ssid_in_one_session(fakes, tmp_path):
         ["uci", "set", "network.lan.ipaddr=192.168.2.1"], ["uci", "set", "wireless.default_radio0.ssid=Home"],
         ["uci", "commit", "network"], ["record", "/etc/init.d/network", "reload"],
         ["uci", "commit", "wireless"], ["record", "wifi", "reload"]]
+
+
+# ---------------------------------------------------------------- what OpenWrt really holds
+
+LUCI_RULES = {
+    # LuCI's "TCP+UDP" forward of a port range, made without an internal port.
+    "cfg0b92bd": {".type": "redirect", "name": "game", "src": "wan", "src_dport": "27015-27030",
+                  "dest": "lan", "dest_ip": "192.168.1.20", "proto": "tcp udp", "target": "DNAT"},
+    # No proto at all: OpenWrt's default, both protocols.
+    "cfg0c92bd": {".type": "redirect", "name": "web", "src": "wan", "src_dport": "8080",
+                  "dest": "lan", "dest_ip": "192.168.1.30", "dest_port": "80", "target": "DNAT"},
+    # Both protocols as a uci list.
+    "cfg0d92bd": {".type": "redirect", "name": "dns", "src": "wan", "src_dport": "5353",
+                  "dest": "lan", "dest_ip": "192.168.1.2", "proto": ["tcp", "udp"], "target": "DNAT"},
+    # One protocol, a range, switched off.
+    "cfg0e92bd": {".type": "redirect", "name": "voip", "src": "wan", "src_dport": "5000-5010",
+                  "dest": "lan", "dest_ip": "192.168.1.40", "proto": "udp", "target": "DNAT",
+                  "enabled": "0"},
+}
+
+
+def luci_model(fakes, tmp_path):
+    state = json.loads(json.dumps(_fakes.OPENWRT))
+    state["firewall"].update(LUCI_RULES)
+    with open(fakes["state"], "w") as f:
+        json.dump(state, f)
+    return example_model(fakes, tmp_path)
+
+
+def rows_by_name(v):
+    return {v[PM + "%d.Description" % n]: PM + "%d." % n
+            for n in range(1, 10) if PM + "%d.Description" % n in v}
+
+
+def test_readme_port_mappings_show_every_luci_rule_and_fail_only_the_unfit_value(fakes, tmp_path, logged):
+    m = luci_model(fakes, tmp_path)
+    v = gpv(m)
+    assert not invalid(m, v)
+    assert v["Device.NAT.PortMappingNumberOfEntries"] == "5"
+    row = rows_by_name(v)
+    assert sorted(row) == ["dns", "game", "ssh", "voip", "web"]
+    game, web, dns, voip, ssh = (row[k] for k in ("game", "web", "dns", "voip", "ssh"))
+    assert [v[game + k] for k in ("ExternalPort", "ExternalPortEndRange", "InternalPort", "InternalClient")] \
+        == ["27015", "27030", "27015", "192.168.1.20"]
+    assert [v[voip + k] for k in ("ExternalPort", "ExternalPortEndRange", "InternalPort", "Protocol")] \
+        == ["5000", "5010", "5000", "UDP"]
+    assert v[voip + "Enable"] == "false" and v[voip + "Status"] == "Disabled"
+    assert v[web + "InternalPort"] == "80" and v[web + "ExternalPortEndRange"] == "0"
+    assert v[ssh + "Protocol"] == "TCP" and v[game + "Origin"] == "User"
+    for r in (game, web, dns):   # both protocols: TR-181 has no value for that
+        assert r + "Protocol" not in v and v[r + "Enable"] == "true"
+        with pytest.raises(CwmpFault) as e:
+            m.get_values([r + "Protocol"])
+        assert e.value.code == 9002 and '"tcp udp" is not one of the allowed values: TCP, UDP' in e.value.message
+    assert m.poll([game + "Protocol", game + "ExternalPort"]) == {game + "ExternalPort": "27015"}
+    lines = [line for line in logged.getvalue().splitlines() if "Protocol" in line]
+    assert len(lines) == 3 and any("cfg0b92bd" in line and '"tcp udp"' in line for line in lines)
+    gpv(m)                                                      # the next session says nothing new
+    assert len([line for line in logged.getvalue().splitlines() if "Protocol" in line]) == 3
+
+
+def test_readme_port_mapping_writes_keep_the_range_and_new_rules_are_the_acs(fakes, tmp_path):
+    m = luci_model(fakes, tmp_path)
+    game = rows_by_name(gpv(m))["game"]
+    m.set_values([(game + "ExternalPort", "27100", None)], "k1")
+    assert gpv(m, game)[game + "ExternalPortEndRange"] == "27030"
+    assert uci_calls(fakes, "set", "firewall.cfg0b92bd.src_dport=27100-27030")
+    m.set_values([(game + "ExternalPortEndRange", "0", None)], "k2")
+    v = gpv(m, game)
+    assert v[game + "ExternalPort"] == "27100" and v[game + "ExternalPortEndRange"] == "0"
+    m.set_values([(game + "ExternalPortEndRange", "27200", None)], "k3")
+    assert uci_calls(fakes, "set", "firewall.cfg0b92bd.src_dport=27100-27200")
+    n, _ = m.add_object(PM, "k4")
+    v = gpv(m, "%s%d." % (PM, n))
+    assert v["%s%d.Origin" % (PM, n)] == "Controller" and v["%s%d.Protocol" % (PM, n)] == "TCP"
+
+
+def without_wifi(tmp_path):
+    root = copy_root(OPENWRT, tmp_path)
+    shutil.rmtree(os.path.join(root, "sys/class/net/phy0-ap0"))
+    os.remove(os.path.join(root, "sys/class/net/br-lan/lower_phy0-ap0"))
+    return root
+
+
+def test_a_bound_row_the_system_lacks_is_left_out_whole_and_said_once(fakes, tmp_path, logged):
+    m = example_model(fakes, tmp_path, root=without_wifi(tmp_path))
+    v = gpv(m)
+    assert not any(k.startswith("Device.WiFi.SSID.") for k in v)
+    assert v["Device.WiFi.SSIDNumberOfEntries"] == "0"
+    with pytest.raises(CwmpFault) as e:
+        m.get_values(["Device.WiFi.SSID.1.SSID"])
+    assert e.value.code == 9005
+    assert v[LAN + "1.IPAddress"] == "192.168.1.1"              # br-lan is there
+    gpv(m)
+    said = [line for line in logged.getvalue().splitlines() if "phy0-ap0" in line]
+    assert len(said) == 1 and "Device.WiFi.SSID.[phy0-ap0]" in said[0] and "left out" in said[0]
+
+
+def test_a_system_without_the_bound_interfaces_gets_no_half_rows(fakes, tmp_path, logged):
+    m = example_model(fakes, tmp_path, root=DEBIAN)                  # no br-lan, no Wi-Fi
+    v = gpv(m)
+    names = set(v[k] for k in v if re.match(r"Device\.IP\.Interface\.\d+\.Name$", k))
+    for k in v:
+        hit = re.match(r"(Device\.IP\.Interface\.\d+\.)", k)
+        assert not hit or hit.group(1) + "Name" in v, k              # every row has its Name
+    assert "br-lan" not in names and not any(k.startswith("Device.WiFi.SSID.") for k in v)
+    gpv(m)
+    said = [line for line in logged.getvalue().splitlines() if "the system has no such row" in line]
+    assert sorted(re.search(r"binding (\S+):", s).group(1) for s in said) == [
+        "Device.IP.Interface.[br-lan]", "Device.WiFi.SSID.[phy0-ap0]"]

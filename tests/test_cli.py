@@ -3,6 +3,7 @@ one-line errors for every kind of bad input (never a traceback)."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -79,6 +80,17 @@ def test_set_is_all_or_nothing(tr):
 def test_bad_values_give_one_line(tr, argv, words):
     err = one_line_error(*tr(*argv)[::2])
     assert words in err
+
+
+@pytest.mark.parametrize("argv, sentence", [
+    (["set", "periodic-inform-interval=0"], "periodic-inform-interval: 0 is not allowed: the value must be at least 1"),
+    (["set", MS + "CWMPRetryIntervalMultiplier=1"],
+     MS + "CWMPRetryIntervalMultiplier: 1 is not allowed: the value must be from 1000 to 65535"),
+    (["set", "Device.DeviceInfo.UpTime=5"], "Device.DeviceInfo.UpTime is owned by the operating system"),
+    (["set", "Device.No.Such=1"], "no such parameter: Device.No.Such"),
+])
+def test_refusals_are_sentences_naming_the_path_once(tr, argv, sentence):
+    assert one_line_error(*tr(*argv)[::2]) == "tr069client: %s\n" % sentence
 
 
 @pytest.mark.parametrize("argv, words", [
@@ -164,7 +176,69 @@ def test_a_password_in_an_acs_set_url_is_not_shown(tr):
     for argv in (["status"], ["status", "--json"], ["get", "acs-url"]):
         code, out, _ = tr(*argv)
         assert code == 0 and "hunter2" not in out and "http://cpe:********@acs.example/cwmp" in out
+        assert "invalid:" not in out and "\"acs-url\": \"expected" not in out   # the transport can use it
     assert "bad-credentials" not in tr("set", "acs-url=http://cpe:bad-credentials@acs.example/")[2]
+
+
+def edit_state(tr, change):
+    with open(os.path.join(tr.state, "state.json")) as f:
+        data = json.load(f)
+    change(data)
+    with open(os.path.join(tr.state, "state.json"), "w") as f:
+        json.dump(data, f)
+
+
+def hand_edit(data):
+    """What an operator's editor may leave in the state file: every kind of setting wrong."""
+    data["values"].update({MS + "EnableCWMP": "maybe", MS + "PeriodicInformInterval": "abc",
+                           MS + "PeriodicInformEnable": "", MS + "URL": "ftp:x"})
+    data["state"]["settings"] = {"cr-port": "abc", "cr-address": None, "ca-file": ["x"]}
+
+
+def test_hand_edited_invalid_settings_are_shown_as_stored_and_said_invalid(tr):
+    assert tr("set", "acs-url=http://acs.example/cwmp")[0] == 0
+    edit_state(tr, hand_edit)
+    code, out, err = tr("status", "--json")
+    st = json.loads(out)
+    assert code == 0 and err == ""
+    assert st["periodic-inform-interval"] == "abc" and st["enabled"] == "maybe" and st["cr-port"] == "abc"
+    assert st["invalid-settings"]["periodic-inform-interval"] == \
+        '"abc" is not an unsigned integer; 3600 is in effect'
+    assert st["invalid-settings"]["cr-port"] == "expected a whole number, not 'abc'; 7547 is in effect"
+    assert sorted(st["invalid-settings"]) == ["acs-url", "ca-file", "cr-address", "cr-port", "enabled",
+                                              "periodic-inform-enabled", "periodic-inform-interval"]
+    assert st["status"] == "running"          # EnableCWMP "maybe": the default, enabled
+    code, out, _ = tr("status")
+    assert code == 0 and re.search(
+        r"^ *periodic-inform-interval: abc \(invalid: \"abc\" is not an unsigned integer; 3600 is in effect\)$",
+        out, re.M)
+    code, out, err = tr("get", "cr-port", MS + "PeriodicInformInterval")
+    assert code == 0 and out == "cr-port=abc\n%sPeriodicInformInterval=abc\n" % MS
+    assert err == "tr069client: cr-port: the stored value is invalid: expected a whole number, not 'abc'; " \
+                  "7547 is in effect\n"
+    assert tr("set", "cr-port=7000", "periodic-inform-interval=60")[0] == 0
+    st = json.loads(tr("status", "--json")[1])
+    assert st["cr-port"] == 7000 and st["periodic-inform-interval"] == 60
+    assert "cr-port" not in st["invalid-settings"] and "enabled" in st["invalid-settings"]
+    # A URL that is no URL is as good as none: DHCP may replace it.
+    code, out, err = tr("dhcp", "http://acs.example/dhcp")
+    assert (code, out, err) == (0, "from DHCP: acs-url\n", "")
+    assert tr("get", "acs-url")[1] == "http://acs.example/dhcp\n"
+
+
+def test_settings_in_effect_when_the_stored_ones_are_invalid(tr):
+    from tr069client import settings
+    from tr069client.store import Store
+    from tr069client.model import Model
+    from tr069client.settings import PRODUCT_DEFAULTS
+    store = Store()
+    hand_edit({"values": store.values, "state": store.state})
+    m = Model(store, defaults=PRODUCT_DEFAULTS)
+    assert [settings.get(m, n) for n in ("enabled", "periodic-inform-interval", "periodic-inform-enabled",
+                                         "cr-port", "cr-address", "ca-file", "acs-url")] == \
+        [True, 3600, True, 7547, "", "", "ftp:x"]
+    store.state["settings"] = "not an object"
+    assert settings.get(m, "cr-port") == 7547 and settings.put(m, "cr-port", "8000") == 8000
 
 
 def test_a_state_dir_that_is_a_file_gives_one_line(tmp_path, capsys):

@@ -638,6 +638,29 @@ def test_a_url_from_dhcp_option_43_starts_the_first_session(acs, daemon):
     assert d.status()["status"] == "running" and quiet(acs, 1)
 
 
+def test_readme_dhcp_recipe_without_url_or_cr_address_waits_listens_and_then_informs(acs, daemon):
+    # README's DHCP recipe: the init script gives neither an ACS URL nor cr-address.
+    port = free_port()
+    d = daemon(args=["--username", "acs-user", "--password", "acs-pass"], cr_address=None,
+               cr_port=port, config=CR).start()
+    st = d.status()
+    assert st["status"] == "waiting-URL" and st["daemon"] == "running" and st["last-session-error"] == ""
+    assert d.get(MS + "ConnectionRequestURL") == ""        # no address to put in it yet
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:   # but listening
+        s.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert s.recv(64).startswith(b"HTTP/1.1 ")
+    url = acs.url.encode()
+    assert d.cli("dhcp", (bytes([1, len(url)]) + url).hex()).stdout == "from DHCP: acs-url\n"
+    (inform,) = wait_informs(acs, 1)
+    assert "0 BOOTSTRAP" in events_of(inform)
+    # The address that routes to the ACS is in the first Inform.
+    assert cr_url(acs).startswith("http://127.0.0.1:%d/" % port)
+    acs.wait_sessions(1)
+    assert acs.connection_request(cr_url(acs), "cr-user", "cr-pass") == 200
+    assert events_of(wait_informs(acs, 2)[1]) == ["6 CONNECTION REQUEST"]
+    assert d.status()["status"] == "running"
+
+
 def test_a_second_daemon_on_the_same_state_is_refused_with_one_line(acs, daemon):
     d = daemon(acs).start()
     acs.wait_sessions(1)

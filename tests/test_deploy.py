@@ -296,6 +296,22 @@ def test_openwrt_default_state_dir_is_on_flash(tmp_path):
     assert "USE_PROCD=1" in text and text.startswith("#!/bin/sh /etc/rc.common\n")
 
 
+def test_the_cli_finds_the_state_where_each_init_script_keeps_it():
+    # `tr069client status` without --state-dir must see the daemon the init script started.
+    import re
+    sys.path.insert(0, REPO)
+    from tr069client import config
+    samples = os.path.join(REPO, "tests", "data", "linux")
+    with open(OPENWRT) as f:
+        procd = re.search(r"config_get state_dir main state_dir (\S+)", f.read()).group(1)
+    with open(SYSV) as f:
+        sysv = re.search(r"^STATE_DIR=(\S+)$", f.read(), re.M).group(1)
+    with open(UNIT) as f:
+        systemd = re.search(r"run --state-dir (\S+)", f.read()).group(1)
+    assert config.default_state_dir(os.path.join(samples, "openwrt")) == procd
+    assert config.default_state_dir(os.path.join(samples, "debian")) == sysv == systemd
+
+
 def test_openwrt_reload_sends_hup_and_disabled_runs_nothing(tmp_path):
     calls = _openwrt(tmp_path, "reload_service", {"state_dir": str(tmp_path / "s")})
     assert calls.index("send_signal tr069client main HUP") < calls.index("start")

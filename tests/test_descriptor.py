@@ -29,6 +29,12 @@ def test_config_is_optional_and_whitespace_is_fine():
     assert descriptor.parse(data) == ["http://fs/a"]
 
 
+def test_the_software_version_the_upgrade_brings():
+    assert descriptor.read(doc(["http://fs/a"])) == (["http://fs/a"], None)
+    data = doc(["http://fs/a"], config="<config/><software-version> 2.1.0 </software-version>")
+    assert descriptor.read(data) == (["http://fs/a"], "2.1.0")
+
+
 def test_looks_like():
     assert descriptor.looks_like(b'<?xml version="1.0"?><upgrade')
     assert descriptor.looks_like(b"\xef\xbb\xbf  \n<upgrade version=")
@@ -55,6 +61,11 @@ def test_looks_like():
     (b'<upgrade version="1" type="links"><links>x<link><url>http://a/</url></link></links></upgrade>',
      "unexpected text in <links>"),
     (b'<upgrade version="1" type="links"><links/><links/></upgrade>', "must hold one <links>"),
+    (doc(["http://a/"], config="<software-version>1</software-version><software-version>2</software-version>"),
+     "at most one <config> and one <software-version>"),
+    (doc(["http://a/"], config="<software-version> </software-version>"), "<software-version> must be text"),
+    (doc(["http://a/"], config="<software-version>%s</software-version>" % ("9" * 65)),
+     "<software-version> must be text of 1 to 64 characters"),
     (b'<upgrade xmlns="urn:x" version="1" type="links"/>', "root element is <{urn:x}upgrade>"),
 ])
 def test_invalid_descriptors_say_why(data, why):

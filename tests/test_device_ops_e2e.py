@@ -62,9 +62,15 @@ class Rig(object):
         self.record = self.hooks / "calls.jsonl"
         cfg = {name + "-command": [sys.executable, str(self.hooks / "hook.py"), str(self.record), name]
                for name in COMMANDS}
-        cfg.update({"download-dir": str(tmp_path / "dl"), "hook-timeout": 60})
+        cfg.update({"download-dir": str(tmp_path / "dl"), "hook-timeout": 60, "software-version": "1.0"})
+        self.cfg = cfg
         # At debug level the whole SOAP exchange is logged: passwords must still not show.
         self.d = DaemonProc(tmp_path, acs, config=cfg, log_level="debug")
+
+    def new_image(self, version):
+        """What the device runs from now on reports SoftwareVersion `version`."""
+        self.cfg["software-version"] = version
+        self.d.write_config(self.cfg)
 
     def calls(self, name=None):
         if not self.record.exists():
@@ -180,14 +186,14 @@ def test_reboot_then_boot_with_the_command_key(rig):
     rig.start()
     rig.wait_sessions(3)
     assert rig.events(3) == [("1 BOOT", ""), ("M Reboot", "rk-1")]
-    # GetRPCMethods lists exactly the RPC table.
-    from tr069client import identity, wiring
+    # GetRPCMethods lists exactly the RPC table, less what the session's cwmp-1-0 lacks.
+    from tr069client import identity, namespaces, wiring
     from tr069client.store import Store
     table = set(wiring.build(Store(), {}, identity.resolve({})).handlers)
     (methods,) = rig.responses("GetRPCMethodsResponse")
-    assert sorted(methods["MethodList"]) == sorted(table)
+    assert sorted(methods["MethodList"]) == sorted(table - {"GetAllQueuedTransfers", "CancelTransfer"})
     assert {"Download", "Upload", "Reboot", "FactoryReset", "GetQueuedTransfers", "GetAllQueuedTransfers",
-            "CancelTransfer"} <= table
+            "CancelTransfer"} <= table and table - namespaces.methods(namespaces.CWMP_1_2) == set()
 
 
 def test_factory_reset_wipes_our_state(rig):
@@ -208,8 +214,9 @@ def test_firmware_descriptor_with_several_links_then_reboot(rig):
     parts = [os.urandom(150000), b"second part", os.urandom(1000)]
     links = [acs.add_file("p%d.bin" % n, data, auth="basic", username="fu", password="fw-s3cret")
              for n, data in enumerate(parts, 1)]
-    desc = ('<?xml version="1.0"?><upgrade version="1" type="links"><config/><links>%s</links></upgrade>'
-            % "".join("<link><url>%s</url></link>" % u for u in links)).encode()
+    desc = ('<?xml version="1.0"?><upgrade version="1" type="links"><config/><software-version>2.0'
+            '</software-version><links>%s</links></upgrade>' % "".join("<link><url>%s</url></link>" % u
+                                                                       for u in links)).encode()
     url = acs.add_file("upgrade.xml", desc, auth="basic", username="fu", password="fw-s3cret")
     _started(rig)
     rig.kick([download("fw-1", FW, url, "fu", "fw-s3cret", file_size=len(desc))])
@@ -219,6 +226,7 @@ def test_firmware_descriptor_with_several_links_then_reboot(rig):
     assert fw["type"] == FW
     assert len(rig.calls("reboot")) == 1
     assert rig.tcs() == []  # reported only after the boot
+    rig.new_image("2.0")
     rig.start()
     rig.wait_sessions(3)
     assert rig.events(3) == [("1 BOOT", ""), ("7 TRANSFER COMPLETE", ""), ("M Download", "fw-1")]
@@ -376,8 +384,14 @@ def test_kill_while_applying(rig):
     assert len(rig.calls("config-alter")) == 1  # never run twice
 
 
-def test_kill_by_a_firmware_command_that_reboots(rig):
-    """sysupgrade kills every process and reboots: after the boot the upgrade counts as done."""
+@pytest.mark.parametrize("image, outcome", [
+    ("2.0", (0, "")),
+    ("1.0", (9010, "the device restarted while firmware-command ran but still runs SoftwareVersion '1.0', "
+                   "as before the upgrade: the new firmware did not take effect")),
+], ids=["new-image-runs", "old-image-runs"])
+def test_kill_by_a_firmware_command_that_reboots(rig, image, outcome):
+    """sysupgrade kills every process and reboots: after the boot the upgrade counts as done
+    if the device runs another SoftwareVersion than before."""
     rig.mode("firmware", "block")
     _started(rig)
     rig.kick([download("sysup", FW, rig.acs.add_file("fw.bin", b"\x27\x05\x19\x56image"))])
@@ -386,12 +400,40 @@ def test_kill_by_a_firmware_command_that_reboots(rig):
     rig.d.kill()
     rig.release("firmware")
     rig.d.boot_id = "boot-2"
+    rig.new_image(image)
     rig.start()
     rig.wait_sessions(3)
     assert rig.events(3) == [("1 BOOT", ""), ("7 TRANSFER COMPLETE", ""), ("M Download", "sysup")]
     (tc,) = rig.transfer_completes()
-    assert (tc["CommandKey"], tc["FaultCode"]) == ("sysup", 0)
+    assert (tc["CommandKey"], tc["FaultCode"], tc["FaultString"]) == ("sysup",) + outcome
     assert rig.calls("reboot") == []
+
+
+def test_kill_after_the_download_before_the_firmware_command_started(rig):
+    """Issue 15.2: the image is downloaded, the daemon is killed before the firmware command
+    starts, the next start sees a new boot. The state is the one such a kill left before the
+    start was recorded with "applying": applying, with no sign that the command started."""
+    _started(rig)
+    rig.kick([download("never", FW, rig.acs.file_url("fw.bin"), delay_seconds=3600)])
+    rig.wait_sessions(2)
+    rig.d.kill()
+    saved = rig.d.state()
+    (rec,) = saved["state"]["transfers"]
+    os.makedirs(str(rig.dir / "dl"), exist_ok=True)
+    image = str(rig.dir / "dl" / ("t%d-0-fw.bin" % rec["id"]))
+    with open(image, "wb") as f:
+        f.write(b"\x27\x05\x19\x56image")
+    rec.update(state="applying", files=[image], boot=saved["state"]["boot_id"], tries=1,
+               start=rec["due"] - 3600)
+    with open(os.path.join(rig.d.state_dir, "state.json"), "w") as f:
+        json.dump(saved, f)
+    rig.d.boot_id = "boot-2"
+    rig.new_image("2.0")   # even a new version is no proof: nothing of ours installed it
+    rig.start()
+    (tc,) = rig.transfer_completes()
+    assert (tc["CommandKey"], tc["FaultCode"], tc["FaultString"]) == (
+        "never", 9002, "the device restarted before firmware-command started; nothing was installed")
+    assert rig.calls("firmware") == [] and not os.path.exists(image)
 
 
 def test_kill_when_completed_but_not_acknowledged(rig):

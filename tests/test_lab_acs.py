@@ -694,3 +694,12 @@ def test_fixture_gate_fails_on_problems_and_invalid_messages(lab_acs):
     with pytest.raises(pytest.fail.Exception):
         check_lab_acs(lab_acs)
     assert lab_acs.take_problems() == ["made up"]
+
+
+def test_the_command_line_port_is_not_the_one_the_client_listens_on(capsys):
+    # Both on one machine: the lab ACS must not take the client's connection-request port.
+    from tr069client import settings
+    with pytest.raises(SystemExit):
+        la.main(["--help"])
+    port = int(re.search(r"--port PORT\s+default (\d+)", capsys.readouterr().out).group(1))
+    assert port != settings.LOCAL_DEFAULTS["cr-port"]

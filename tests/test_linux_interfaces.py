@@ -27,12 +27,12 @@ def test_openwrt_router_layers_and_rows():
     ips = by_name(v, "Device.IP.Interface.")
     ssids = by_name(v, "Device.WiFi.SSID.")
     assert sorted(eth) == ["eth0", "lan1", "lan2", "wan"]      # physical, not wireless
-    assert sorted(ssids) == ["wlan0"]
+    assert sorted(ssids) == ["phy0-ap0"]
     assert sorted(links) == ["br-lan", "eth0", "wan"]           # bridge ports have no Link
     assert sorted(ips) == ["br-lan", "eth0", "lo", "wan"]       # nor an IP interface
     assert v[ips["br-lan"] + "LowerLayers"] == links["br-lan"][:-1]
     assert v[links["br-lan"] + "LowerLayers"].split(",") == [
-        eth["lan1"][:-1], eth["lan2"][:-1], ssids["wlan0"][:-1]]
+        eth["lan1"][:-1], eth["lan2"][:-1], ssids["phy0-ap0"][:-1]]
     assert v[links["wan"] + "LowerLayers"] == eth["wan"][:-1]
     assert v[ips["lo"] + "LowerLayers"] == "" and v[ips["lo"] + "Type"] == "Loopback"
     assert v[ips["lo"] + "MaxMTUSize"] == "65535"              # the kernel says 65536

@@ -52,12 +52,25 @@ def test_hosts_are_the_lan_neighbours_with_names_and_ports():
     assert v[laptop + "HostName"] == "laptop" and v[phone + "HostName"] == ""
     assert v[laptop + "IPAddress"] == "192.168.1.100" and v[laptop + "Active"] == "true"
     assert v[v[laptop + "Layer1Interface"] + ".Name"] == "lan1"     # from the bridge's FDB
-    assert v[v[phone + "Layer1Interface"] + ".Name"] == "wlan0"
+    assert v[v[phone + "Layer1Interface"] + ".Name"] == "phy0-ap0"
     assert v[phone + "InterfaceType"] == "Wi-Fi" and v[laptop + "InterfaceType"] == "Ethernet"
     assert v[v[laptop + "Layer3Interface"] + ".Name"] == "br-lan"
     assert v[laptop + "IPv6AddressNumberOfEntries"] == "2"
     assert {v[laptop + "IPv6Address.%d.IPAddress" % i] for i in (1, 2)} == {
         "fe80::a8bb:ccff:fe00:1", "fd12:3456:789a::100"}
+
+
+def test_a_host_on_a_bridge_port_that_left_since_the_scan_is_still_listed(tmp_path):
+    # The Wi-Fi interface went away (wifi down) while the bridge still lists it as a port.
+    import os
+    import shutil
+    root = copy_root(OPENWRT, tmp_path)
+    shutil.rmtree(os.path.join(root, "sys/class/net/phy0-ap0"))
+    m = make_model(root)
+    v = gpv(m, "Device.Hosts.")
+    assert not invalid(m, v)
+    phone = [k[:-len("PhysAddress")] for k in v if v[k] == "aa:bb:cc:00:00:02"][0]
+    assert v[phone + "Layer1Interface"] == "" and v[phone + "InterfaceType"] == "Ethernet"
 
 
 def test_routes_of_the_main_table():

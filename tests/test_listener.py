@@ -596,3 +596,10 @@ def test_import_loads_no_heavy_modules():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     out = subprocess.check_output([sys.executable, "-S", "-c", code], cwd=root)
     assert out.decode().split() == ["True", "[]"]
+
+
+def test_no_acs_address_to_route_to_is_none_not_a_crash():
+    # No ACS URL yet (waiting for DHCP), or one an ACS set without a host: no address.
+    for url in ("", "http:///cwmp", "ftp:x"):
+        assert listener.resolve(url) is None
+    assert listener.resolve("http://127.0.0.1:7547/")[1][0] == "127.0.0.1"

@@ -10,7 +10,11 @@ class FakeModel(object):
         self.current = dict(values)
         self.passive, self.active = list(passive), list(active)
         self.acs_changed = set()
+        self.session_open = False
         self.polled = []
+
+    def end_session(self):
+        self.session_open = False
 
     def notified(self, kind):
         return list(self.passive if kind == 1 else self.active)
@@ -61,15 +65,26 @@ def test_delivery_clears_what_the_inform_carried():
 
 def test_the_acs_own_changes_are_not_notified():
     model, state, w = make()
-    model.acs_changed = {"A"}
+    model.session_open, model.acs_changed = True, {"A", "P"}
     model.current["A"] = "set-by-acs"
-    assert w.poll() == ([], [])
-    model.acs_changed = {"P"}
+    assert w.poll() == ([], [])          # seen during the session
     model.current["P"] = "set-by-acs"
-    w.accept_acs_changes()
-    model.acs_changed = set()
+    w.accept_acs_changes()               # seen first at its end
+    assert not model.session_open and model.acs_changed == {"A", "P"}
     assert w.poll() == ([], [])
     assert state["notify_baseline"]["P"] == "set-by-acs"
+
+
+def test_a_local_change_after_the_session_that_set_it_is_notified():
+    # Issue 9.2: the exemption covers the ACS's own change in its session, nothing later.
+    model, state, w = make()
+    model.session_open, model.acs_changed = True, {"A"}
+    model.current["A"] = "set-by-acs"
+    w.accept_acs_changes()
+    assert w.poll() == ([], [])
+    model.current["A"] = "set-locally"   # `tr069client set`, a bound command's output
+    assert w.poll() == ([], ["A"])
+    assert w.inform_params() == ["A"] and w.has_active()
 
 
 def test_unwatched_and_vanished_parameters():

@@ -60,9 +60,9 @@ def test_reboot(ops):
     ops.reboot("rk")
     (call,) = ops.calls()
     # Saved before the command ran: it may never return on a real device.
-    assert call["saved"]["expect_boot"] is True
+    assert call["saved"]["expect_boot"] == "started"
     assert ["M Reboot", "rk"] in call["saved"]["events"]
-    assert ops.stops == [1]
+    assert ops.stops == [1] and ops.store.state["expect_boot"] == "returned"
 
 
 def test_reboot_command_failure(ops):
@@ -81,8 +81,8 @@ def test_reboot_command_failure(ops):
 def test_factory_reset(ops):
     ops.factory_reset()
     (call,) = ops.calls()
-    assert call["saved"] == {"expect_boot": True}  # own state wiped first, then the command
-    assert ops.store.values == {} and ops.store.state == {"expect_boot": True}
+    assert call["saved"] == {"expect_boot": "started"}  # own state wiped first, then the command
+    assert ops.store.values == {} and ops.store.state == {"expect_boot": "returned"}
     assert ops.cleaned == [1] and ops.stops == [1]
 
 
@@ -90,7 +90,7 @@ def test_factory_reset_without_a_command_resets_our_state(ops):
     del ops.cfg["factory-reset-command"]
     ops.factory_reset()
     assert ops.calls() == []
-    assert ops.store.state == {"expect_boot": True} and ops.stops == [1]
+    assert ops.store.state == {"expect_boot": "returned"} and ops.stops == [1]
 
 
 def test_factory_reset_command_failure_is_reported(ops):
@@ -98,12 +98,12 @@ def test_factory_reset_command_failure_is_reported(ops):
     ops.factory_reset()
     assert ops.store.state["last_error"].startswith(
         "FactoryReset: tr069client's state was reset, but the device was not: factory-reset-command failed (exit status 2)")
-    assert ops.stops == [1]
+    assert ops.stops == [1] and "expect_boot" not in ops.store.state   # 0 BOOTSTRAP, but no 1 BOOT
 
 
 def test_restart_device_after_firmware(ops):
     assert ops.restart_device("firmware upgrade") is True
-    assert ops.store.state["expect_boot"] is True and ops.stops == [1]
+    assert ops.store.state["expect_boot"] == "returned" and ops.stops == [1]
     ops.cfg["reboot-command"] = ["/nonexistent/reboot"]
     assert ops.restart_device("firmware upgrade") is False
     assert "expect_boot" not in ops.store.state

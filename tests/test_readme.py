@@ -36,3 +36,32 @@ def test_every_run_flag_is_documented():
     run = cli._parser()._subparsers._group_actions[0].choices["run"]
     flags = [s for a in run._actions for s in a.option_strings if s.startswith("--") and s != "--help"]
     assert flags and [f for f in flags if f not in readme] == []
+
+
+def test_what_the_readme_commands_leave_behind_is_ignored_by_git():
+    import shutil
+    import subprocess
+    if shutil.which("git") is None or not os.path.exists(os.path.join(REPO, ".git")):
+        import pytest
+        pytest.skip("not a git checkout")
+    left = ["build/lib/tr069client/cli.py", "tr069client.egg-info/PKG-INFO", "tr069client.pyz",
+            "tests/__pycache__/x.pyc", ".pytest_cache/v"]
+    r = subprocess.run(["git", "check-ignore", "--no-index"] + left, cwd=REPO,
+                       stdout=subprocess.PIPE, universal_newlines=True)
+    assert r.stdout.split() == left
+
+
+def test_the_acs_named_as_tested_are_the_ones_that_were():
+    # README's first paragraph says exactly what ran: the real ACS of the Tests section, and
+    # the dialects tests/_engine.py writes (a new dialect there must be named here).
+    import inspect
+    import _engine
+    readme = _read("README.md")
+    intro = readme.split("\n\n")[1]
+    real = re.findall(r"has run against a real (\w+ [\d.]+)", intro)
+    assert real == ["GenieACS 1.2.9"] and "run against a real GenieACS 1.2.9" in readme.split("## Tests")[1]
+    named = re.search(r"wire dialects of (.*?)\s+\(", intro).group(1).replace(" and ", ", ").split(", ")
+    dialects = [fn.__doc__.split()[0].rstrip(":") for _, fn in inspect.getmembers(_engine, inspect.isfunction)
+                if fn.__doc__ and fn.__doc__.split()[0].rstrip(":").endswith("ACS")]
+    assert sorted(named) == sorted(dialects)
+    assert "No other ACS has been tried." in intro

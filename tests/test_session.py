@@ -306,3 +306,39 @@ def test_the_log_line_counts_repeated_requests():
           + [genieacs("<cwmp:GetRPCMethods/>", "r"), END_204])
     assert s.summary == ("session done (0 BOOTSTRAP, 1 BOOT); ACS asked: GetParameterValues x3, "
                          "GetRPCMethods")
+
+
+# --- which methods each namespace has (issues 9.2, 15.8) -----------------------------------------
+
+NS11 = "urn:dslforum-org:cwmp-1-1"
+
+
+def _device_session(ns):
+    import _fuzz
+    s = _fuzz.engine(ns)()
+    return s, s.ctx.handlers
+
+
+@pytest.mark.parametrize("ns", [NS10, NS11, NS12])
+def test_get_rpc_methods_lists_exactly_what_the_session_accepts(ns):
+    s, handlers = _device_session(ns)
+    posts = drive(s, [genieacs(INFORM_RESPONSE, ns=ns), genieacs("<cwmp:GetRPCMethods/>", ns=ns)]
+                  + [genieacs("<cwmp:%s/>" % m, "m-%s" % m, ns=ns) for m in sorted(handlers)] + [END_204])
+    listed = [x.text for x in parse(posts[2])[2].find("MethodList")]
+    refused = [m for m, p in zip(sorted(handlers), posts[3:]) if parse(p)[1] == "Fault"
+               and fault_of(parse(p)[2])[0] == 9000]
+    assert sorted(listed) == sorted(set(handlers) - set(refused))
+    assert ("GetAllQueuedTransfers" in listed) == (ns != NS10)
+    assert ("CancelTransfer" in listed) == (ns == NS12)
+
+
+def test_a_request_in_a_foreign_namespace_is_judged_in_the_namespace_of_its_answer():
+    # The answer goes out in the envelope's cwmp namespace (here the ID header's, cwmp-1-0),
+    # so cwmp-1-0 decides whether CancelTransfer exists, not the element's own namespace.
+    s, _ = _device_session(NS10)
+    posts = drive(s, [genieacs(INFORM_RESPONSE), genieacs(
+        '<x:CancelTransfer xmlns:x="urn:example:other"><CommandKey>k</CommandKey></x:CancelTransfer>', "c1"),
+        END_204])
+    assert b'xmlns:cwmp="%s"' % NS10.encode() in posts[2]
+    assert fault_of(parse(posts[2])[2]) == (9000, [])
+    assert b"CancelTransfer is not part of urn:dslforum-org:cwmp-1-0" in posts[2]

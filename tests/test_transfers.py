@@ -73,9 +73,11 @@ def q(tmp_path):
     store.state["boot_id"] = "boot-A"
     clock = Clock()
     reboots = []
-    queue = transfers.Queue(store, Worker(store), clock=clock, reboot=reboots.append)
+    version = {"now": "1.0"}   # DeviceInfo.SoftwareVersion as the device runs it
+    queue = transfers.Queue(store, Worker(store), clock=clock, reboot=lambda why: reboots.append(why) or True,
+                            version=lambda: version["now"])
     queue.attach(Agent())
-    queue.clock_, queue.reboots = clock, reboots
+    queue.clock_, queue.reboots, queue.version_ = clock, reboots, version
     queue.ctx = Context(None, handlers=transfers.RPCS, extra={"transfers": queue})
     queue.tick(0.0, T0)  # the first tick settles what a restart left (nothing here)
     assert queue.worker.steps == [("clean", [])]
@@ -93,8 +95,14 @@ def download(q, key="k1", url="http://fs/fw.bin", file_type=fetch.FIRMWARE, dela
                 FileSize=more.pop("size", 0), TargetFileName="", DelaySeconds=delay, **more)
 
 
+def config(q, key="k1", **more):
+    """A Download whose command does not reboot: done once the command returns."""
+    return download(q, key=key, url="http://fs/c.alter", file_type=fetch.VENDOR_CONFIG, **more)
+
+
 def call(q, method, ns=CWMP, **fields):
     """Run an RPC as the session engine does; its response (or fault) validated by the schema."""
+    q.ctx.ns = ns   # the session engine's choice: the namespace of the answer
     try:
         inner = transfers.RPCS[method](q.ctx, req(method, ns, **fields))
         body = "<cwmp:%sResponse>%s</cwmp:%sResponse>" % (method, inner, method)
@@ -166,10 +174,17 @@ def test_delay_and_life_cycle(q):
     assert q.worker.steps[:3] == [("transfer", 1, "transferring"), ("apply", 1, "applying", ["/dl/t1-0-file"]),
                                   ("started", 4242)]  # the command's process group, saved at once
     (rec,) = on_disk(q)["transfers"]
-    assert (rec["state"], rec["fault"], rec["start"], rec["complete"]) == ("done", [0, ""], T0 + 30, T0 + 30)
-    assert on_disk(q)["events"] == [["7 TRANSFER COMPLETE", ""], ["M Download", "k1"]]
+    # Firmware: the command returned, the reboot decides; the start was saved before it ran.
+    assert (rec["state"], rec["returned"], rec["launched"], rec["version"]) == ("applying", True, T0 + 30, "1.0")
     assert q.reboots == ["firmware upgrade (Download CommandKey 'k1')"]
-    assert q.deadline(130.0, T0 + 30) is None
+    assert q.requests() == [] and "events" not in on_disk(q)
+    q.version_["now"] = "2.0"   # the new image
+    q.clock_.now = T0 + 90
+    again = restart(q, wall=T0 + 90)   # the daemon after the reboot (expect_boot: maybe the same boot id)
+    (rec,) = again.items
+    assert (rec["state"], rec["fault"], rec["start"], rec["complete"]) == ("done", [0, ""], T0 + 30, T0 + 90)
+    assert again.store.state["events"] == [["7 TRANSFER COMPLETE", ""], ["M Download", "k1"]]
+    assert again.deadline(130.0, T0 + 90) is None
 
 
 def test_transfer_complete_until_acknowledged(q):
@@ -179,8 +194,8 @@ def test_transfer_complete_until_acknowledged(q):
     q.tick(0.0, T0)
     (tc,) = q.requests()
     assert tc.method == "TransferComplete"
-    _valid(tc.body)
-    assert tc.body == ("<cwmp:TransferComplete><CommandKey>fw</CommandKey><FaultStruct><FaultCode>9017</FaultCode>"
+    _valid(tc.body(CWMP))
+    assert tc.body(CWMP) == ("<cwmp:TransferComplete><CommandKey>fw</CommandKey><FaultStruct><FaultCode>9017</FaultCode>"
                        "<FaultString>connection to the file server was lost</FaultString></FaultStruct>"
                        "<StartTime>2023-11-14T22:13:25Z</StartTime><CompleteTime>2023-11-14T22:13:25Z</CompleteTime>"
                        "</cwmp:TransferComplete>")
@@ -210,7 +225,7 @@ def test_same_command_key_keeps_its_event_until_the_last_ack(q):
 
 
 def test_a_due_session_goes_first(q):
-    download(q)
+    config(q)
     q.agent.due_now = True
     q.tick(0.0, T0)
     assert q.worker.steps == []
@@ -221,7 +236,7 @@ def test_a_due_session_goes_first(q):
 
 def test_queued_transfers_listed_with_their_states(q):
     download(q, key="a", delay=3600, size=77)
-    download(q, key="b")
+    config(q, key="b")
     call(q, "Upload", CommandKey="c", FileType="3 Vendor Configuration File 2", URL="http://fs/u", DelaySeconds=9)
     q.tick(0.0, T0)  # runs b
     all_ = call(q, "GetAllQueuedTransfers")
@@ -240,7 +255,7 @@ def test_queued_transfers_listed_with_their_states(q):
 
 def test_cancel(q):
     download(q, key="later", delay=3600)
-    download(q, key="now")
+    config(q, key="now")
     q.tick(0.0, T0)
     f = call(q, "CancelTransfer", CommandKey="now")
     assert (f.code, f.message) == (9021, "the transfer with CommandKey 'now' is completed")
@@ -248,15 +263,22 @@ def test_cancel(q):
     assert (f.code, f.message) == (9021, "no queued transfer has CommandKey 'nobody'")
     q.items[1]["state"] = "transferring"
     assert call(q, "CancelTransfer", CommandKey="now").message.endswith("is in progress")
+    download(q, key="after", delay=3600)
+    q.store.save_now = lambda: "cannot write state.json: No space left on device"
+    f = call(q, "CancelTransfer", CommandKey="later")
+    assert (f.code, f.message) == (9002, "the cancellation could not be saved to the state file")
+    assert [r["key"] for r in q.items] == ["later", "now", "after"]
+    del q.store.save_now
     assert call(q, "CancelTransfer", CommandKey="later") == ""
-    assert [r["key"] for r in on_disk(q)["transfers"]] == ["now"]
+    assert [r["key"] for r in on_disk(q)["transfers"]] == ["now", "after"]
 
 
 def restart(q, wall=T0, boot="boot-A", timeout=lambda name: 600):
     """A new daemon over the same state file (after SIGKILL or power loss)."""
     store = Store.load(q.store.path)
     store.state["boot_id"] = boot
-    again = transfers.Queue(store, Worker(store), clock=q.clock_, reboot=q.reboots.append, timeout=timeout)
+    again = transfers.Queue(store, Worker(store), clock=q.clock_, reboot=lambda why: q.reboots.append(why) or True,
+                            timeout=timeout, version=lambda: q.version_["now"])
     again.attach(Agent())
     again.clock_, again.reboots, again.ctx = q.clock_, q.reboots, Context(None, transfers.RPCS, {"transfers": again})
     again.tick(0.0, wall)
@@ -273,7 +295,7 @@ def test_restart_while_queued_keeps_the_delay(q):
 
 
 def test_restart_while_transferring_starts_over_then_gives_up(q):
-    download(q)
+    config(q)
     for n in range(1, transfers.MAX_TRIES + 1):
         q.store.state["transfers"][0].update(state="transferring", tries=n, start=T0)
         q.store.save()
@@ -345,17 +367,81 @@ def test_a_firmware_command_left_running_is_waited_for_as_long_as_its_own_timeou
     assert again.items[0]["state"] == "applying" and again.deadline(0.0, T0) is not None
 
 
-def test_restart_after_the_command_rebooted_the_device_is_success(q):
+def _applying(q, **fields):
+    """The state a restart finds: a firmware Download applying, as `fields` say."""
     download(q)
-    q.store.state["transfers"][0].update(state="applying", boot="boot-A", start=T0)
+    q.store.state["transfers"][0].update(state="applying", boot="boot-A", start=T0, **fields)
     q.store.save()
+
+
+@pytest.mark.parametrize("mark", [{"launched": T0}, {"pid": 4242}, {"launched": T0, "pid": 4242}])
+def test_a_restart_after_the_command_started_and_the_version_changed_is_success(q, mark):
+    _applying(q, version="1.0", **mark)
+    q.version_["now"] = "2.0"
     again = restart(q, boot="boot-B")
     assert again.items[0]["fault"] == [0, ""] and again.items[0]["state"] == "done"
     assert again.reboots == []  # it already rebooted
 
 
-def test_restart_when_done_still_reports(q):
+def test_a_restart_before_the_command_started_is_no_success(q):
+    # Issue 15.2: downloaded, killed before the firmware command started, then a new boot.
+    _applying(q, version="1.0")
+    q.version_["now"] = "2.0"   # even a version that looks new: nothing of ours installed it
+    again = restart(q, boot="boot-B")
+    assert again.items[0]["fault"] == [9002, "the device restarted before firmware-command started; "
+                                       "nothing was installed"]
+
+
+def test_a_restart_that_left_the_old_version_is_a_failure(q):
+    _applying(q, version="1.0", launched=T0, pid=4242)
+    again = restart(q, boot="boot-B")
+    assert again.items[0]["fault"] == [9010, "the device restarted while firmware-command ran but still runs "
+                                       "SoftwareVersion '1.0', as before the upgrade: the new firmware did not "
+                                       "take effect"]
+
+
+@pytest.mark.parametrize("now, fault", [
+    ("2.1", [0, ""]),
+    ("1.0", [0, ""]),   # the same version flashed again: the descriptor says it is the one wanted
+    ("2.0", [9010, "the device restarted after firmware-command returned but runs SoftwareVersion '2.0', "
+             "not '1.0' as the upgrade descriptor says"]),
+])
+def test_the_version_an_upgrade_descriptor_names_decides(q, now, fault):
+    _applying(q, version="1.0", launched=T0, returned=True, expect_version="2.1" if now == "2.1" else "1.0")
+    q.version_["now"] = now
+    if now == "2.0":
+        q.store.state["transfers"][0]["expect_version"] = "1.0"
+        q.store.save()
+    again = restart(q)   # the same boot id: our reboot (expect_boot) counts as one
+    assert again.items[0]["fault"] == fault
+
+
+def test_a_configuration_command_that_started_and_rebooted_is_done(q):
+    download(q, file_type=fetch.VENDOR_CONFIG, url="http://fs/c.overwrite")
+    q.store.state["transfers"][0].update(state="applying", boot="boot-A", start=T0, launched=T0)
+    q.store.save()
+    assert restart(q, boot="boot-B").items[0]["fault"] == [0, ""]
+
+
+def test_a_firmware_whose_reboot_fails_is_a_failure(q):
     download(q)
+    q.reboot = lambda why: False
+    q.tick(0.0, T0)
+    assert q.items[0]["state"] == "done" and q.items[0]["fault"] == [
+        9002, "firmware-command finished, but reboot-command failed: the new firmware does not run"]
+
+
+def test_a_command_whose_start_cannot_be_recorded_is_not_started(q):
+    download(q)
+    q.store.save_now = lambda: "cannot write state.json: No space left on device"
+    q.tick(0.0, T0)
+    assert [s[0] for s in q.worker.steps] == ["transfer", "clean"]
+    assert q.items[0]["fault"] == [9002, "firmware-command was not started: the state file cannot be written, "
+                                   "so a restart could not tell whether it ran"]
+
+
+def test_restart_when_done_still_reports(q):
+    config(q)
     q.tick(0.0, T0)
     q.store.state["events"][:] = []  # even if the events were lost, they come back
     q.store.save()
@@ -371,21 +457,32 @@ def test_a_transfer_that_cannot_be_saved_is_refused(q, tmp_path):
     assert q.items == []
 
 
-@pytest.mark.parametrize("ns, code", [("urn:dslforum-org:cwmp-1-0", 9010), ("urn:dslforum-org:cwmp-1-1", 9017),
-                                      (CWMP, 9017)])
-def test_transfer_complete_codes_fit_the_acs_cwmp_version(q, ns, code):
-    call(q, "Download", ns=ns, CommandKey="k", FileType=fetch.FIRMWARE, URL="http://fs/x")
+CWMP_1_0, CWMP_1_1 = "urn:dslforum-org:cwmp-1-0", "urn:dslforum-org:cwmp-1-1"
+
+
+@pytest.mark.parametrize("download_ns", [CWMP_1_0, CWMP])
+@pytest.mark.parametrize("ns, codes", [(CWMP_1_0, (9010, 9011)), (CWMP_1_1, (9017, 9016)), (CWMP, (9017, 9016))])
+def test_transfer_complete_codes_fit_the_namespace_it_is_sent_in(q, download_ns, ns, codes):
+    # The session that reports it may speak another version than the one that asked for it.
+    call(q, "Download", ns=download_ns, CommandKey="k", FileType=fetch.FIRMWARE, URL="http://fs/x")
+    call(q, "Upload", ns=download_ns, CommandKey="u", FileType="2 Vendor Log File", URL="http://fs/u")
     q.worker.faults[("transfer", 1)] = CwmpFault(9017, "connection to the file server was lost")
+    q.worker.faults[("transfer", 2)] = CwmpFault(9016, "file server answered HTTP 403")
     q.tick(0.0, T0)
-    (tc,) = q.requests()
-    _valid(tc.body, ns)
-    assert "<FaultCode>%d</FaultCode><FaultString>connection to the file server was lost<" % code in tc.body
+    q.tick(0.0, T0)
+    down, up = q.requests()
+    for tc, code in zip((down, up), codes):
+        _valid(tc.body(ns), ns)
+        assert "<FaultCode>%d</FaultCode>" % code in tc.body(ns)
+    assert "<FaultString>connection to the file server was lost<" in down.body(ns)
 
 
-def test_methods_newer_than_the_acs_namespace_are_not_supported(q):
-    old, v11 = "urn:dslforum-org:cwmp-1-0", "urn:dslforum-org:cwmp-1-1"
-    f = call(q, "GetAllQueuedTransfers", ns=old)
-    assert (f.code, f.message) == (9000, "GetAllQueuedTransfers is not part of urn:dslforum-org:cwmp-1-0")
-    assert call(q, "CancelTransfer", ns=v11, CommandKey="x").code == 9000
-    assert call(q, "GetAllQueuedTransfers", ns=v11).startswith("<TransferList")
-    assert call(q, "GetQueuedTransfers", ns=old).startswith("<TransferList")
+def test_all_queued_transfers_use_the_file_types_of_cwmp_1_1(q):
+    download(q, key="a", delay=3600)
+    call(q, "Upload", CommandKey="b", FileType="1 Vendor Configuration File", URL="http://fs/u", DelaySeconds=9)
+    call(q, "Upload", CommandKey="c", FileType="4 Vendor Log File 2", URL="http://fs/u", DelaySeconds=9)
+    types = [fromstring(x).text for x in
+             call(q, "GetAllQueuedTransfers", ns=CWMP_1_1).replace("</FileType>", "</FileType>\n").split("\n")
+             for x in [x[x.find("<FileType>"):]] if x.startswith("<FileType>")]
+    assert types == [fetch.FIRMWARE, "3 Vendor Configuration File", "4 Vendor Log File"]
+    assert "<FileType>4 Vendor Log File 2</FileType>" in call(q, "GetAllQueuedTransfers", ns=CWMP)

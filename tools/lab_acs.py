@@ -17,7 +17,7 @@ Library use::
 
 Command line::
 
-    python3 tools/lab_acs.py --port 7547 [--auth digest --username u --password p]
+    python3 tools/lab_acs.py [--port 7548] [--auth digest --username u --password p]
                              [--script FILE.json] [--file NAME=PATH ...]
 
 A script file is a JSON list of sessions, each a list of RPCs such as
@@ -1376,7 +1376,8 @@ class LabAcs:
 def main(argv=None):
     ap = argparse.ArgumentParser(description="A small scripted TR-069 ACS for the lab.")
     ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, default=7547)
+    # Not 7547: that is where the client on the same machine listens for connection requests.
+    ap.add_argument("--port", type=int, default=7548, help="default %(default)s")
     ap.add_argument("--auth", choices=["none", "basic", "digest"], default="none")
     ap.add_argument("--username", default="acs-user")
     ap.add_argument("--password", default="acs-pass")

@@ -37,8 +37,12 @@ def _int(model, name, default, low=None):
 class Agent:
     """One CPE's CWMP state: events, retries, schedule, notifications, ACS URL trials."""
 
-    def __init__(self, store, model, identity, random, handlers=None, extra=None, ns=None):
+    def __init__(self, store, model, identity, random, handlers=None, extra=None, ns=None,
+                 commit=None):
         self.store = store
+        # What the session calls to persist an applied change before answering the ACS
+        # (store.save_now: the daemon's state file); a parameter so that tests can fail it.
+        self.commit = commit or store.save_now
         self.ns = ns                # the Inform's cwmp namespace (None: the engine's default)
         self.model = model
         self.identity = identity
@@ -135,8 +139,20 @@ class Agent:
         """The daemon started; `boot_id` identifies the kernel's boot (None if unknown)."""
         st = self.store.state
         # A reboot the agent ordered (Reboot, FactoryReset, firmware) counts as a boot even
-        # when the hook only restarted the daemon.
+        # when the hook only restarted the daemon, once the command returned (True: an older
+        # daemon's mark). One that started, never returned, and left the same boot never
+        # happened: the ACS must not hear that it did.
         ordered = st.pop("expect_boot", False)
+        if ordered == "started" and boot_id is not None and st.get("boot_id") == boot_id:
+            ordered = False
+            mine = [e for e in self.events.items if e[0] == ev.M_REBOOT][-1:]   # queued last
+            for e in mine:
+                self.events.items.remove(e)
+            st["last_error"] = st["operation_error"] = (
+                "the reboot ordered before tr069client stopped did not happen: reboot-command did "
+                "not finish and the device did not restart")
+            log.error("%s", st["last_error"])
+            self.store.dirty = True
         if ordered or boot_id is None or st.get("boot_id") != boot_id:
             # A real boot (or the first start ever): 1 BOOT, and retry-count starts over.
             self.events.add(ev.BOOT)
@@ -313,7 +329,8 @@ class Agent:
                                             ident["serial-number"]),
                        self.events.pending(), self.retry_count, _format_time(wall), new_id,
                        inform_params=self.watcher.begin_inform(), cpe_requests=requests,
-                       handlers=self.handlers, extra=self.extra, **({"ns": self.ns} if self.ns else {}))
+                       handlers=self.handlers, extra=self.extra, commit=self.commit,
+                       **({"ns": self.ns} if self.ns else {}))
 
     def finish(self, s, url, mono, wall):
         """Record a finished session; returns the actions the daemon must run now."""
@@ -341,6 +358,7 @@ class Agent:
         for token in s.acknowledged:
             for f in self.on_acknowledged:
                 f(token)
+        # What the ACS set becomes the baseline, and its exemption from notification ends.
         self.watcher.accept_acs_changes()
         changed = self.model.acs_changed
         new_url = settings.get(self.model, "acs-url")

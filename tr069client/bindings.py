@@ -10,8 +10,9 @@ tables to the OS without Python.
 
 SOURCE: exactly one of "value" (a constant; for "rows" a list of keys), "file" (read
 under the model's root), "command" (ARGV: a list of strings, run without a shell); then
-optionally "match" (a regex; the value is its first group in the output, the rows the
-first group of each match), "default" (when nothing matches; else the TR-181 default),
+optionally "match" (a regex, or a list of them tried in order; the value is the first
+group of the first match in the output, the rows the first group of each match),
+"default" (when nothing matches; else the TR-181 default),
 "map" ({"os value": "TR-181 value"}, inverted for writes), "split" (true: whitespace
 separated items become a comma-separated list), "set" (ARGV run with the value as its last
 argument, or [ARGV...] run in order; "{value}" in an item is replaced by the value and an
@@ -21,18 +22,21 @@ and "apply" ([ARGV...] run once at the end of
 a session that set, added or deleted anything bound). In a table, "{key}" and
 "{instance}" stand for the row's key and instance number in commands, file names and
 match. "[name]" in a path instead of an instance number names the OS row with that key
-("Device.IP.Interface.[br-lan].IPv4Address.").
+("Device.IP.Interface.[br-lan].IPv4Address."); while the OS has no such row, the binding
+offers nothing (a row is whole or absent).
 
 Every value read is checked and normalised against the metadata; a failing command, file
-or value fails only the parameters of its own binding (fault 9002 with the reason).
+or value fails only the parameters of its own binding (fault 9002 with the reason), and in
+a table only that row's parameter; each failure is logged once, not at every read.
 Commands are killed after config "command-timeout" seconds; outputs and files are read
 once per session (model.cache).
 """
 
 import re
 
-from . import datatypes, log, metadata
+from . import datatypes, metadata
 from .config import ConfigError, read_json
+from .commands import Runner
 from .faults import CwmpFault
 from .linux import rows
 from .provider import Provider, ProviderError
@@ -59,105 +63,63 @@ def providers(model, path, timeout=10):
         if name.startswith("#"):
             continue
         try:
-            full = _resolve(model, name)
+            full, needs = _resolve(model, name)
             if not isinstance(b, dict):
                 raise BindingError("expected an object")
-            out.append((_table if full.endswith(".") else _param)(model, full, b, runner))
+            p = (_table if full.endswith(".") else _param)(model, full, b, runner)
         except BindingError as e:
             raise BindingError("bindings file %s: %s: %s" % (path, name, e))
+        p.get = _watched(p.get, full, needs, runner)
+        out.append(p)
     return out
 
 
 def _resolve(model, name):
-    """`name` with each "[key]" replaced by the instance number of that OS row."""
+    """(`name` with each "[key]" replaced by the instance number of that OS row, [(table,
+    key, number, the OS provider of the table)] of those rows)."""
+    needs = []
     while True:
         m = _KEY.search(name)
         if m is None:
-            return name
+            return name, needs
         table = name[:m.start()]
         if model.meta.object(metadata.generic(table) + "{i}.") is None:
             raise BindingError("%s is not a table" % table)
-        name = "%s%d%s" % (table, rows.number(model, table, m.group(1)), name[m.end():])
+        owners = [p for p in model.providers if table.startswith(p.prefix)]
+        if not owners:
+            raise BindingError("[%s] names a row the operating system gives, but no built-in "
+                               "provider gives %s (is platform-providers false?)" % (m.group(1), table))
+        n = rows.number(model, table, m.group(1))
+        needs.append((table, m.group(1), n, max(owners, key=lambda p: len(p.prefix))))
+        name = "%s%d%s" % (table, n, name[m.end():])
 
 
-class Runner:
-    """Runs commands (outputs cached per session in model.cache) and collects the apply
-    commands that wait for the end of the session."""
-
-    def __init__(self, timeout):
-        self.timeout = timeout
-        self.pending = []
-
-    def output(self, model, argv):
-        key = ("bindings.command", tuple(argv))
-        got = model.cache.get(key)
-        if got is None:
-            try:
-                got = self.run(argv)
-            except ProviderError as e:
-                got = e   # a failing command fails once per session, not once per parameter
-            model.cache[key] = got
-        if isinstance(got, ProviderError):
-            raise got
-        return got
-
-    def file(self, model, name):
-        from .linux import files
-        key = ("bindings.file", name)
-        if key not in model.cache:
-            try:
-                with open(files.path(model.root, name), "rb") as f:
-                    model.cache[key] = f.read(1 << 20).decode("utf-8", "replace")
-            except OSError as e:
-                model.cache[key] = ProviderError("cannot read %s: %s" % (name, e.strerror or e))
-        got = model.cache[key]
-        if isinstance(got, ProviderError):
-            raise got
-        return got
-
-    def run(self, argv, secrets=(), value=None):
-        """The command's standard output; ProviderError when it fails or times out. The
-        `secrets` (a password being set) never appear in the error; `value`, if given, is
-        in the command's environment as TR069_VALUE."""
-        import os
-        import subprocess
-        shown = _redact(" ".join(argv), secrets)[:120]
-        env = None if value is None else dict(os.environ, TR069_VALUE=value)
+def _watched(get, path, needs, runner):
+    """`get` that offers nothing while a row it lies under is missing from the OS, and that
+    logs each failure once."""
+    def watched(m):
+        # Read first: a binding's rows take their numbers before the OS's rows it hides.
         try:
-            p = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, timeout=self.timeout, env=env)
-        except subprocess.TimeoutExpired:
-            raise ProviderError("`%s` did not finish within %s s" % (shown, self.timeout))
-        except OSError as e:
-            raise ProviderError("cannot run `%s`: %s" % (shown, e.strerror or e))
-        if p.returncode != 0:
-            err = p.stderr.decode("utf-8", "replace").strip().splitlines()
-            raise ProviderError("`%s` exited with status %d%s" % (
-                shown, p.returncode, ": " + _redact(err[-1], secrets)[:200] if err else ""))
-        return p.stdout.decode("utf-8", "replace")
-
-    def schedule(self, commands):
-        """Queue apply commands (each once); True when there are any."""
-        for argv in commands:
-            if argv not in self.pending:
-                self.pending.append(argv)
-        return bool(commands)
-
-    def apply(self, model):
-        """Run the queued apply commands once each; a failure is logged, the rest still run."""
-        todo, self.pending = self.pending, []
-        for argv in todo:
-            try:
-                self.run(argv)
-                log.info("applied: %s", " ".join(argv))
-            except ProviderError as e:
-                log.error("apply command failed: %s", e)
+            got, error = get(m), None
+        except ProviderError as e:
+            got, error = None, e
+        for table, key, n, owner in needs:
+            gone = n not in rows.present(m, table, owner)
+            runner.report("%s[%s]" % (table, key), "the system has no such row, so the parameters "
+                          "bound under it are left out until it appears" if gone else None)
+            if gone:
+                return {}
+        runner.report(path, error and str(error))
+        if error is not None:
+            raise error
+        return got
+    return watched
 
 
 class Source:
     """How one parameter (or a table's row keys, param None) is read and written."""
 
-    def __init__(self, where, d, param):
+    def __init__(self, d, param):
         if not isinstance(d, dict):
             raise BindingError("expected an object with one of %s" % ", ".join(_SOURCE))
         unknown = sorted(set(d) - set(_PARAM_KEYS))
@@ -166,17 +128,21 @@ class Source:
         kinds = [k for k in _SOURCE if k in d]
         if len(kinds) != 1:
             raise BindingError("give exactly one of %s" % ", ".join(_SOURCE))
-        self.where, self.param, self.kind, self.arg = where, param, kinds[0], d[kinds[0]]
+        self.param, self.kind, self.arg = param, kinds[0], d[kinds[0]]
         if self.kind == "command":
             _argv(self.arg)
         elif self.kind == "file" and not isinstance(self.arg, str):
             raise BindingError("file must be a path")
         elif self.kind == "value":
             self.arg = _constant(self.arg, param is None)
-        self.match = d.get("match")
-        if self.match is not None:
+        match = d.get("match")
+        self.match = [match] if isinstance(match, str) else match
+        if match is not None and not (isinstance(self.match, list) and self.match
+                                      and all(isinstance(x, str) for x in self.match)):
+            raise BindingError("match must be a regex or a list of them")
+        for pattern in self.match or ():
             try:
-                re.compile(_fill(str(self.match), {"{key}": "k", "{instance}": "1"}))
+                re.compile(_fill(pattern, {"{key}": "k", "{instance}": "1"}))
             except re.error as e:
                 raise BindingError("match is not a valid regex: %s" % e)
         self.default = None if d.get("default") is None else _constant(d["default"], False, "default")
@@ -190,7 +156,7 @@ class Source:
         if self.set and (param is None or not param.writable):
             raise BindingError("a set command needs a parameter that TR-181 makes writable")
         if param is not None and self.kind == "value":
-            self.check(self.arg, BindingError)
+            self.check(self.arg, BindingError, {})
 
     def text(self, model, runner, subs):
         """The raw text the source gives (before match)."""
@@ -206,29 +172,36 @@ class Source:
         if isinstance(got, list):
             return got
         if self.match is not None:
-            return [m.group(1) if m.groups() else m.group(0)
-                    for m in re.finditer(str(self.match), got, re.M)]
+            keys = [m.group(1) if m.groups() else m.group(0)
+                    for pattern in self.match for m in re.finditer(pattern, got, re.M)]
+            return list(dict.fromkeys(keys))
         return [line.strip() for line in got.splitlines() if line.strip()]
 
     def read(self, model, runner, subs):
         text = self.text(model, runner, subs)
         if self.match is not None:
-            pattern = _fill(str(self.match), {k: re.escape(v) for k, v in subs.items()})
-            m = re.search(pattern, text, re.M)
-            text = (m.group(1) if m.groups() else m.group(0)) if m else None
+            found = None
+            for pattern in self.match:
+                m = re.search(_fill(pattern, {k: re.escape(v) for k, v in subs.items()}), text, re.M)
+                if m:
+                    found = m.group(1) if m.groups() else m.group(0)
+                    break
+            text = found
         else:
             text = text.strip()
         if text is None:
             text = self.default if self.default is not None else datatypes.default_value(self.param)
         if self.split:
             text = ",".join(text.split())
-        return self.check(self.map.get(text, text), ProviderError)
+        return self.check(self.map.get(text, text), ProviderError, subs)
 
-    def check(self, text, error):
+    def check(self, text, error, subs):
         try:
             return datatypes.normalize(self.param, str(text))
         except CwmpFault as f:
-            raise error("%s: the %s gives an invalid value: %s" % (self.where, self.kind, f.message))
+            row = " for the row %s" % subs["{key}"] if subs.get("{key}") else ""
+            what = "the value is invalid" if self.kind == "value" else "the %s gives an invalid value" % self.kind
+            raise error("%s%s: %s" % (what, row, f.message))
 
     def write(self, runner, value, subs):
         os_value = self.unmap.get(value, value)
@@ -249,7 +222,7 @@ def _param(model, path, d, runner):
     p = model.meta.param(metadata.generic(path))
     if p is None or "{i}" in path:
         raise BindingError("not a parameter of the model (tables are bound by their path, \"X.\")")
-    src = Source(path, d, p)
+    src = Source(d, p)
 
     def get(m):
         return {path: src.read(m, runner, {})}
@@ -268,13 +241,13 @@ def _table(model, table, d, runner):
     unknown = sorted(set(d) - set(_TABLE_KEYS))
     if unknown or "rows" not in d:
         raise BindingError("unknown key %r" % unknown[0] if unknown else "a table needs \"rows\"")
-    keys = Source(table + " rows", d["rows"], None)
+    keys = Source(d["rows"], None)
     columns = _columns(model.meta, g)
     params = {}
     for name, pd in (d.get("params") or {}).items():
         if name not in columns:
             raise BindingError("%s is not a parameter of %s" % (name, g))
-        params[name] = Source(table + "{i}." + name, pd, columns[name])
+        params[name] = Source(pd, columns[name])
     add, delete = d.get("add"), _commands(d.get("delete"))
     if (add or delete) and not obj.writable:
         raise BindingError("TR-181 does not let the ACS add or delete rows of this table")
@@ -297,7 +270,12 @@ def _table(model, table, d, runner):
             for rel, p in columns.items():
                 src = params.get(rel)
                 if src is not None:
-                    out[inst + rel] = src.read(m, runner, subs)
+                    try:
+                        out[inst + rel] = src.read(m, runner, subs)
+                        runner.report(inst + rel, None)
+                    except ProviderError as e:   # this value alone: the other rows stay
+                        out[inst + rel] = e
+                        runner.report(inst + rel, str(e))
                 elif inst + rel in m.store.values:
                     out[inst + rel] = m.store.values[inst + rel]
                 else:
@@ -356,13 +334,6 @@ def _columns(meta, g):
                 out[rel + name] = p
         stack.extend((c, rel + c[len(obj):]) for c in meta.child_objects(obj) if not c.endswith(".{i}."))
     return out
-
-
-def _redact(text, secrets):
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[redacted]")
-    return text
 
 
 def _fill(text, subs):

@@ -9,8 +9,6 @@ from . import __version__, config, control, dhcp, identity, log, settings
 from .faults import CwmpFault
 from .store import Store, StoreError
 
-DEFAULT_STATE_DIR = config.KEYS["state-dir"][1]
-
 
 def _formatter(prog):
     # A fixed width: asking the terminal's imports shutil (and bz2, lzma), 0.5 MB on a router.
@@ -32,7 +30,8 @@ class _UsageError(Exception):
 
 
 def _add_common(p):
-    p.add_argument("--state-dir", help="folder of the state file (default %s)" % DEFAULT_STATE_DIR)
+    p.add_argument("--state-dir", help="folder of the state file (default /etc/tr069client on "
+                   "OpenWrt, else /var/lib/tr069client)")
     p.add_argument("--config", metavar="FILE", help="JSON config file (identity, hooks, settings)")
 
 
@@ -156,6 +155,7 @@ def cmd_status(args):
     reply = _ask(state_dir, {"cmd": "status"})
     store, model, agent = _offline(state_dir, args)
     info = dict(settings.show(model))
+    invalid = settings.problems(model)
     if reply is not None:
         info.update(reply["status"])
         info["daemon"] = "running"
@@ -165,6 +165,7 @@ def cmd_status(args):
         if info["status"] == "running":
             info["next-session"] = ""
     if args.json:
+        info["invalid-settings"] = invalid
         print(json.dumps(info, indent=2, sort_keys=True))
     else:
         width = max(len(k) for k in info)
@@ -173,7 +174,8 @@ def cmd_status(args):
                 v = "yes" if v else "no"
             elif isinstance(v, list):
                 v = ", ".join(v) or "-"
-            print("%s: %s" % (k.rjust(width), v if v != "" else "-"))
+            why = " (invalid: %s)" % invalid[k] if k in invalid else ""
+            print("%s: %s%s" % (k.rjust(width), v if v != "" else "-", why))
     return 0
 
 
@@ -204,10 +206,12 @@ def cmd_get(args):
     # OS here, as the daemon would.
     reply = _ask(state_dir, {"cmd": "get", "paths": args.paths}, too_large_ok=True)
     if reply is not None:
-        values = reply["values"]
+        values, invalid = reply["values"], reply.get("invalid", {})
     else:
         _, model, _ = _offline(state_dir, args)
-        values = settings.get_values(model, args.paths)
+        values, invalid = settings.get_values(model, args.paths), settings.problems(model, args.paths)
+    for k, why in invalid.items():
+        sys.stderr.write("tr069client: %s: the stored value is invalid: %s\n" % (k, why))
     for k, v in values.items():
         if isinstance(v, bool):
             v = "yes" if v else "no"

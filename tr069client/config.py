@@ -2,6 +2,7 @@
 silently ignored line."""
 
 import json
+import os
 import re
 
 from . import log
@@ -38,7 +39,8 @@ KEYS = {
     "ntp-servers": ("str", "", "NTP servers for Device.Time.Client (comma separated); "
                               "default: from the system's NTP configuration"),
     # The daemon.
-    "state-dir": ("str", "/var/lib/tr069client", "where the state file lives"),
+    "state-dir": ("str", None, "where the state file lives; default /etc/tr069client on OpenWrt "
+                              "(as its init script), else /var/lib/tr069client"),
     "log-level": ("str", "info", "debug, info, warning or error"),
     "cwmp-version": ("str", "1.0", "namespace of the Inform: 1.0, 1.1 or 1.2 (1.2 also serves 1.3/1.4); "
                                    "the ACS's requests are always answered in their own"),
@@ -161,4 +163,15 @@ def load(path):
 
 def get(config, key):
     value = config.get(key)
+    if value is None and key == "state-dir":
+        return default_state_dir()
     return KEYS[key][1] if value is None else value
+
+
+def default_state_dir(root="/"):
+    """/etc/tr069client on OpenWrt, where /var is a RAM disk and the init script keeps the
+    state on flash; /var/lib/tr069client elsewhere. One rule, so that `tr069client status`
+    without --state-dir finds the daemon its init script started."""
+    if os.path.exists(os.path.join(root, "etc/openwrt_release")):
+        return "/etc/tr069client"
+    return "/var/lib/tr069client"

@@ -82,6 +82,8 @@ class Daemon:
         log.configure(config.get(cfg, "log-level"), config.get(cfg, "syslog"))
         if changed:
             log.info("settings applied from the command line or config file: %s", ", ".join(changed))
+        for name, why in settings.problems(parts.model).items():
+            log.warning("setting %s: the stored value is invalid: %s", name, why)
         self.settings_cfg, self.model, self.parts = cfg, parts.model, parts
         self.agent = agent_mod.Agent(self.store, self.model, ident, random.random,
                                      parts.handlers, parts.extra,
@@ -368,7 +370,9 @@ class Daemon:
             return {"ok": True, "status": report}
         if cmd == "get":
             try:
-                return {"ok": True, "values": settings.get_values(self.model, req.get("paths") or [])}
+                paths = req.get("paths") or []
+                return {"ok": True, "values": settings.get_values(self.model, paths),
+                        "invalid": settings.problems(self.model, paths)}
             except (settings.SettingError, CwmpFault) as e:
                 return {"ok": False, "error": _message(e)}
         if cmd == "set":

@@ -217,7 +217,7 @@ def _check_ranges(n, facets):
         if ((r[0] is None or n >= r[0]) and (r[1] is None or n <= r[1])
                 and (len(r) < 3 or (n - (r[0] or 0)) % r[2] == 0)):
             return
-    raise _fault("%s is not in the allowed range %s" % (n, " or ".join(map(_range_text, ranges))))
+    raise _fault("%s is not allowed: the value must be %s" % (n, " or ".join(map(_range_text, ranges))))
 
 
 def _range_text(r):
@@ -228,7 +228,7 @@ def _range_text(r):
     elif r[0] is None:
         text = "at most %s" % r[1]
     else:
-        text = "%s to %s" % (r[0], r[1])
+        text = "from %s to %s" % (r[0], r[1])
     return text + (" in steps of %s" % r[2] if len(r) > 2 else "")
 
 

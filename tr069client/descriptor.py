@@ -3,10 +3,15 @@ to the firmware command together; parsing and validation only, no I/O.
 
     <upgrade version="1" type="links">
       <config/>                                 optional, ignored
+      <software-version>2.1.0</software-version>  optional: what the device runs once upgraded
       <links><link><url>URL</url></link> ...</links>
     </upgrade>
+
+The software version, when given, decides after the reboot whether the upgrade worked
+(transfers.py compares it with Device.DeviceInfo.SoftwareVersion).
 """
 
+from collections import namedtuple
 from urllib.parse import urlsplit
 from xml.etree.ElementTree import ParseError
 
@@ -19,6 +24,10 @@ from .faults import CwmpFault, FILE_CORRUPTED
 MAX_SIZE = 64 * 1024
 MAX_LINKS = 16
 _MAX_URL = 1024
+_MAX_VERSION = 64   # TR-181 DeviceInfo.SoftwareVersion is a string(64)
+
+# urls: the links in order; software_version: the version the upgrade brings, or None.
+Upgrade = namedtuple("Upgrade", "urls software_version")
 
 
 def looks_like(head):
@@ -43,6 +52,11 @@ def _only(elem, allowed, where):
 
 def parse(data):
     """The link URLs of a descriptor, in order; CwmpFault 9018 saying what is wrong otherwise."""
+    return read(data).urls
+
+
+def read(data):
+    """The Upgrade a descriptor describes; CwmpFault 9018 saying what is wrong otherwise."""
     if len(data) > MAX_SIZE:
         raise _bad("larger than %d KiB" % (MAX_SIZE // 1024))
     try:
@@ -59,10 +73,17 @@ def parse(data):
         raise _bad("version %r is not supported (only \"1\")" % root.get("version"))
     if root.get("type") != "links":
         raise _bad("type %r is not supported (only \"links\")" % root.get("type"))
-    _only(root, ("config", "links"), "upgrade")
+    _only(root, ("config", "software-version", "links"), "upgrade")
     found = root.findall("links")
-    if len(found) != 1 or len(root.findall("config")) > 1:
-        raise _bad("<upgrade> must hold one <links> (and at most one <config>)")
+    versions = root.findall("software-version")
+    if len(found) != 1 or len(root.findall("config")) > 1 or len(versions) > 1:
+        raise _bad("<upgrade> must hold one <links> (and at most one <config> and one "
+                   "<software-version>)")
+    version = None
+    if versions:
+        version = (versions[0].text or "").strip()
+        if len(versions[0]) or not version or len(version) > _MAX_VERSION:
+            raise _bad("<software-version> must be text of 1 to %d characters" % _MAX_VERSION)
     links = found[0]
     _only(links, ("link",), "links")
     items = links.findall("link")
@@ -91,4 +112,4 @@ def parse(data):
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise _bad("link %d is not an http or https URL" % n)
         urls.append(url)
-    return urls
+    return Upgrade(urls, version)

@@ -79,7 +79,8 @@ def apply(model, options):
         if code not in SUBOPTIONS:
             raise DhcpError("unknown CWMP sub-option %d" % code)
         key = SUBOPTIONS[code][1]
-        current = settings.get_values(model, [key])[key]
+        # A stored URL that is no URL (a hand-edited state file) is as good as none.
+        current = "" if settings.problems(model, [key]) else settings.get_values(model, [key])[key]
         if str(current) == text:
             continue   # a renewed lease: nothing changes, nothing is written to flash
         if code == 1 and current and current != state.get("dhcp_url"):

@@ -173,8 +173,12 @@ class Worker:
             raise CwmpFault(TRANSFER_FAILURE, "cannot read %s: %s" % (path, e.strerror or e))
         finally:
             _unlink(path)
-        urls = descriptor.parse(data)
-        log.info("upgrade descriptor from %s lists %d file(s)", log.shown_url(rec["url"]), len(urls))
+        upgrade = descriptor.read(data)
+        urls = upgrade.urls
+        # What the device must run after the reboot for the upgrade to count as done.
+        rec["expect_version"] = upgrade.software_version
+        log.info("upgrade descriptor from %s lists %d file(s)%s", log.shown_url(rec["url"]), len(urls),
+                 ", for software version %s" % upgrade.software_version if upgrade.software_version else "")
         paths = []
         origin = _origin(rec["url"])
         for n, url in enumerate(urls, 1):

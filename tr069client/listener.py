@@ -154,6 +154,8 @@ def resolve(url):
     try:
         parts = urlsplit(url)
         host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+        if not host:   # no ACS URL yet (waiting for DHCP), or one without a host
+            return None
         try:
             host = host.encode("ascii")   # a str would load the idna codec (0.3 MB)
         except UnicodeEncodeError:

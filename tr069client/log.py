@@ -1,5 +1,6 @@
 """The daemon's logger: levels, stderr or syslog, secrets redacted; smaller than `logging`."""
 
+import os
 import re
 import sys
 import time
@@ -11,6 +12,8 @@ _NAMES = {DEBUG: "debug", INFO: "info", WARNING: "warning", ERROR: "error"}
 _level = INFO
 _syslog = None
 _stream = sys.stderr
+# Where the C library's syslog() writes (glibc and musl alike); without it, every line is lost.
+DEV_LOG = "/dev/log"
 
 # Passwords travel in SOAP bodies (SPV of ...Password, Download credentials) and in
 # Authorization headers; a debug log must never show them.
@@ -42,17 +45,20 @@ def shown_url(url):
 
 
 def configure(level="info", use_syslog=False, stream=None):
-    """Set the threshold and the destination (stderr, a stream, or syslog)."""
+    """Set the threshold and the destination (stderr, a stream, or syslog; stderr, and a
+    line saying so, when no syslog daemon listens)."""
     global _level, _syslog, _stream
     _level = LEVELS[level] if isinstance(level, str) else level
     if stream is not None:
         _stream = stream
-    if use_syslog:
+    _syslog = None
+    if use_syslog and not os.path.exists(DEV_LOG):
+        warning("syslog is configured but %s is missing (no syslog daemon running?); "
+                "logging to stderr instead", DEV_LOG)
+    elif use_syslog:
         import syslog
         syslog.openlog("tr069client", syslog.LOG_PID, syslog.LOG_DAEMON)
         _syslog = syslog
-    else:
-        _syslog = None
 
 
 def enabled(level):

@@ -39,7 +39,9 @@ class Model(Tables):
         self._index = None
         self._failed = {}
         self._owners = {}
-        self.acs_changed = set()   # paths the ACS set this session: never notified back
+        self.acs_changed = set()   # paths the ACS set in the session that is open or just ended
+        self.session_open = False  # while true, the ACS's own changes are not notified back
+        self.journal = None        # while an RPC's change may be undone: see journal.py
         self.pending_apply = []    # providers whose apply() runs when the session ends
         # Providers memoize OS reads here (a file, a command's output): emptied whenever
         # the model reads the OS afresh, so one GPV of Device. reads each source once.
@@ -53,7 +55,12 @@ class Model(Tables):
         self._index = None
         self.cache = {}
         self.acs_changed = set()
+        self.session_open = True
         self.pending_apply = []
+
+    def end_session(self):
+        """The session is over: a later change of what the ACS set is a change to notify."""
+        self.session_open = False
 
     def refresh(self):
         """Drop the session's cached view (after a change made outside the model)."""
@@ -79,13 +86,16 @@ class Model(Tables):
                 for k, v in got.items():
                     if inner and any(k.startswith(q) for q in inner):
                         continue   # a more specific provider (a binding) owns this path
+                    if isinstance(v, ProviderError):   # this parameter alone failed
+                        self._failed[k] = str(v)
+                        continue
                     view[k] = v if isinstance(v, str) else str(v)
                     self._owners[k] = p
             self._view = view
             self._reindex()
             for prefix in self._failed:
                 # Defaults would pass for OS values: a failed provider's parameters fail too.
-                for k in [k for k in view if k.startswith(prefix) and k not in self.store.values]:
+                for k in [k for k in view if _covers(prefix, k) and k not in self.store.values]:
                     del view[k]
         return self._view
 
@@ -149,7 +159,7 @@ class Model(Tables):
 
     def _failure_for(self, path):
         for prefix, reason in self._failed.items():
-            if path.startswith(prefix):
+            if _covers(prefix, path):
                 return reason
         return None
 
@@ -262,11 +272,13 @@ class Model(Tables):
         try:
             for name, v in plan:
                 owner = self._owner(name)
-                undo.append((name, view[name], owner, name in self.store.values))
+                old = view[name]
+                undo.append((name, old, owner, name in self.store.values))
                 if owner is not None and owner.can_set(name):
                     if owner.set(self, name, v):
                         status = 1
                         self._apply_later(owner)
+                    self._did(lambda o=owner, n=name, v=old: o.set(self, n, v), "%s was set" % name)
                 else:
                     self.store.values[name] = v
                 view[name] = v
@@ -289,6 +301,11 @@ class Model(Tables):
             except ProviderError:
                 pass  # best effort: the fault already says the set failed
             self._view[name] = old
+
+    def _did(self, undo, what):
+        """Note a provider's change of the OS: `undo()` reverses it (None: it cannot)."""
+        if self.journal is not None:
+            self.journal.append((undo, what))
 
     def _apply_later(self, provider):
         if provider not in self.pending_apply:
@@ -359,5 +376,11 @@ class Model(Tables):
                 got = p.get(self)
             except ProviderError:
                 continue
-            out.update((path, str(got[path])) for path in mine if path in got)
+            out.update((path, str(got[path])) for path in mine
+                       if path in got and not isinstance(got[path], ProviderError))
         return out
+
+
+def _covers(prefix, path):
+    """Whether a provider's or a failure's `prefix` (an object "X." or one parameter) holds `path`."""
+    return path == prefix or (prefix.endswith(".") and path.startswith(prefix))

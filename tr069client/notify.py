@@ -32,7 +32,7 @@ class Watcher:
                 self.baseline[path] = value   # newly watched: nothing to report yet
             elif old != value:
                 self.baseline[path] = value
-                if path in self.model.acs_changed:
+                if self.model.session_open and path in self.model.acs_changed:
                     continue                  # TR-069 3.2.1: the ACS's own changes are not notified
                 lst = self.pending[str(kind)]
                 if path not in lst:
@@ -44,11 +44,11 @@ class Watcher:
         return changed[1], changed[2]
 
     def accept_acs_changes(self):
-        """After a session: what the ACS set becomes the baseline, not a change to report."""
-        view = self.model.values()
-        for path in self.model.acs_changed:
-            if path in view:
-                self.baseline[path] = view[path]
+        """At a session's end: what the ACS set, read afresh, becomes the baseline, not a
+        change to report; from then on a change of it is notified again."""
+        watched = set(self.model.notified(1)) | set(self.model.notified(2))
+        self.baseline.update(self.model.poll([p for p in self.model.acs_changed if p in watched]))
+        self.model.end_session()
 
     def inform_params(self):
         """Changed paths the next Inform must carry."""

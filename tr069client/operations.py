@@ -1,7 +1,9 @@
 """Reboot and FactoryReset: their RPCs, and the work each does once the session is over.
 
 After a reboot command returns the daemon exits, so that its supervisor starts it again (on a
-real device the reboot is under way); the next start sends 1 BOOT because `expect_boot` is set.
+real device the reboot is under way); the next start sends 1 BOOT because `expect_boot` says
+"returned". It says "started" from just before the command starts until it returns: a start
+that finds "started" and the same boot knows the reboot never happened (agent.py).
 """
 
 from . import hooks, log
@@ -25,6 +27,8 @@ def factory_reset(ctx, req):
 
 
 RPCS = {"Reboot": reboot, "FactoryReset": factory_reset}
+# state["expect_boot"]: the reboot command is about to run or runs / it returned.
+STARTED, RETURNED = "started", "returned"
 
 
 class Operations:
@@ -63,7 +67,7 @@ class Operations:
         """Reboot through reboot-command; True when it returned (the daemon is then stopped),
         False when it failed (nothing else changes)."""
         st = self.store.state
-        st["expect_boot"] = True  # saved first: the command may kill us before it returns
+        st["expect_boot"] = STARTED  # saved first: the command may kill us before it returns
         self._save()
         try:
             self._run("reboot-command")
@@ -71,6 +75,8 @@ class Operations:
             st.pop("expect_boot", None)
             self._failed("%s: the device did not reboot: %s" % (why, e))
             return False
+        st["expect_boot"] = RETURNED
+        self._save()
         log.info("%s: reboot-command returned; tr069client exits so that it starts afresh", why)
         self.stop()
         return True
@@ -88,17 +94,23 @@ class Operations:
         us), then factory-reset-command runs; the next session carries 0 BOOTSTRAP and 1 BOOT."""
         self.clean()
         reset(self.store)
-        self.store.state["expect_boot"] = True
-        self._save()
+        st = self.store.state
         if hooks.command(self.cfg, "factory-reset-command") is None:
             log.info("FactoryReset: no factory-reset-command configured; only tr069client's own "
                      "state was reset")
+            st["expect_boot"] = RETURNED
+            self._save()
         else:
+            st["expect_boot"] = STARTED
+            self._save()
             try:
                 self._run("factory-reset-command")
+                st["expect_boot"] = RETURNED
             except hooks.HookError as e:
+                st.pop("expect_boot")   # the next session says 0 BOOTSTRAP, but no 1 BOOT
                 self._failed("FactoryReset: tr069client's state was reset, but the device was "
                              "not: %s" % e)
+            self._save()
         self.stop()
 
 

@@ -7,8 +7,10 @@ class ProviderError(Exception):
 
 class Provider:
     """OS-owned values under `prefix`: `get(model)` returns a flat {path: value} dict for
-    the subtree; optional `set(model, path, value)` returns True when the change needs
-    `apply(model)` at session end; `can_set(path)` says which paths `set` handles.
+    the subtree; a ProviderError in place of a value fails that parameter alone (one
+    value of a row that TR-181 cannot express). Optional `set(model, path, value)` returns
+    True when the change needs `apply(model)` at session end; `can_set(path)` says which
+    paths `set` handles.
     A provider with a longer prefix (or an equal one listed earlier) replaces another's
     values under that prefix.
     Tables under `prefix` take the ACS's AddObject only where `can_add(table)`: then

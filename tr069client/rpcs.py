@@ -1,7 +1,7 @@
 """The CPE's RPC methods: one function per method and one table row each; no I/O."""
 
-from . import attributes, soap
-from .faults import CwmpFault, INVALID_ARGUMENTS
+from . import attributes, journal, namespaces, soap
+from .faults import CwmpFault, INTERNAL_ERROR, INVALID_ARGUMENTS
 from .soap import array, child, children, element, escape, local, text
 
 XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
@@ -14,15 +14,18 @@ _MAX_NAMES = 16384
 
 
 class Context:
-    """What an RPC may touch: the model, the method table, and a list of actions that the
-    daemon runs after the session (reboot, transfers, ...)."""
+    """What an RPC may touch: the model, the method table, a list of actions that the daemon
+    runs after the session (reboot, transfers, ...), `ns` (the cwmp namespace of the answer)
+    and `commit()`, which persists the stored state (None, or why it could not)."""
 
-    def __init__(self, model, handlers=None, extra=None):
+    def __init__(self, model, handlers=None, extra=None, commit=None):
         self.model = model
         self.handlers = RPCS if handlers is None else handlers
         self.actions = []
         # Whatever later layers (transfers, scheduling) hand to their RPC functions.
         self.extra = extra or {}
+        self.ns = soap.DEFAULT_NS
+        self.commit = commit
 
 
 def _required(elem, name):
@@ -74,7 +77,30 @@ def _key(elem, name="ParameterKey"):
 
 
 def get_rpc_methods(ctx, req):
-    return array("MethodList", "xsd:string", [element("string", m) for m in ctx.handlers])
+    # Exactly what this session accepts: the methods we have that its namespace defines.
+    offered = namespaces.methods(ctx.ns)
+    return array("MethodList", "xsd:string", [element("string", m) for m in ctx.handlers if m in offered])
+
+
+def _saved(rpc):
+    """`rpc`, its change persisted before the ACS hears it is applied (TR-069 A.3.2.1: Status 0
+    says the change is in effect): when `ctx.commit()` fails, the change is undone and the
+    answer is fault 9002."""
+    def run(ctx, req):
+        if ctx.commit is None:
+            return rpc(ctx, req)
+        mark = journal.Checkpoint(ctx.model)
+        try:
+            inner = rpc(ctx, req)
+            error = ctx.commit()
+            if error:
+                left = mark.restore()
+                raise CwmpFault(INTERNAL_ERROR, "the change was not made because it could not be "
+                                "saved: %s%s" % (error, "; not undone: " + "; ".join(left) if left else ""))
+        finally:
+            mark.close()
+        return inner
+    return run
 
 
 def get_parameter_names(ctx, req):
@@ -146,15 +172,16 @@ def schedule_inform(ctx, req):
 
 
 # The spec's method name -> function returning the inner XML of "<method>Response".
-# GetRPCMethods answers with exactly these keys, so list only what works.
+# GetRPCMethods answers with these keys (those the session's namespace has), so list only
+# what works.
 RPCS = {
     "GetRPCMethods": get_rpc_methods,
     "GetParameterNames": get_parameter_names,
     "GetParameterValues": get_parameter_values,
-    "SetParameterValues": set_parameter_values,
+    "SetParameterValues": _saved(set_parameter_values),
     "GetParameterAttributes": get_parameter_attributes,
-    "SetParameterAttributes": set_parameter_attributes,
-    "AddObject": add_object,
-    "DeleteObject": delete_object,
+    "SetParameterAttributes": _saved(set_parameter_attributes),
+    "AddObject": _saved(add_object),
+    "DeleteObject": _saved(delete_object),
     "ScheduleInform": schedule_inform,
 }

@@ -9,7 +9,7 @@
 
 from collections import namedtuple
 
-from . import log, soap
+from . import log, namespaces, soap
 from .datatypes import readback, xsd_type
 from .faults import CwmpFault, METHOD_NOT_SUPPORTED
 from .metadata import generic
@@ -19,17 +19,20 @@ from .soap import SoapError, element, escape
 INFORM, WAIT_INFORM_RESPONSE, CPE_TURN, WAIT_CPE_RESPONSE, WAIT_ACS, RESPOND, DONE = range(7)
 
 DeviceId = namedtuple("DeviceId", "manufacturer oui product_class serial_number")
-# A request the CPE makes (TransferComplete, ...): `token` comes back in `acknowledged`.
+# A request the CPE makes (TransferComplete, ...): `body(ns)` is its XML in the session's
+# namespace, `token` comes back in `acknowledged`.
 CpeRequest = namedtuple("CpeRequest", "method body token")
 
 
 class Session:
     """Drive it with `next_post()` and `receive()` until `done`; then read `ok`, `error`,
-    `informed`, `actions`, `acknowledged`, `retry_after` and `summary`."""
+    `informed`, `actions`, `acknowledged`, `retry_after` and `summary`. `commit()` persists
+    the model's stored state (None, or why it could not), so that a change the ACS is told
+    was applied survives a power cut; None: nothing is persisted."""
 
     def __init__(self, model, device_id, events, retry_count, now, new_id,
                  inform_params=(), cpe_requests=(), handlers=None, extra=None,
-                 ns=soap.DEFAULT_NS):
+                 ns=soap.DEFAULT_NS, commit=None):
         self.model = model
         self.device_id = device_id
         self.events = [tuple(e) for e in events]
@@ -38,7 +41,7 @@ class Session:
         self._new_id = new_id       # randomness is a parameter: tests pass a counter
         self.inform_params = list(inform_params)
         self.cpe_requests = list(cpe_requests)
-        self.ctx = Context(model, handlers, extra)
+        self.ctx = Context(model, handlers, extra, commit)
         self.ns = ns
         self.state = INFORM
         self.ok = False
@@ -69,7 +72,7 @@ class Session:
             if self.cpe_requests and not self.hold_requests:
                 self._request = self.cpe_requests.pop(0)
                 self.state = WAIT_CPE_RESPONSE
-                return soap.envelope(self.ns, self._new_id(), [self._request.body])
+                return soap.envelope(self.ns, self._new_id(), [self._request.body(self.ns)])
             self.state = WAIT_ACS
             return b""
         if self.state == RESPOND:
@@ -151,23 +154,30 @@ class Session:
         self.state = CPE_TURN
 
     def _handle(self, msg):
+        # The answer's namespace, decided once: the one the ACS used for this request (by the
+        # method element, else the ID header), else the session's. Whether the method exists,
+        # and every code and enumeration in the answer, are taken from that same namespace.
         ns = msg.ns or self.ns
         if msg.id is None:
             log.debug("ACS request %s has no cwmp:ID header", msg.method)
         self.methods.append(msg.method)
         handler = self.ctx.handlers.get(msg.method)
         try:
+            if handler is None and (msg.method == "Fault" or msg.method.endswith("Response")):
+                return self._fail("ACS sent %s where a request or the end of the session "
+                                  "was expected" % msg.method)
             if handler is None:
-                if msg.method == "Fault" or msg.method.endswith("Response"):
-                    return self._fail("ACS sent %s where a request or the end of the session "
-                                      "was expected" % msg.method)
                 raise CwmpFault(METHOD_NOT_SUPPORTED, "%s is not supported" % msg.method)
+            if msg.method not in namespaces.methods(ns):
+                raise CwmpFault(METHOD_NOT_SUPPORTED, "%s is not part of %s" % (msg.method, ns))
+            self.ctx.ns = ns
             inner = handler(self.ctx, msg.elem)
             body = ["<cwmp:%sResponse>" % msg.method] + (inner if isinstance(inner, list) else [inner]) \
                 + ["</cwmp:%sResponse>" % msg.method]
         except CwmpFault as f:
             log.info("answering %s with fault %d: %s", msg.method, f.code, f.message)
-            body = [soap.fault(f.code, f.message, f.details)]
+            body = [soap.fault(namespaces.fault_code(ns, f.code), f.message,
+                               [(n, namespaces.fault_code(ns, c), m) for n, c, m in f.details])]
         self._pending = (ns, msg.id or "", body)
         self.state = RESPOND
 
@@ -226,8 +236,14 @@ def _retry_after(value):
     return None if seconds is None else min(seconds, 86400)
 
 
-def transfer_complete(command_key, fault_code, fault_string, start_time, complete_time):
-    """Body of a TransferComplete request (TR-069 A.3.3.2)."""
+def transfer_complete(command_key, fault_code, fault_string, start_time, complete_time, upload=False):
+    """The body(ns) of a TransferComplete request (TR-069 A.3.3.2), its fault code as `ns`
+    can carry it (`upload`: the code of last resort is 9011, not 9010)."""
+    return lambda ns: _transfer_complete(command_key, namespaces.transfer_code(ns, fault_code, upload),
+                                         fault_string, start_time, complete_time)
+
+
+def _transfer_complete(command_key, fault_code, fault_string, start_time, complete_time):
     return ("<cwmp:TransferComplete>%s<FaultStruct>%s%s</FaultStruct>%s%s</cwmp:TransferComplete>" % (
         element("CommandKey", command_key), element("FaultCode", str(fault_code)),
         element("FaultString", fault_string), element("StartTime", start_time),

@@ -2,7 +2,7 @@
 parameter or a local value in the store; the KEY=VALUE commands over settings and TR-181
 paths; no I/O."""
 
-from . import config, log
+from . import config, datatypes, log
 from .faults import CwmpFault
 
 MS = "Device.ManagementServer."
@@ -38,19 +38,72 @@ class SettingError(Exception):
 
 
 def get(model, name):
-    """The setting's current value, in its config kind (bool, int or str); SettingError for
-    an unknown name."""
-    if name in PARAMS:
-        raw = model.value(PARAMS[name], "")
-        kind = config.KEYS[name][0]
-        if kind == "bool":
-            return raw in ("true", "1")
-        if kind == "int":
-            return int(raw or 0)
+    """The setting's value in effect, in its config kind (bool, int or str): a stored value
+    that is invalid (a hand-edited state file) gives way to the default, but for acs-url,
+    whose sessions then fail with the reason; SettingError for an unknown name."""
+    raw = _stored(model, name)
+    value, why = _check(model, name, raw)
+    if why is None:
+        return value
+    if name == "acs-url":
         return raw
+    if name in PARAMS:
+        path = PARAMS[name]
+        return _check(model, name, PRODUCT_DEFAULTS.get(path) or datatypes.default_value(
+            model.meta.param(path)))[0]
+    return LOCAL_DEFAULTS[name]
+
+
+def problems(model, names=SETTING_NAMES):
+    """{setting: sentence} for the settings among `names` whose stored value is invalid."""
+    out = {}
+    for name in names:
+        if name in SETTING_NAMES:
+            why = _check(model, name, _stored(model, name))[1]
+            if why is not None:
+                used = get(model, name)
+                if name != "acs-url":
+                    why += "; %s is in effect" % _text(used)
+                out[name] = why
+    return out
+
+
+def _stored(model, name):
+    if name in PARAMS:
+        return model.value(PARAMS[name], "")
     if name in LOCAL_DEFAULTS:
-        return model.store.state.get("settings", {}).get(name, LOCAL_DEFAULTS[name])
+        return _local(model.store.state).get(name, LOCAL_DEFAULTS[name])
     raise SettingError("unknown setting %r (known: %s)" % (name, ", ".join(SETTING_NAMES)))
+
+
+def _check(model, name, raw):
+    """(`raw` in the setting's config kind, None) or (None, why it is invalid)."""
+    try:
+        if name in PARAMS:
+            text = datatypes.normalize(model.meta.param(PARAMS[name]), raw)
+            if name == "acs-url" and text and _url_problem(text):
+                return None, _url_problem(text)
+            kind = config.KEYS[name][0]
+            return (text == "true") if kind == "bool" else int(text) if kind == "int" else text, None
+        value = config.check(name, raw)
+    except CwmpFault as f:
+        return None, f.message
+    except config.ConfigError as e:
+        return None, str(e).split(": ", 1)[-1]
+    if name == "cr-port" and not 0 <= value <= 65535:
+        return None, "must be between 0 (any free port) and 65535"
+    return value, None
+
+
+def _local(state):
+    settings = state.get("settings")
+    return settings if isinstance(settings, dict) else {}   # {} for a hand-edited mistake
+
+
+def _text(value):
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value) if value != "" else "the empty value"
 
 
 def put(model, name, value):
@@ -68,17 +121,28 @@ def put(model, name, value):
         try:
             model.set_local(PARAMS[name], wire)
         except CwmpFault as f:
-            raise SettingError("%s: %s" % (name, f.message))
+            raise SettingError(_about(name, f.message))
     else:
-        if name == "cr-port" and not 0 <= value <= 65535:
-            raise SettingError("cr-port: must be between 0 (any free port) and 65535")
-        model.store.state.setdefault("settings", {})[name] = value
+        value, why = _check(model, name, value)
+        if why is not None:
+            raise SettingError("%s: %s" % (name, why))
+        state = model.store.state
+        state["settings"] = dict(_local(state), **{name: value})
         model.store.dirty = True
     return value
 
 
 def _check_url(url):
     """An ACS URL the transport can use, and with no credentials in it to show or log."""
+    why = _url_problem(url)
+    if why is not None:
+        raise SettingError("acs-url: " + why)
+    if "@" in url.partition("://")[2].partition("/")[0]:
+        raise SettingError("acs-url: give the credentials as username and password, not in the URL")
+
+
+def _url_problem(url):
+    """Why the transport cannot use `url` (one an ACS set may carry credentials), or None."""
     from urllib.parse import urlsplit
     try:
         parts = urlsplit(url)
@@ -87,29 +151,31 @@ def _check_url(url):
         parts = None
     if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname
             or any(c <= " " or c == "\x7f" for c in url)):
-        raise SettingError("acs-url: expected an http:// or https:// URL, not %r" % log.shown_url(url))
-    if "@" in parts.netloc:
-        raise SettingError("acs-url: give the credentials as username and password, not in the URL")
+        return "expected an http:// or https:// URL, not %r" % log.shown_url(url)
+    return None
 
 
 def apply_initial(model, given):
     """Apply settings from flags or the config file, each only when it differs from what was
     last applied from there (an init script's fixed --acs-url must not undo the ACS's change);
     all or nothing. The names applied."""
-    applied = model.store.state.get("applied", {})
+    applied = model.store.state.get("applied")
+    applied = applied if isinstance(applied, dict) else {}
     items = [[name, value] for name, value in given.items()
              if value is not None and applied.get(name) != value]
     if items:
         set_values(model, items)
-        model.store.state.setdefault("applied", {}).update(items)
+        model.store.state["applied"] = dict(applied, **dict(items))
     return [name for name, _ in items]
 
 
 def show(model, reveal=False):
-    """{setting: value} with secrets masked unless `reveal`."""
+    """{setting: value} with secrets masked unless `reveal`; an invalid stored value is
+    shown as stored (problems() says why)."""
     out = {}
+    bad = problems(model)
     for n in SETTING_NAMES:
-        v = get(model, n)
+        v = _stored(model, n) if n in bad else get(model, n)
         if not reveal and n in SECRET:
             v = "*" * 8 if v else ""
         elif not reveal and n == "acs-url":
@@ -143,7 +209,7 @@ def set_values(model, items):
                 try:
                     model.set_local(k, v)
                 except CwmpFault as f:
-                    raise SettingError("%s: %s" % (k, f.message))
+                    raise SettingError(_about(k, f.message))
             else:
                 put(model, k, v)
     except Exception:  # whatever went wrong, nothing of it stays
@@ -152,6 +218,11 @@ def set_values(model, items):
         model.refresh()
         raise
     store.dirty = True
+
+
+def _about(name, message):
+    """`message` about `name`, naming it once."""
+    return message if name in message else "%s: %s" % (name, message)
 
 
 def _restore(d, old):

@@ -90,6 +90,9 @@ class Tables:
             except ProviderError as e:
                 raise CwmpFault(INTERNAL_ERROR, "adding a row to %s failed: %s" % (path, e))
             if n is not None:
+                row = "%s%d." % (path, n)
+                self._did(owner.delete and (lambda: owner.delete(self, row)),
+                          "the row %s was added to the system" % row)
                 if apply:
                     self._apply_later(owner)
                 self.refresh()   # the OS has the row now: read it
@@ -143,6 +146,7 @@ class Tables:
                 if owner.delete(self, path):
                     status = 1
                     self._apply_later(owner)
+                self._did(None, "%s was removed from the system" % path)
             except ProviderError as e:
                 raise CwmpFault(INTERNAL_ERROR, "deleting %s failed: %s" % (path, e))
         for d in (self.store.values, self.store.attrs, self.values(),

@@ -7,18 +7,23 @@ Each step is saved before it starts, so a restart (SIGKILL, power loss) knows wh
                                                   --Upload: file sent---------------------> done
     done --TransferComplete acknowledged by the ACS--> removed from the queue
     found transferring at start: partial files removed, queued again (MAX_TRIES tries in all)
-    found applying at start: done; fault 0 if the device booted meanwhile (the command rebooted
-        it, as sysupgrade does), else 9002 because the outcome is unknown; but while the command
-        itself still runs (it outlives the daemon), its files stay and nothing else starts
+    found applying at start: while the command itself still runs (it outlives the daemon), its
+        files stay and nothing else starts; else done, judged by `_after_boot` if the device
+        restarted meanwhile (the command rebooted it, as sysupgrade does, or it returned and
+        tr069client rebooted it), else 9002 because the outcome is unknown
+
+"applying" is saved right before the command starts, with the time (`launched`) and the
+SoftwareVersion the device runs then: a restart is never proof of success by itself, only a
+command known to have started can have changed the device.
 """
 
 import re
 import time
 
 from . import events as ev
-from . import fetch, hooks, log, settings
+from . import fetch, hooks, log, namespaces, settings
 from .faults import (CwmpFault, CANCEL_NOT_PERMITTED, INTERNAL_ERROR, INVALID_ARGUMENTS,
-                     METHOD_NOT_SUPPORTED, RESOURCES_EXCEEDED, TRANSFER_FAILURE, UPLOAD_FAILURE)
+                     RESOURCES_EXCEEDED, TRANSFER_FAILURE)
 from .session import CpeRequest, transfer_complete
 from .soap import array, element, text
 
@@ -33,15 +38,6 @@ UNKNOWN_TIME = "0001-01-01T00:00:00Z"
 _MAX_UINT = 4294967295
 _DIGITS = re.compile(r"[0-9]+\Z")
 _TOKEN = "transfer"
-CWMP_1_0, CWMP_1_1 = "urn:dslforum-org:cwmp-1-0", "urn:dslforum-org:cwmp-1-1"
-# TransferComplete's FaultCode is an enumeration per CWMP version (the schemas): cwmp-1-0
-# knows only the codes of Amendment 1, cwmp-1-1 adds 9014-9019, cwmp-1-2 adds 9020.
-_TC_CODES = {CWMP_1_0: frozenset((0, 9001, 9002, 9010, 9011, 9012))}
-_TC_CODES[CWMP_1_1] = _TC_CODES[CWMP_1_0] | frozenset(range(9014, 9020))
-_TC_CODES_LATEST = _TC_CODES[CWMP_1_1] | frozenset((9020,))
-# Methods newer than a namespace are refused in it: cwmp-1-0 has no GetAllQueuedTransfers,
-# cwmp-1-0 and 1-1 have no CancelTransfer (nor its fault 9021).
-_TOO_NEW = {"GetAllQueuedTransfers": (CWMP_1_0,), "CancelTransfer": (CWMP_1_0, CWMP_1_1)}
 
 
 def _time(wall):
@@ -51,15 +47,18 @@ def _time(wall):
 class Queue:
     """The transfers in `store.state["transfers"]`; a timer of the daemon's loop (`deadline`,
     `tick`) that runs them one at a time through `worker` (a fetch.Worker) between sessions.
-    `reboot(reason)` restarts the device after a firmware upgrade; a command an earlier daemon
-    left running is waited for at most `timeout(hook name)` seconds from its start."""
+    `reboot(reason)` restarts the device after a firmware upgrade (False if it could not); a
+    command an earlier daemon left running is waited for at most `timeout(hook name)` seconds
+    from its start; `version()` is Device.DeviceInfo.SoftwareVersion as the device runs now."""
 
-    def __init__(self, store, worker, clock=time.time, reboot=None, timeout=lambda name: 600):
+    def __init__(self, store, worker, clock=time.time, reboot=None, timeout=lambda name: 600,
+                 version=lambda: None):
         self.store = store
         self.worker = worker
         self.clock = clock
         self.reboot = reboot
         self.timeout = timeout
+        self.version = version
         self.agent = None
         self._recovered = False
 
@@ -111,18 +110,23 @@ class Queue:
         if busy:
             raise CwmpFault(CANCEL_NOT_PERMITTED, "the transfer with CommandKey %r is %s" % (
                 key, "completed" if busy[0]["state"] == DONE else "in progress"))
+        where = [(self.items.index(r), r) for r in found]
         for r in found:
             self.items.remove(r)
+        if not self._save():   # after a power cut it would run all the same
+            for i, r in where:
+                self.items.insert(i, r)
+            raise CwmpFault(INTERNAL_ERROR, "the cancellation could not be saved to the state file")
+        for r in found:
             log.info("%s %d (CommandKey %r) cancelled by the ACS", r["kind"], r["id"], key)
-        self._save()
 
     # --- TransferComplete ------------------------------------------------------------------
 
     def requests(self):
         """TransferComplete requests for every finished transfer the ACS has not acknowledged."""
         return [CpeRequest("TransferComplete", transfer_complete(
-            r["key"], _tc_code(r), r["fault"][1], _time(r["start"]), _time(r["complete"])),
-            (_TOKEN, r["id"])) for r in self.items if r["state"] == DONE]
+            r["key"], r["fault"][0], r["fault"][1], _time(r["start"]), _time(r["complete"]),
+            upload=r["kind"] == "Upload"), (_TOKEN, r["id"])) for r in self.items if r["state"] == DONE]
 
     def acknowledged(self, token):
         """The ACS answered a TransferComplete: the transfer leaves the queue, its events too."""
@@ -177,9 +181,11 @@ class Queue:
                     log.info("%s %d was interrupted; it starts again", rec["kind"], rec["id"])
                     rec["state"], rec["due"] = QUEUED, wall
             elif state == APPLYING:
-                if rec.get("boot") is None or rec.get("boot") != self.store.state.get("boot_id"):
-                    log.info("the device booted while %s ran: taken as success", rec["hook"])
-                    self._finish(rec, 0, "")
+                # A firmware command that returned was followed by our reboot, which the
+                # agent counts as a boot even when only the daemon restarted.
+                if rec.get("boot") is None or rec.get("boot") != self.store.state.get("boot_id") \
+                        or rec.get("returned"):
+                    self._finish(rec, *self._after_boot(rec))
                 elif hooks.alive(rec.get("pid")):
                     log.info("%s, started before tr069client stopped, still runs; waiting for it",
                              rec["hook"])
@@ -203,6 +209,27 @@ class Queue:
                 self.worker.clean(keep=[r["id"] for r in self.items if r is not rec])
         return waiting
 
+    def _after_boot(self, rec):
+        """(fault code, sentence) of an applying transfer once the device has restarted."""
+        hook = rec["hook"]
+        if not (rec.get("launched") or rec.get("pid")):
+            return INTERNAL_ERROR, "the device restarted before %s started; nothing was installed" % hook
+        if hook != "firmware-command":
+            # Configuration commands may end in a reboot (sysupgrade -r ... && reboot).
+            log.info("the device restarted after %s started: taken as done", hook)
+            return 0, ""
+        now, want, before = self.version(), rec.get("expect_version"), rec.get("version")
+        how = "after %s returned" % hook if rec.get("returned") else "while %s ran" % hook
+        if want and now != want:
+            return TRANSFER_FAILURE, ("the device restarted %s but runs SoftwareVersion %r, not %r as "
+                                      "the upgrade descriptor says" % (how, now, want))
+        if not want and before and now == before:
+            # An image of the same version reads the same: its descriptor names the version.
+            return TRANSFER_FAILURE, ("the device restarted %s but still runs SoftwareVersion %r, as "
+                                      "before the upgrade: the new firmware did not take effect" % (how, now))
+        log.info("the device restarted %s and runs SoftwareVersion %r: the upgrade is done", how, now)
+        return 0, ""
+
     def _unknown(self, rec):
         self._finish(rec, INTERNAL_ERROR, "tr069client stopped while %s ran; its outcome is "
                      "unknown" % rec["hook"])
@@ -221,20 +248,33 @@ class Queue:
         try:
             files = self.worker.transfer(rec)
             if rec["kind"] == "Download":
-                rec.update(state=APPLYING, files=files, boot=self.store.state.get("boot_id"))
-                self._save()
+                self._launch(rec, files)
                 self.worker.apply(rec, files, started=lambda pgid: self._started(rec, pgid))
-                reboot = rec["hook"] == "firmware-command"
+                reboot = rec["hook"] == "firmware-command" and self.reboot is not None
+                if reboot:
+                    # The new image runs after a reboot, and whether it does decides the
+                    # TransferComplete, sent with 1 BOOT after it (TR-069 3.7.1.5).
+                    rec["returned"] = True
+                    self._save()
         except CwmpFault as f:
             self._finish(rec, f.code, f.message)
         else:
-            self._finish(rec, 0, "")
+            if not reboot:
+                self._finish(rec, 0, "")
         finally:
             self.worker.clean(keep=[r["id"] for r in self.items if r is not rec])
-        if reboot and self.reboot is not None and rec in self.items:
-            # The new image runs after a reboot; TransferComplete goes in the first session
-            # after it, with 1 BOOT (TR-069 3.7.1.5).
-            self.reboot("firmware upgrade (Download CommandKey %r)" % rec["key"])
+        if reboot and rec in self.items and not self.reboot(
+                "firmware upgrade (Download CommandKey %r)" % rec["key"]):
+            self._finish(rec, INTERNAL_ERROR, "firmware-command finished, but reboot-command failed: "
+                         "the new firmware does not run")
+
+    def _launch(self, rec, files):
+        """Record, before the command starts, that it is about to (see the module docstring)."""
+        rec.update(state=APPLYING, files=files, boot=self.store.state.get("boot_id"),
+                   launched=self.clock(), version=self.version())
+        if not self._save():
+            raise CwmpFault(INTERNAL_ERROR, "%s was not started: the state file cannot be written, "
+                            "so a restart could not tell whether it ran" % rec["hook"])
 
     def _finish(self, rec, code, message):
         if rec not in self.items:
@@ -261,24 +301,8 @@ class Queue:
         return list(self.items)
 
 
-def _tc_code(rec):
-    """The fault code as the ACS's CWMP version can carry it (the string keeps the detail)."""
-    code = rec["fault"][0]
-    if code in _TC_CODES.get(rec.get("ns"), _TC_CODES_LATEST):
-        return code
-    return TRANSFER_FAILURE if rec["kind"] == "Download" else UPLOAD_FAILURE
-
-
 # --- RPCs (TR-069 A.3.2.8, A.4.1.1, A.4.1.5, A.4.1.7, A.4.1.9) -------------------------------
-
-def _namespace(req):
-    return req.tag[1:].split("}", 1)[0] if req.tag.startswith("{") else None
-
-
-def _not_too_new(method, req):
-    ns = _namespace(req)
-    if ns in _TOO_NEW[method]:
-        raise CwmpFault(METHOD_NOT_SUPPORTED, "%s is not part of %s" % (method, ns))
+# Which namespace has which of them is namespaces.py's, checked by the session engine.
 
 
 def _arg(req, name, default=None, limit=256, strip=True):
@@ -307,7 +331,7 @@ def _request(req, kind):
             "password": _arg(req, "Password", "", 256, False),
             "size": _uint(req, "FileSize") if kind == "Download" else 0,
             "target": _arg(req, "TargetFileName", "", 256) if kind == "Download" else "",
-            "delay": _uint(req, "DelaySeconds"), "ns": _namespace(req)}
+            "delay": _uint(req, "DelaySeconds")}
 
 
 # The work happens after the session (Status 1), so both times are the unknown time.
@@ -332,18 +356,17 @@ def get_queued_transfers(ctx, req):
 
 
 def get_all_queued_transfers(ctx, req):
-    _not_too_new("GetAllQueuedTransfers", req)
     return array("TransferList", "cwmp:AllQueuedTransferStruct", [
         "<AllQueuedTransferStruct>%s%s%s%s%s%s</AllQueuedTransferStruct>" % (
             element("CommandKey", r["key"]), element("State", str(_STATE[r["state"]])),
             element("IsDownload", "true" if r["kind"] == "Download" else "false"),
-            element("FileType", r["file_type"]), element("FileSize", str(r["size"])),
+            element("FileType", namespaces.queued_file_type(ctx.ns, r["file_type"])),
+            element("FileSize", str(r["size"])),
             element("TargetFileName", r["target"]))
         for r in ctx.extra["transfers"].listing()])
 
 
 def cancel_transfer(ctx, req):
-    _not_too_new("CancelTransfer", req)
     ctx.extra["transfers"].cancel(_arg(req, "CommandKey", "", 32))
     return ""
 
@@ -361,7 +384,9 @@ def install(parts, store, cfg, reboot=None):
     """Plug the queue into the daemon's parts: RPCs, timer, agent hooks; returns the queue."""
     worker = fetch.Worker(cfg, ca_file=lambda: settings.get(parts.model, "ca-file") or None,
                           service=lambda: parts.service and parts.service())
-    queue = Queue(store, worker, reboot=reboot, timeout=lambda name: hooks.timeout(cfg, name))
+    version = "Device.DeviceInfo.SoftwareVersion"
+    queue = Queue(store, worker, reboot=reboot, timeout=lambda name: hooks.timeout(cfg, name),
+                  version=lambda: parts.model.poll([version]).get(version))
     parts.extra["transfers"] = queue
     parts.handlers.update(RPCS)
     parts.timers.append(queue)

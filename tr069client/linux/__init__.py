@@ -14,6 +14,23 @@ def providers(ident):
     """The Linux providers; `ident` is identity.resolve()'s dict (DeviceInfo identity)."""
     from . import clock, deviceinfo, dns, hosts, interfaces, processes, routing
     memory = {}   # what the network device scan keeps between sessions
-    return (deviceinfo.providers(ident) + [processes.provider(), clock.provider()]
-            + interfaces.providers(memory)
-            + [dns.provider(memory), hosts.provider(memory), routing.provider(memory)])
+    out = (deviceinfo.providers(ident) + [processes.provider(), clock.provider()]
+           + interfaces.providers(memory)
+           + [dns.provider(memory), hosts.provider(memory), routing.provider(memory)])
+    for p in out:
+        p.get = _once(p.get, p.prefix)
+    return out
+
+
+def _once(get, prefix):
+    # Read at most once per session (model.cache): a binding asks whether the OS has a
+    # row before the model reads the values, and a second read would see CPU and traffic
+    # counters a moment later.
+    key = ("linux.values", prefix)
+
+    def once(model):
+        got = model.cache.get(key)
+        if got is None:
+            got = model.cache[key] = get(model)
+        return got
+    return once

@@ -94,7 +94,8 @@ def _port(root, s, dev, mac, fdb):
         return dev
     if dev not in fdb:
         fdb[dev] = _bridge_fdb(root, dev)
-    return fdb[dev].get(mac)
+    port = fdb[dev].get(mac)
+    return port if port in s.devs else None   # a port that left since the scan: unknown
 
 
 def _bridge_fdb(root, bridge):

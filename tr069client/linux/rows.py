@@ -10,6 +10,7 @@ given to another key: new numbers come from the counter AddObject uses
 import time
 
 from .. import datatypes
+from ..provider import ProviderError
 
 # Keys of vanished rows remembered per table, so a row that comes back (a cable plugged
 # in again, a host that returns) keeps its number; older ones are forgotten.
@@ -49,6 +50,24 @@ def assign(model, table, keys, space="instances"):
             del known[k]
         model.store.dirty = True
     return out
+
+
+def present(model, table, provider):
+    """Instance numbers of the rows of `table` that the OS `provider` gives this session;
+    none when it fails (the model reports that failure)."""
+    key = ("rows.present", table)
+    got = model.cache.get(key)
+    if got is None:
+        try:
+            values = provider.get(model)
+        except ProviderError:
+            values = ()
+        got = model.cache[key] = set()
+        for path in values:
+            n = path[len(table):].partition(".")[0]
+            if path.startswith(table) and n.isdigit():
+                got.add(int(n))
+    return got
 
 
 def remember(model, table, key, n, space="instances"):

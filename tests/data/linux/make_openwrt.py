@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Write the hand-made OpenWrt sample root (tests/data/linux/openwrt): a DSA router with
-ports lan1, lan2 and wan on the conduit eth0, lan1 + lan2 + wlan0 bridged as br-lan, a
-DHCP lease on wan, two LAN hosts (one wired, one on Wi-Fi) and the WAN gateway.
+ports lan1, lan2 and wan on the conduit eth0, lan1 + lan2 + phy0-ap0 (the Wi-Fi access
+point, as 23.05 names it) bridged as br-lan, a DHCP lease on wan, two LAN hosts (one
+wired, one on Wi-Fi) and the WAN gateway.
 
     python3 tests/data/linux/make_openwrt.py [DIR]
 
@@ -26,8 +27,8 @@ DEVICES = {
              "br-lan", None),
     "wan": (5, 1, 0x1003, "up", 1500, "94:83:c4:00:00:02", ["device", "lower_eth0"], None, 1000),
     "br-lan": (6, 1, 0x1003, "up", 1500, "94:83:c4:00:00:01",
-               ["bridge", "lower_lan1", "lower_lan2", "lower_wlan0"], None, None),
-    "wlan0": (7, 1, 0x1003, "up", 1500, "94:83:c4:00:00:03", ["device", "phy80211"], "br-lan", None),
+               ["bridge", "lower_lan1", "lower_lan2", "lower_phy0-ap0"], None, None),
+    "phy0-ap0": (7, 1, 0x1003, "up", 1500, "94:83:c4:00:00:03", ["device", "phy80211"], "br-lan", None),
 }
 #        rx: bytes packets errs drop fifo frame compressed multicast | tx: bytes packets errs drop fifo colls carrier compressed
 NET_DEV = {
@@ -37,7 +38,7 @@ NET_DEV = {
     "lan2": (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
     "wan": (9753108642, 7300000, 5000000000, 10, 0, 0, 0, 120, 1111111111, 1888888, 0, 0, 0, 0, 0, 0),
     "br-lan": (120000000, 340000, 0, 0, 0, 0, 0, 4000, 980000000, 450000, 0, 0, 0, 0, 0, 0),
-    "wlan0": (5555555, 22222, 0, 0, 0, 0, 0, 10, 6666666, 33333, 0, 0, 0, 0, 0, 0),
+    "phy0-ap0": (5555555, 22222, 0, 0, 0, 0, 0, 10, 6666666, 33333, 0, 0, 0, 0, 0, 0),
 }
 # (ifindex, family, address, prefix length, IFA flags, preferred s, valid s)
 ADDRESSES = [
@@ -68,7 +69,7 @@ ARP = [
 ]
 # (MAC, port number, is local)
 FDB = [("aa:bb:cc:00:00:01", 1, 0), ("aa:bb:cc:00:00:02", 3, 0), ("94:83:c4:00:00:01", 1, 1)]
-PORTS = {"lan1": 1, "lan2": 2, "wlan0": 3}
+PORTS = {"lan1": 1, "lan2": 2, "phy0-ap0": 3}
 ROUTES = [  # iface, dest, gateway, flags, metric, mask (hex, little-endian like the kernel)
     ("wan", "00000000", "017100CB", "0003", 0, "00000000"),
     ("wan", "007100CB", "00000000", "0001", 0, "00FFFFFF"),
