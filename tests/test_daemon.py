@@ -55,7 +55,11 @@ def test_a_busy_port_is_retried_on_a_backing_off_timer_and_said_by_status(made, 
         d._sync_listener()
         assert d.listener is None and d._listener_deadline() == now[0] + d._listen_retry[1]
         waits.append(d._listen_retry[1])
+        now[0] += waits[-1]
     assert waits == [5, 10, 20, 40, 80, 160, 300, 300, 300]
+    now[0] -= 1
+    d._sync_listener()   # a settings change tries at once, before its time: the wait stays
+    assert d._listen_retry == (now[0] + 300, 300)
     status = d._on_control({"cmd": "status"})["status"]
     assert status["connection-requests"].endswith(":%d: address in use; trying again in 300 s" % port)
     assert status["connection-requests"].startswith("cannot listen on ")

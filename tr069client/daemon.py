@@ -325,11 +325,12 @@ class Daemon:
             try:
                 self.listener = listener.open_any(port, st["cr_path"], self._cr_credentials)
             except OSError as e:
-                # Tried again on a timer, backing off; said once until the reason changes,
-                # and shown by `status` meanwhile.
-                wait = _LISTEN_RETRY[0] if self._listen_retry is None else \
-                    min(self._listen_retry[1] * 2, _LISTEN_RETRY[1])
-                self._listen_retry = (time.monotonic() + wait, wait)
+                # Tried again on a timer, backing off (a try before its time, for a settings
+                # change, keeps the wait); said once until the reason changes, and by `status`.
+                now, last = time.monotonic(), self._listen_retry
+                wait = _LISTEN_RETRY[0] if last is None else \
+                    min(last[1] * 2, _LISTEN_RETRY[1]) if now >= last[0] else last[1]
+                self._listen_retry = (now + wait, wait)
                 if str(e) != self._listen_error:
                     self._listen_error = str(e)
                     log.error("cannot listen for connection requests: %s", e)
