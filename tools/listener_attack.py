@@ -7,10 +7,10 @@ nothing, and the attackers the tests use.
 
 It starts the real daemon (`python3 -m tr069client run`, from --code, default this checkout)
 against the lab ACS with a connection-request port, then runs five phases: idle, slowloris
-only, floods only, all at once, and after the attack (and, with --phases, "bodies": only
-the 10 MB bodies). In each, the lab ACS sends --requests
-GenieACS-style connection requests one after another (a GET without credentials, then Digest
-on the answer), each waiting for the session it asks for, while the attackers run:
+only, floods only, all at once, and after the attack ("bodies", only the 10 MB bodies, on
+request with --phases). In each, the lab ACS sends --requests GenieACS-style connection
+requests, one a second (a GET without credentials, then Digest on the answer), each waiting
+for the session it asks for, while the attackers run in child processes of their own:
 
   slowloris  --slowloris sockets from 127.0.0.2 that send half a request head and then a byte
              a second, reconnecting as soon as they are dropped;
@@ -20,7 +20,8 @@ on the answer), each waiting for the session it asks for, while the attackers ru
 
 Per phase: connection-request latency p50/p99 (ms, both round trips), how many were answered
 200/204 and led to a session, the daemon's peak VmRSS, its VmHWM, peak open fds, and the CPU
-seconds it used per minute of the phase.
+seconds it used per minute of the phase. The attackers go through hundreds of thousands of
+loopback connections a minute: do not run it beside tests that bind ports they picked.
 """
 
 import argparse
