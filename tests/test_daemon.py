@@ -40,3 +40,36 @@ def test_notification_polls_do_not_look_up_the_acs_name_each_time(made, monkeypa
     assert len(asked) == 1
     assert d.model.value("Device.ManagementServer.ConnectionRequestURL").startswith("http://127.0.0.1:")
 
+
+
+def test_a_busy_port_is_retried_on_a_backing_off_timer_and_said_by_status(made, monkeypatch):
+    busy = socket.socket()
+    busy.bind(("", 0))
+    busy.listen(1)
+    port = busy.getsockname()[1]
+    d = made(**{"cr-port": port, "cr-address": "127.0.0.1"})
+    now = [1000.0]
+    monkeypatch.setattr(daemon.time, "monotonic", lambda: now[0])
+    waits = []
+    for _ in range(9):
+        d._sync_listener()
+        assert d.listener is None and d._listener_deadline() == now[0] + d._listen_retry[1]
+        waits.append(d._listen_retry[1])
+        now[0] += waits[-1]
+    assert waits == [5, 10, 20, 40, 80, 160, 300, 300, 300]
+    now[0] -= 1
+    d._sync_listener()   # a settings change tries at once, before its time: the wait stays
+    assert d._listen_retry == (now[0] + 300, 300)
+    status = d._on_control({"cmd": "status"})["status"]
+    assert status["connection-requests"].endswith(":%d: address in use; trying again in 300 s" % port)
+    assert status["connection-requests"].startswith("cannot listen on ")
+    assert status["last-session-error"] == ""
+    now[0] += 299
+    d._service([], [])
+    assert d.listener is None   # not before its time
+    busy.close()
+    now[0] += 1
+    d._service([], [])
+    assert d.listener is not None and d.listener.port == port
+    assert d._listen_retry is None and d._listener_deadline() is None
+    assert d._on_control({"cmd": "status"})["status"]["connection-requests"].startswith("listening on ")

@@ -34,10 +34,12 @@ class Loop(object):
             self.turn()
         raise AssertionError("never happened: " + what)
 
-    def connect(self, host="127.0.0.1"):
-        conn = Conn(socket.create_connection((host, self.lst.port)))
+    def connect(self, host="127.0.0.1", source=None, wait=True):
+        conn = Conn(socket.create_connection((host, self.lst.port),
+                                             source_address=source and (source, 0)))
         self.conns.append(conn)
-        self.until(lambda: self.accepted(conn), "accept")
+        if wait:
+            self.until(lambda: self.accepted(conn), "accept")
         return conn
 
     def accepted(self, conn):
@@ -303,7 +305,7 @@ def test_keep_alive_gets_a_fresh_deadline_per_request(make):
     assert loop.lst.next_deadline() == T0 + 8.0
 
 
-def test_half_open_clients_beyond_the_cap_drop_the_oldest(make):
+def test_half_open_clients_beyond_the_cap_drop_the_longest_waiting(make):
     loop = make(max_clients=3)
     idle = [loop.connect() for _ in range(5)]
     assert len(loop.lst.readable()) == 1 + 3
@@ -315,26 +317,84 @@ def test_half_open_clients_beyond_the_cap_drop_the_oldest(make):
     assert len(loop.lst.readable()) == 1 + 3
 
 
-def test_flood_beyond_the_rate_limit_gets_503_and_events_stay_bounded(make, logged):
-    loop = make(rate=(5, 60.0))
-    conn = loop.connect()
-    client, (status, _) = digest_flow(loop, conn)  # 2 requests of the 5
+def test_ready_clients_are_read_before_new_connections_are_accepted(make):
+    """Issue 15.5: connections accepted first pushed out a client whose request had arrived."""
+    loop = make(max_clients=3)
+    acs = loop.connect()
+    acs.sock.sendall(b"GET /cr-3f9a1c HTTP/1.1\r\nHost: x\r\n\r\n")
+    newcomers = [loop.connect(wait=False) for _ in range(6)]  # in the backlog meanwhile
+    loop.until(acs.has_response, "the answer")
+    status, headers = acs.pop_response()
+    assert status == 401 and not acs.at_eof()
+    loop.until(lambda: all(c.at_eof() or loop.accepted(c) for c in newcomers), "accepts")
+    client = auth.Client("acs", "s3cret")
+    client.answer(headers["www-authenticate"])
+    # Its Digest answer is due: newcomers, not it, make room for more connections.
+    more = [loop.connect(wait=False) for _ in range(3)]
+    loop.until(lambda: all(c.at_eof() or loop.accepted(c) for c in more), "accepts")
+    assert loop.get(acs, authorization=client.header("GET", PATH))[0] == 200
+    assert loop.events == 1
+
+
+def test_over_the_cap_the_client_mid_digest_stays(make):
+    loop = make(max_clients=3)
+    acs = loop.connect()
+    status, headers = loop.get(acs)
+    assert status == 401
+    loop.now += 0.5  # the ACS's answer is on its way
+    others = [loop.connect() for _ in range(2)]
+    later = loop.connect()
+    assert loop.closed(others[0]) and not acs.at_eof()
+    client = auth.Client("acs", "s3cret")
+    client.answer(headers["www-authenticate"])
+    assert loop.get(acs, authorization=client.header("GET", PATH))[0] == 200
+    assert not later.at_eof()
+
+
+def test_over_the_cap_the_source_holding_most_clients_gives_one_up(make):
+    loop = make(max_clients=4)
+    acs = loop.connect()  # connected first: the longest waiting
+    attacker = [loop.connect(source="127.0.0.2") for _ in range(6)]
+    assert not acs.at_eof()
+    assert loop.closed(attacker[0]) and loop.closed(attacker[1]) and loop.closed(attacker[2])
+    _, (status, _) = digest_flow(loop, acs)
     assert status == 200
-    for _ in range(3):
-        assert loop.get(conn, authorization=client.header("GET", PATH))[0] == 200
-    assert loop.events == 4
-    status, headers = loop.get(conn, authorization=client.header("GET", PATH))
-    assert status == 503 and headers["connection"] == "close"
-    assert 1 <= int(headers["retry-after"]) <= 60
+
+
+def test_over_the_rate_limit_503_and_close_without_retry_after(make):
+    loop = make(rate=(2, 60.0))
+    for _ in range(2):
+        loop.lst.pending = False  # as the daemon says: no session asked for yet
+        _, (status, _) = digest_flow(loop, loop.connect())
+        assert status == 200
+    loop.lst.pending = False
+    conn = loop.connect()
+    _, (status, headers) = digest_flow(loop, conn)
+    assert status == 503 and headers["connection"] == "close" and "retry-after" not in headers
     assert loop.closed(conn)
-    for _ in range(20):  # authenticated or not, every request counts
-        status, _ = loop.get(loop.connect(), authorization=client.header("GET", PATH))
-        assert status == 503
-    assert loop.events == 4
-    assert logged.getvalue().count("rate limit") == 1
-    loop.now += 60.0
-    status, _ = loop.get(loop.connect(), authorization=client.header("GET", PATH))
-    assert status == 200 and loop.events == 5
+    loop.lst.pending = True  # TR-069 3.2.2: one more joins the session still to come
+    _, (status, _) = digest_flow(loop, loop.connect())
+    assert status == 200 and loop.events == 3
+
+
+def test_a_refused_request_is_closed_without_reading_its_body(make):
+    """Issue 15.6: after a 400 the listener read a 10 MB body to its end, 4 KB at a time."""
+    loop = make()
+    conn = loop.connect()
+    conn.sock.sendall(b"GET /cr-3f9a1c HTTP/1.1\r\nContent-Length: 10000000\r\n\r\n")
+    sent = 0
+    for _ in range(400):
+        try:
+            sent += conn.sock.send(b"x" * 65536)
+        except BlockingIOError:
+            pass
+        except OSError:  # reset: the listener closed with the body unread
+            break
+        loop.turn(0.01)
+        if len(loop.lst.readable()) == 1:
+            break
+    assert len(loop.lst.readable()) == 1 and loop.lst.writable() == []  # closed, not draining
+    assert sent < 10000000
 
 
 def test_a_scan_of_other_paths_does_not_use_up_the_acs_rate(make):

@@ -10,6 +10,7 @@ import time
 
 from . import agent as agent_mod
 from . import config, control, dhcp, exchange, identity, listener, log, settings, transport, wiring
+from .events import CONNECTION_REQUEST
 from .faults import CwmpFault
 from .store import Store, StoreError
 
@@ -17,6 +18,9 @@ MS = "Device.ManagementServer."
 # The longest select(): beyond some 290 years of timeout it overflows, and a wake-up an hour
 # costs nothing.
 _MAX_SLEEP = 3600.0
+# A listener that cannot open is tried again after 5 s, then after twice as long each time,
+# up to every 5 minutes.
+_LISTEN_RETRY = (5.0, 300.0)
 
 
 def _boot_id(root="/"):
@@ -49,7 +53,8 @@ class Daemon:
         self._nested = False     # serving the sockets from inside a session or device operation
         self._wake = None        # the read end of the signal pipe, while run() runs
         self.listener = None
-        self._listen_error = None
+        self._listen_error = None    # why the listener cannot open, a sentence
+        self._listen_retry = None    # (monotonic time of the next try, wait) while it cannot
         self._save_error = None
         self._acs_peer = None    # (ACS URL, what listener.resolve() found), once per session
         try:
@@ -213,8 +218,16 @@ class Daemon:
 
     def _service(self, r, w):
         now = time.monotonic()
+        if self.listener is None and self._listen_retry is not None \
+                and now >= self._listen_retry[0] and not self._nested:
+            self._sync_listener()
+            if self.listener is not None:
+                self._poll_notifications(now)   # the ACS learns the URL now (active notification)
         if self.listener is not None:
             self.listener.expire(now)
+            # TR-069 3.2.2: a request while a session it asked for is still to come joins it.
+            self.listener.pending = self.agent.extra_session if self.in_session else \
+                self.agent.events.has(CONNECTION_REQUEST)
             if self.listener.handle(r, w, now):
                 log.debug("connection request accepted%s", " (a session follows this one)" if self.in_session else "")
                 self.agent.connection_request(self.in_session)
@@ -232,14 +245,22 @@ class Daemon:
         return "the daemon is stopping" if self.stopping else None
 
     def _listener_deadline(self):
-        return self.listener.next_deadline() if self.listener is not None else None
+        if self.listener is not None:
+            return self.listener.next_deadline()
+        return self._listen_retry[0] if self._listen_retry is not None else None
+
+    def _listener_status(self, mono):
+        """The `connection-requests` line of `status`: where they are taken, or why not."""
+        if self.listener is not None:
+            return self.listener.describe()
+        if self._listen_error is not None:
+            return "%s; trying again in %d s" % (self._listen_error, max(1, round(self._listen_retry[0] - mono)))
+        return "off" if not settings.get(self.model, "enabled") else "off: HTTPConnectionRequestEnable is false"
 
     def _poll_interval(self):
         return max(1, int(self.settings_cfg.get("notification-poll-interval", 60)))
 
     def _poll_notifications(self, mono):
-        if self.listener is None:
-            self._sync_listener()
         self._update_cr_url()
         passive, active = self.agent.poll_notifications(mono)
         if passive or active:
@@ -334,17 +355,25 @@ class Daemon:
             try:
                 self.listener = listener.open_any(port, st["cr_path"], self._cr_credentials)
             except OSError as e:
-                # Tried again at every notification poll; said once until it changes.
-                error = "cannot listen for connection requests: %s" % e
-                if error != self._listen_error:
-                    st["last_error"] = self._listen_error = error
-                    log.error("%s", error)
+                # Tried again on a timer, backing off (a try before its time, for a settings
+                # change, keeps the wait); said once until the reason changes, and by `status`.
+                now, last = time.monotonic(), self._listen_retry
+                wait = _LISTEN_RETRY[0] if last is None else \
+                    min(last[1] * 2, _LISTEN_RETRY[1]) if now >= last[0] else last[1]
+                self._listen_retry = (now + wait, wait)
+                if str(e) != self._listen_error:
+                    self._listen_error = str(e)
+                    log.error("cannot listen for connection requests: %s", e)
                 return
-            self._listen_error = None
+            if self._listen_error is not None:
+                log.info("listening for connection requests on %s", self.listener.where())
+            self._listen_error = self._listen_retry = None
             self._update_cr_url()
-        elif not want and self.listener is not None:
-            self.listener.close()
-            self.listener = None
+        elif not want:
+            self._listen_error = self._listen_retry = None
+            if self.listener is not None:
+                self.listener.close()
+                self.listener = None
 
     def _cr_credentials(self):
         return (self.model.value(MS + "ConnectionRequestUsername", ""),
@@ -370,6 +399,7 @@ class Daemon:
             report = self.agent.report(time.monotonic(), time.time())
             report["session-in-progress"] = "since " + agent_mod.format_time(self._session_since) \
                 if self.in_session else ""
+            report["connection-requests"] = self._listener_status(time.monotonic())
             return {"ok": True, "status": report}
         if cmd == "get":
             try:

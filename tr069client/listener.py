@@ -3,29 +3,22 @@ as file descriptors in the daemon's select loop and counts Digest-authenticated 
 address the ACS reaches it on.
 
 A peer can never hold it: every accepted socket has a small input buffer and a deadline,
-the number of open sockets is capped (the oldest is dropped), and a global rate limit
-answers 503 beyond it. Nothing here blocks; the loop calls readable(), writable(),
-handle(), next_deadline() and expire().
+and the number of open sockets is capped (sockserver says which is dropped). What each
+request is answered is connreq's decision. Nothing here blocks; the loop calls readable(),
+writable(), handle(), next_deadline() and expire().
 """
 
-import collections
 import errno
-import math
-import re
 import socket
 import time
 
-from . import auth, log, sockserver
+from . import auth, connreq, sockserver
 
-REALM = "tr069client"
-_NONCE_TTL = 60.0  # a nonce is fresh this long; then 401 with stale=true
-_NONCES = 32  # bounded nonce table: the rate limit keeps fresh ones well below this
-_WARN_EVERY = 60.0  # one warning of a kind per minute: a port scan must not flood the log
-_ACCEPTS = 16  # accepts per handle() call, so a connect flood cannot starve the loop
-_HEAD_END = re.compile(rb"\r?\n\r?\n")
-_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
-            405: "Method Not Allowed", 431: "Request Header Fields Too Large",
-            503: "Service Unavailable"}
+_ACCEPTS = 64  # accepts per handle() call, so a connect flood cannot starve the loop
+# Pending connections the kernel holds for us: room for an attacker's hundreds of sockets
+# and the ACS's behind them (the kernel caps it at net.core.somaxconn).
+_BACKLOG = 1024
+_EXPECT = 1.0  # seconds a client that got a challenge is kept before others for its answer
 _WHY = {errno.EADDRINUSE: "address in use",
         errno.EADDRNOTAVAIL: "address not available on this host",
         errno.EACCES: "permission denied"}
@@ -71,53 +64,29 @@ def _bind(host, port, backlog):
     return sock
 
 
-def _path_of(target):
-    """The path of an origin-form or absolute-form request target, query dropped."""
-    if target.startswith(("http://", "https://")):
-        slash = target.find("/", target.index("//") + 2)
-        target = target[slash:] if slash >= 0 else "/"
-    return target.split("?", 1)[0]
-
-
-def _parse(head):
-    """(method, target, version, headers) of a request head, or None if malformed."""
-    lines = head.decode("latin-1").split("\n")
-    parts = lines[0].rstrip("\r").split(" ")
-    if len(parts) != 3 or parts[2] not in ("HTTP/1.0", "HTTP/1.1") or not parts[1]:
-        return None
-    headers = {}
-    for line in lines[1:]:
-        line = line.rstrip("\r")
-        name, sep, value = line.partition(":")
-        # RFC 7230 3.2.4: no whitespace before the colon, no obsolete line folding
-        if not sep or not name or name != name.strip() or line[0] in " \t":
-            return None
-        headers.setdefault(name.lower(), value.strip())
-    return parts[0], parts[1], parts[2], headers
-
-
 class Listener(sockserver.Server):
-    """Connection-request HTTP server; handle() returns how many valid requests arrived."""
+    """Connection-request HTTP server; handle() returns how many valid requests arrived.
+
+    The answers are connreq.Gate's; this class only moves bytes. Set `pending` before
+    handle() while a session asked for by an earlier request is still to come.
+    """
 
     _RECV_SIZE = 4096
     _LINGER = True  # an HTTP answer before unread input must not be lost to a RST
     _WHO = "connection request listener"
 
     def __init__(self, address="0.0.0.0", port=7547, path=None, credentials=None,
-                 clock=time.monotonic, max_clients=8, header_timeout=5.0, max_request=4096,
-                 rate=(20, 60.0)):
+                 clock=time.monotonic, max_clients=64, header_timeout=5.0, max_request=4096,
+                 rate=connreq.RATE, failures=connreq.FAILURES):
         self.path = path or "/" + auth.new_nonce()[:20]
         if not self.path.startswith("/"):
             raise ValueError("connection request path must start with '/': %r" % self.path)
         self.address = address or "0.0.0.0"
-        self._credentials = credentials or (lambda: ("", ""))
+        self.pending = False
+        self._gate = connreq.Gate(self.path, credentials or (lambda: ("", "")), rate, failures)
         self._max_request = max_request
-        self._rate = rate
-        self._hits = collections.deque(maxlen=max(1, rate[0])) if rate else None
-        self._nonces = {}  # nonce -> [issued at, highest nc seen], oldest first
-        self._warned = {}  # warning key -> [last logged at, suppressed since]
         self._events = 0
-        sockserver.Server.__init__(self, _bind(self.address, port, 16), max_clients,
+        sockserver.Server.__init__(self, _bind(self.address, port, _BACKLOG), max_clients,
                                    header_timeout, clock, _ACCEPTS)
         self.port = self._sock.getsockname()[1]
 
@@ -126,6 +95,17 @@ class Listener(sockserver.Server):
         if ":" in host and not host.startswith("["):
             host = "[%s]" % host.replace("%", "%25")  # RFC 6874: a zone id's % is escaped
         return "http://%s:%d%s" % (host, self.port, self.path)
+
+    def where(self):
+        """The address and port listened on, as an operator reads them."""
+        return _show(self.address, self.port)
+
+    def describe(self):
+        """A sentence for `status`: where requests are taken, and whether all are refused."""
+        if all(self._gate.credentials()):
+            return "listening on " + self.where()
+        return "listening on %s; refusing all: ConnectionRequestUsername/Password are not set" \
+            % self.where()
 
     def handle(self, readable, writable=(), now=None):
         """Serve what select() reported; the number of valid, authenticated requests."""
@@ -138,116 +118,35 @@ class Listener(sockserver.Server):
         self._serve(readable, now)
         return self._events
 
+    def _source_of(self, peer):
+        return connreq.source_of(peer)
+
     def _accept_error(self, exc, now):
         if exc.errno not in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
             return False  # e.g. ECONNABORTED: that peer is gone, try the next
-        self._warn("accept", now, "connection request listener cannot accept: %s", exc.strerror)
+        self._gate.warn("accept", now, "connection request listener cannot accept: %s",
+                        exc.strerror)
         return True
-
-    # -- HTTP --
 
     def _process(self, c, now):
         """Answer the complete requests in `c.inbuf`, one at a time (the next waits for `out`)."""
         while c.sock in self._clients and not c.out and not c.closing:
-            start = 0
-            while start < len(c.inbuf) and c.inbuf[start] in (10, 13):
-                start += 1  # RFC 7230 3.5: ignore empty lines before a request line
-            if start:
-                del c.inbuf[:start]
-            m = _HEAD_END.search(c.inbuf)
-            if m is None or m.start() > self._max_request:
-                if m is not None or len(c.inbuf) > self._max_request:
-                    self._reply(c, 431, close=True)
+            found = connreq.find_head(c.inbuf, self._max_request)
+            if found is None:
                 return
-            head = bytes(c.inbuf[:m.start()])
-            del c.inbuf[:m.end()]
+            if found is connreq.TOO_LARGE:
+                self._queue(c, connreq.reply(431, close=True), close=True)
+                return
+            head, size = found
+            del c.inbuf[:size]
             c.deadline = now + self._timeout  # keep-alive: a fresh deadline for the next one
-            self._request(c, head, now)
-
-    def _request(self, c, head, now):
-        parsed = _parse(head)
-        if parsed is None:
-            return self._reply(c, 400, close=True)
-        method, target, version, headers = parsed
-        tokens = [t.strip().lower() for t in headers.get("connection", "").split(",")]
-        keep = "keep-alive" in tokens if version == "HTTP/1.0" else "close" not in tokens
-        if "transfer-encoding" in headers or headers.get("content-length", "0") != "0":
-            return self._reply(c, 400, close=True)  # a connection request has no body
-        if not auth.equal(_path_of(target), self.path):
-            # Before the rate limit: a scan that misses the random path costs one small
-            # answer and leaves the rate to the ACS.
-            return self._reply(c, 404, close=True)
-        wait = self._limited(now)
-        if wait:
-            self._warn("rate", now, "connection requests over the rate limit (%d per %g s): "
-                       "answering 503", self._rate[0], self._rate[1])
-            return self._reply(c, 503, [("Retry-After", str(wait))], close=True)
-        if method != "GET":
-            return self._reply(c, 405, [("Allow", "GET")], close=True)
-        username, password = self._credentials()
-        if not username or not password:
-            # TR-069 3.2.2: never accept an unauthenticated connection request
-            self._warn("unset", now, "connection request refused: "
-                       "ConnectionRequestUsername/Password are not set")
-            return self._challenge(c, keep, now)
-        authorization = headers.get("authorization")
-        if authorization is None:
-            return self._challenge(c, keep, now)  # GenieACS's first try: no credentials
-        fields = auth.verify(authorization, "GET", target, username, password, realm=REALM)
-        if (fields is None or fields.get("qop") != "auth"
-                or fields.get("algorithm", "MD5").upper() != "MD5"):
-            log.debug("connection request from %s refused: wrong credentials or not Digest",
-                      c.peer)
-            return self._challenge(c, keep, now)
-        entry = self._nonces.get(fields["nonce"])
-        if entry is None or now - entry[0] > _NONCE_TTL:
-            return self._challenge(c, keep, now, stale=True)  # right password, old nonce
-        if fields["nc"] <= entry[1]:
-            log.debug("connection request from %s refused: replayed nonce count", c.peer)
-            return self._challenge(c, keep, now)
-        entry[1] = fields["nc"]
-        self._events += 1
-        log.debug("connection request from %s accepted", c.peer)
-        return self._reply(c, 200, close=not keep)
-
-    def _challenge(self, c, keep, now, stale=False):
-        nonce = auth.new_nonce()
-        while self._nonces and (len(self._nonces) >= _NONCES
-                                or now - next(iter(self._nonces.values()))[0] > _NONCE_TTL):
-            del self._nonces[next(iter(self._nonces))]
-        self._nonces[nonce] = [now, 0]
-        self._reply(c, 401, [("WWW-Authenticate", auth.challenge(REALM, nonce, stale=stale))],
-                    close=not keep)
-
-    def _reply(self, c, status, headers=(), close=False):
-        lines = ["HTTP/1.1 %d %s" % (status, _REASONS[status])]
-        lines.extend("%s: %s" % h for h in headers)
-        lines.append("Content-Length: 0")
-        if close:
-            lines.append("Connection: close")
-        self._queue(c, ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"), close)
-
-    def _limited(self, now):
-        """0 if one more request fits the rate limit (and count it), else seconds to wait."""
-        if self._hits is None:
-            return 0
-        count, window = self._rate
-        if len(self._hits) >= count and now - self._hits[0] < window:
-            return max(1, int(math.ceil(self._hits[0] + window - now)))
-        self._hits.append(now)
-        return 0
-
-    def _warn(self, key, now, fmt, *args):
-        state = self._warned.get(key)
-        if state is not None and now - state[0] < _WARN_EVERY:
-            state[1] += 1
-            return
-        if state is not None and state[1]:
-            fmt += " (%d more since the last report)"
-            args += (state[1],)
-        self._warned[key] = [now, 0]
-        log.warning(fmt, *args)
-
+            status, data, close = self._gate.answer(c.peer, head, now, self.pending)
+            if status == 200:
+                self._events += 1
+                self.pending = True  # the next one joins the session this one asks for
+            # GenieACS answers a challenge on the same connection, at once: keep it.
+            c.expect = now + _EXPECT if status == 401 and not close else None
+            self._queue(c, data, close)
 
 def resolve(url):
     """(family, address) of the ACS host of `url` for a UDP socket, or None."""

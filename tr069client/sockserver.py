@@ -11,31 +11,43 @@ import socket
 from . import log
 
 _REST = 1.0  # seconds the listening socket is left alone after accept() ran out of descriptors
+_DRAIN = 16384  # bytes read and discarded after a closing answer before closing anyway
 
 
 class Client(object):
     """One accepted socket: input and output buffers, deadline, and how it ends."""
 
-    __slots__ = ("sock", "peer", "inbuf", "out", "deadline", "closing", "draining", "eof")
+    __slots__ = ("sock", "peer", "source", "inbuf", "out", "deadline", "closing", "draining",
+                 "eof", "expect", "drained")
 
-    def __init__(self, sock, peer, deadline):
+    def __init__(self, sock, peer, deadline, source=None):
         self.sock, self.peer, self.deadline = sock, peer, deadline
+        self.source = peer if source is None else source  # whose share of the cap it uses
         self.inbuf, self.out = bytearray(), bytearray()
         self.closing = False  # close once `out` has left
-        self.draining = False  # write side shut; input is discarded until EOF or deadline
+        self.draining = False  # write side shut; a little input is discarded, then close
         self.eof = False  # the peer shut its write side
+        self.expect = None  # until when the peer's next request is due (kept before others)
+        self.drained = 0  # bytes discarded while draining
 
 
 class Server(object):
-    """Clients of one listening socket, oldest first; at most `max_clients`, the oldest dropped.
+    """Clients of one listening socket; at most `max_clients`.
+
+    Clients that select() found readable are read before new connections are accepted, and
+    a new connection is read at once. Over the cap, a client whose answer has left is
+    dropped first; else one of the source holding the most clients, the one that made the
+    least progress for the longest: waiting for a request (the longest waiting first) before
+    one whose next request is expected (Client.expect); never one with an answer to send.
 
     Hooks for subclasses:
       _process(c, now)        consume complete requests in c.inbuf, answer with _queue()
       _accept_error(exc, now) an accept() failed: True to free a descriptor and rest a
                               while, False to try the next pending connection
+      _source_of(peer)        who is behind a peer address, for shares of the cap
     Class attributes: _RECV_SIZE (bytes per recv), _LINGER (after a closing answer, shut
-    the write side and drain input instead of closing at once), _WHO (name for debug logs
-    of dropped clients; None logs nothing).
+    the write side and discard up to _DRAIN bytes of input before closing, so the answer
+    is not lost to a RST), _WHO (name for debug logs of dropped clients; None logs nothing).
     """
 
     _RECV_SIZE = 4096
@@ -49,6 +61,7 @@ class Server(object):
         self._clock = clock
         self._accepts = accepts or self._max_clients  # per call, so a flood cannot starve the loop
         self._clients = {}  # socket -> Client, oldest first
+        self._sources = {}  # Client.source -> how many clients it has
         # While out of descriptors a pending connection keeps the listening socket readable:
         # select() would return at once, for ever. It rests until then instead.
         self._resting_until = None
@@ -94,14 +107,14 @@ class Server(object):
     # -- for handle() --
 
     def _serve(self, readable, now):
-        """Accept on the listening socket and read the clients select() found readable."""
+        """Read the clients select() found readable, then accept on the listening socket: a
+        request already received is answered before a new connection can push it out."""
         for sock in readable:
-            if sock is self._sock:
-                self._accept(now)
-                continue
             c = self._clients.get(sock)
             if c is not None and not c.out:
                 self._read(c, now)
+        if self._sock is not None and self._sock in readable:
+            self._accept(now)
 
     def _flush(self, c, now):
         """Send what `c` has due, then take its next request if that emptied `out`."""
@@ -130,18 +143,47 @@ class Server(object):
                 self._resting_until = now + _REST
                 return
             sock.setblocking(False)
-            while len(self._clients) >= self._max_clients:
-                oldest = next(iter(self._clients.values()))
-                self._note("too many clients, dropping %s", oldest)
-                self._drop(oldest)
+            if len(self._clients) >= self._max_clients:
+                victim = self._victim(now)
+                if victim is None:  # every client has an answer on its way
+                    sock.close()
+                    continue
+                self._note("too many clients, dropping %s", victim)
+                self._drop(victim)
             peer = addr[0] if isinstance(addr, tuple) else addr
-            self._clients[sock] = Client(sock, peer, now + self._timeout)
+            c = Client(sock, peer, now + self._timeout, self._source_of(peer))
+            self._clients[sock] = c
+            self._sources[c.source] = self._sources.get(c.source, 0) + 1
+            self._read(c, now)  # a request sent with the connection is answered now
+
+    def _victim(self, now):
+        """The client to drop for a new one, or None if none may be."""
+        best, best_key = None, None
+        for c in self._clients.values():
+            if c.out:
+                continue
+            if c.draining:
+                key = (0, c.deadline)
+            else:
+                key = (1, -self._sources.get(c.source, 1),
+                       c.expect is not None and c.expect > now, c.deadline, len(c.inbuf))
+            if best_key is None or key < best_key:
+                best, best_key = c, key
+        return best
 
     def _accept_error(self, exc, now):
         return True
 
+    def _source_of(self, peer):
+        return peer
+
     def _drop(self, c):
-        self._clients.pop(c.sock, None)
+        if self._clients.pop(c.sock, None) is not None:
+            left = self._sources.get(c.source, 1) - 1
+            if left > 0:
+                self._sources[c.source] = left
+            else:
+                self._sources.pop(c.source, None)
         c.sock.close()
 
     def _note(self, fmt, c):
@@ -163,9 +205,12 @@ class Server(object):
         if data is None:
             return
         if c.draining:
-            if not data:
+            # Input after our last answer is discarded, but only a little: a peer sending
+            # megabytes after a refusal must not cost a CPU.
+            c.drained += len(data)
+            if not data or c.drained >= _DRAIN:
                 self._drop(c)
-            return  # input after our last answer is discarded
+            return
         if not data:
             c.eof = True
         c.inbuf += data
@@ -187,13 +232,14 @@ class Server(object):
                 self._drop(c)
                 return
             # Closing with unread input would send a RST that can destroy our answer in
-            # flight; shut the write side and discard input until EOF or the deadline.
+            # flight; shut the write side and discard a little input first.
             try:
                 c.sock.shutdown(socket.SHUT_WR)
             except OSError:
                 self._drop(c)
                 return
             c.draining = True
+            c.inbuf = bytearray()
 
     def _process(self, c, now):
         raise NotImplementedError
