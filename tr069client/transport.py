@@ -250,11 +250,14 @@ class Session(object):
         """The URL in use, after redirects (without any user:password@)."""
         return self._peer.url
 
-    def post(self, body, soap_action="", name="request"):
+    def post(self, body, soap_action="", name="request", reader=None):
         """POST a SOAP body (bytes or list of bytes); soap_action None sends the empty POST.
         `name` says what it is ("Inform", ...) in error sentences.
 
-        Returns (status, headers as a dict with lower-case names, body bytes).
+        Returns (status, headers as a dict with lower-case names, body bytes). With `reader`
+        (a soap.Reader), the body goes to `reader.feed()` as it arrives, at most
+        `reader.limit` bytes, and b"" is returned; an exception from feed() closes the
+        connection, the rest of the body unread, and propagates.
         """
         peer, parts = self._peer, []
         if soap_action is None:
@@ -284,8 +287,10 @@ class Session(object):
                 raise SlowExchange("session deadline passed")
             self._posts += 1
             resp = peer.request("POST", send, headers)
-            _stream(resp, MAX_BODY, lambda piece: parts.append(bytes(piece)),
-                    "ACS response larger than %d MiB (%s)" % (MAX_BODY >> 20, peer.url))
+            limit = MAX_BODY if reader is None else reader.limit
+            _stream(resp, limit, (lambda piece: parts.append(bytes(piece))) if reader is None else reader.feed,
+                    "ACS response larger than %s (%s)" % ("%d MiB" % (limit >> 20) if limit >= 1 << 20
+                                                          else "%d bytes" % limit, peer.url))
         except Exception as e:
             peer.close()
             if bounded and isinstance(e, SlowExchange):
