@@ -7,6 +7,7 @@
     anything unusable from the ACS --> DONE (failed, `error` says why)
 """
 
+import itertools
 from collections import namedtuple
 
 from . import log, namespaces, soap
@@ -179,8 +180,9 @@ class Session:
                 raise CwmpFault(RESOURCES_EXCEEDED, "%s refused: a message %s" % (msg.method, msg.refused))
             self.ctx.ns = ns
             inner = handler(self.ctx, msg.elem)
-            body = ["<cwmp:%sResponse>" % msg.method] + (inner if isinstance(inner, list) else [inner]) \
-                + ["</cwmp:%sResponse>" % msg.method]
+            # A large answer's parts are made as soap.envelope() writes it (see rpcs).
+            body = itertools.chain(("<cwmp:%sResponse>" % msg.method,), (inner,) if isinstance(inner, str)
+                                   else inner, ("</cwmp:%sResponse>" % msg.method,))
         except CwmpFault as f:
             log.info("answering %s with fault %d: %s", msg.method, f.code, f.message)
             body = [soap.fault(namespaces.fault_code(ns, f.code), f.message,

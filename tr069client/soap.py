@@ -1,5 +1,6 @@
 """SOAP envelopes for CWMP: parse what an ACS sends, emit the conservative form; no I/O."""
 
+import itertools
 import re
 from collections import namedtuple
 from xml.etree.ElementTree import ParseError
@@ -225,9 +226,12 @@ def array(name, item_type, items):
     return "".join(array_parts(name, item_type, items))
 
 
-def array_parts(name, item_type, items):
-    """array() as a list of parts, so a large response is never one string in memory."""
-    return ['<%s SOAP-ENC:arrayType="%s[%d]">' % (name, item_type, len(items))] + items + ["</%s>" % name]
+def array_parts(name, item_type, items, count=None):
+    """array() as an iterator of parts (`items` may be a generator: `count` then says how
+    many), made as the envelope is written: a large response is never one string, nor a list
+    of them, in memory."""
+    head = '<%s SOAP-ENC:arrayType="%s[%d]">' % (name, item_type, len(items) if count is None else count)
+    return itertools.chain((head,), items, ("</%s>" % name,))
 
 
 def value_struct(name, value, xsd_type):
