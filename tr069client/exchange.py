@@ -31,10 +31,12 @@ def run(session, http, between=None):
                 except (TransportError, soap.OverBudget) as e:
                     session.abort(str(e))
                     break
+                body = None   # sent: a large answer of ours is not kept while the next is read
                 if reader.raw is not None:
                     _trace("ACS -> CPE HTTP %d" % status, reader.raw)
                 step = "handling the ACS's message"
                 session.receive(status, headers, reader)
+                reader = None   # nor the ACS's message while the answer to it is written
             except Exception as e:  # noqa: B902 - see the docstring
                 log.error("internal error in the session: %s", _traceback())
                 session.abort("internal error while %s (%s: %s); see the log"
