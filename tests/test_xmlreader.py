@@ -13,7 +13,8 @@ from defusedxml import DTDForbidden
 from tr069client import xmlreader
 from tr069client.xmlreader import Limits, OverBudget
 
-SMALL = Limits(size=8192, elements=40, depth=6, attributes=4, namespaces=3, tag=200, text=300, names=12)
+SMALL = Limits(size=8192, elements=40, depth=6, attributes=4, namespaces=3, tag=200, text=300, names=12,
+               tree=1 << 20)
 
 
 def feed(data, piece=64, limits=SMALL):
@@ -75,6 +76,22 @@ def test_deep_nesting_is_refused_at_the_first_element_too_deep(piece):
 def test_too_many_elements_are_refused_as_they_arrive():
     msg, at = refused(b"<r>" + b"<a/>" * 100000)
     assert msg == "with more than 40 elements" and at <= 200
+    for other in (b"<!---->", b"<?p?>", b"<![CDATA[]]>"):
+        msg, at = refused(b"<r>" + other * 100000)
+        assert msg == "with more than 40 comments, instructions and CDATA sections" and at <= 600
+
+
+def test_the_memory_the_tree_takes_is_counted_as_it_grows():
+    limits = SMALL._replace(size=1 << 20, elements=100000, tree=96 << 10)
+    # Attributes of 2 characters: an element of 40 bytes of XML takes about 600 of memory.
+    wide = b"<a" + b"".join(b' b%d="v%d"' % (i, i) for i in range(4)) + b"/>"
+    msg, at = refused(b"<r>" + wide * 10000, 64, limits)
+    assert msg == "needing over 96 KiB of memory" and at < (96 << 10) / 10
+    # Text beyond ASCII may take 4 bytes a character.
+    msg, at = refused(b"<r>" + b"<a>%s</a>" % ("\u20ac" * 100).encode() * 10000, 64, limits)
+    assert msg == "needing over 96 KiB of memory" and at < 96 << 10
+    # What is shared costs nothing: single characters, and indentation.
+    assert whole(b"<r>" + b"<a>x</a>\n  " * 1000 + b"</r>", 64, limits).tag == "r"
 
 
 def test_long_text_is_refused_as_it_arrives_in_text_and_in_cdata():

@@ -16,13 +16,13 @@ CWMP_NAMESPACES = ("urn:dslforum-org:cwmp-1-0", "urn:dslforum-org:cwmp-1-1",
 DEFAULT_NS = CWMP_NAMESPACES[0]
 
 # What an ACS message may hold, with room over the largest a real ACS sends: a
-# GetParameterValues of 16,384 names (rpcs._MAX_NAMES; 0.7-1.3 MB, 16,400 elements) or a
-# SetParameterValues of 5,000 values (0.7 MB, 15,000 elements), an Envelope tag of well under
-# 1 KiB with its half-dozen namespaces, depth 7 (SetParameterAttributes' AccessList), values
-# and URLs of at most a few KiB. Within these a message costs at most a few MB of tree (an
-# element is about 80 bytes and its text 50 more); each is checked as the bytes arrive.
+# GetParameterValues of 16,384 names (rpcs._MAX_NAMES; 0.7-1.3 MB, 16,400 elements, a tree
+# of 2.8 MB) or a SetParameterValues of 5,000 values (0.7 MB, 15,000 elements, 3.7 MB of
+# tree), an Envelope tag of well under 1 KiB with its half-dozen namespaces, depth 7
+# (SetParameterAttributes' AccessList), values of up to 65,535 characters (TR-181's longest
+# strings), URLs of a few KiB. Each is checked as the bytes arrive.
 LIMITS = xmlreader.Limits(size=2 << 20, elements=20000, depth=32, attributes=64, namespaces=32,
-                          tag=8 << 10, text=64 << 10, names=256)
+                          tag=8 << 10, text=64 << 10, names=256, tree=4 << 20)
 
 # ns: the cwmp namespace the ACS used (None if it used none); elem: the RPC element;
 # refused: None, or why a request was not read to its end (it is answered with fault 9004).

@@ -18,10 +18,14 @@ from defusedxml.ElementTree import DefusedXMLParser
 # size: bytes of the whole document; elements: how many; depth: elements open at once;
 # attributes, namespaces (declarations): on one element; tag: bytes of one tag, comment or
 # processing instruction (so of one attribute too); text: characters between two tags;
-# names: distinct element and attribute names ({namespace}local, 512 characters at most).
-Limits = namedtuple("Limits", "size elements depth attributes namespaces tag text names")
+# names: distinct element and attribute names ({namespace}local, 512 characters at most);
+# tree: bytes of memory the tree takes, as _Builder estimates them.
+Limits = namedtuple("Limits", "size elements depth attributes namespaces tag text names tree")
 
 _NAME_CHARS = 512
+# What the parts of a tree cost (CPython 3.11, x86-64, measured): an Element and its place
+# in its parent; an attribute dict, and each entry in it. A str: see _chars().
+_ELEMENT, _ATTRIBUTES, _ATTRIBUTE = 80, 250, 25
 # GenieACS puts Download URLs into the XML unescaped ("?a=1&b=2"): such a "&" becomes "&amp;".
 _BARE_AMP = re.compile(rb"&(?!(?:amp|lt|gt|quot|apos|#[0-9]+|#x[0-9a-fA-F]+);)")
 _LONGEST_REF = 16       # bytes an entity or character reference cut by a piece may still need
@@ -43,6 +47,14 @@ def size(n):
     return "%d bytes" % n
 
 
+def _span(spans, start, end, kept):
+    """Add [start, end) to `spans`, into the last one if nothing before `kept` parts them."""
+    if spans and spans[-1][1] >= kept:
+        spans[-1] = (spans[-1][0], end)
+    else:
+        spans.append((start, end))
+
+
 class _Scanner:
     """Finds, in the bytes as they arrive, the part expat may take now: whole tags, comments
     and processing instructions within `limits.tag`, the text before them (a reference cut
@@ -53,6 +65,7 @@ class _Scanner:
         self.carry = b""      # an unfinished token, kept for the next piece
         self.failure = None   # the OverBudget or DTDForbidden that stopped the scan
         self._cdata = False   # inside <![CDATA[ ... ]]>
+        self._others = 0      # comments, processing instructions and CDATA sections
         # Text without "&" and tags without attributes, comments or instructions: most of a
         # message, passed over 256 at a time (the regex engine keeps a frame for each).
         self._plain = re.compile(rb"(?:[^<&]*<[^<>\"'!?]{0,%d}>){0,256}" % (limits.tag - 2))
@@ -61,7 +74,9 @@ class _Scanner:
         """What expat may take of the carried bytes and `data`, bare "&" repaired; up to the
         token that passed a budget, if one did (`failure` then says which)."""
         buf = self.carry + data if self.carry else data
-        n, pos, bare = len(buf), 0, []
+        # bare: spans to repair, merged while no comment, instruction or CDATA (which keep
+        # their "&") lies between, before `kept`.
+        n, pos, bare, kept = len(buf), 0, [], 0
         try:
             while pos < n:
                 if self._cdata:
@@ -69,7 +84,7 @@ class _Scanner:
                     if end < 0:
                         pos = max(pos, n - 2)   # "]]" may end this piece
                         break
-                    pos, self._cdata = end + 3, False
+                    pos, self._cdata, kept = end + 3, False, end + 3
                     continue
                 pos = self._plain.match(buf, pos).end()
                 lt = buf.find(b"<", pos)
@@ -79,7 +94,7 @@ class _Scanner:
                     if amp >= 0 and lt < 0 and stop - amp < _LONGEST_REF and buf.find(b";", amp, stop) < 0:
                         stop = amp   # "&am" may become "&amp;" with the next piece
                     if amp >= 0 and _BARE_AMP.search(buf, pos, stop):
-                        bare.append((pos, stop))
+                        _span(bare, pos, stop, kept)
                     pos = stop
                     if lt < 0:
                         break
@@ -87,8 +102,10 @@ class _Scanner:
                 end = self._markup(buf, pos, n)
                 if end < 0:
                     break
-                if buf[pos + 1] not in b"!?" and _BARE_AMP.search(buf, pos, end):   # in attributes
-                    bare.append((pos, end))
+                if buf[pos + 1] in b"!?":
+                    kept = end
+                elif _BARE_AMP.search(buf, pos, end):   # in attributes
+                    _span(bare, pos, end, kept)
                 pos = end
         except (OverBudget, DTDForbidden) as e:
             self.failure = e
@@ -97,7 +114,12 @@ class _Scanner:
             return buf[:pos]
         out, last = [], 0
         for start, end in bare:
-            out += [buf[last:start], _BARE_AMP.sub(b"&amp;", buf[start:end])]
+            out.append(buf[last:start])
+            while start < end:   # some 8 KiB at a time (re.sub lists its pieces), cut at a tag
+                cut = buf.find(b"<", start + 8192, end)
+                cut = end if cut < 0 else cut
+                out.append(_BARE_AMP.sub(b"&amp;", buf[start:cut]))
+                start = cut
             last = end
         out.append(buf[last:pos])
         return b"".join(out)
@@ -109,12 +131,12 @@ class _Scanner:
             close = b"?>" if head[:2] == b"<?" else b"-->"
             end = buf.find(close, pos + 2, pos + self.limits.tag + 1)
             if end >= 0:
-                return end + len(close)
+                return self._other(end + len(close))
             return self._unfinished(n - pos, "a comment or processing instruction")
         if head[:2] == b"<!":
             if head == _CDATA:
                 self._cdata = True
-                return pos + len(_CDATA)
+                return self._other(pos + len(_CDATA))
             if len(head) < len(_CDATA) and (_CDATA.startswith(head) or b"<!--".startswith(head)):
                 return -1
             raise DTDForbidden(None, None, None)   # <!DOCTYPE, <!ENTITY: defusedxml's refusal
@@ -141,15 +163,31 @@ class _Scanner:
             raise OverBudget("with more than %d namespace declarations on one element" % limits.namespaces)
         return j + 1
 
+    def _other(self, end):
+        # Not elements, but each costs as much CPU: a message of nothing but "<!---->".
+        self._others += 1
+        if self._others > self.limits.elements:
+            raise OverBudget("with more than %d comments, instructions and CDATA sections"
+                             % self.limits.elements)
+        return end
+
     def _unfinished(self, length, what):
         if length > self.limits.tag:
             raise OverBudget("with %s of over %s" % (what, size(self.limits.tag)))
         return -1
 
 
+def _chars(text):
+    """The memory of a str like `text`: 49 bytes, then 1 a character (4 for all but ASCII,
+    the most a character may take); a character below 256 alone is shared, free."""
+    n = len(text)
+    return 0 if n == 1 and text <= "\xff" else 49 + (n if text.isascii() else 4 * n)
+
+
 class _Builder:
-    """The tree, as C Elements, built as expat reports it: counts elements, depth, text and
-    distinct names, and shares runs of whitespace (a pretty-printed message's indentation)."""
+    """The tree, as C Elements, built as expat reports it: counts elements, depth, text,
+    distinct names and the memory it takes (an element with 64 attributes costs 5 KB for
+    600 bytes of XML), and shares runs of whitespace (a pretty-printed message's indentation)."""
 
     def __init__(self, limits):
         self.limits = limits
@@ -157,7 +195,7 @@ class _Builder:
         self._tree = TreeBuilder()
         self._names = set()
         self._blanks = {}
-        self._elements = self._depth = self._text = 0
+        self._elements = self._depth = self._text = self._memory = 0
 
     def start(self, tag, attrib):
         limits = self.limits
@@ -175,6 +213,10 @@ class _Builder:
                 if len(name) > _NAME_CHARS:
                     raise OverBudget("with a name of over %d characters" % _NAME_CHARS)
                 self._names.add(name)
+        cost = _ELEMENT
+        if attrib:
+            cost += _ATTRIBUTES + _ATTRIBUTE * len(attrib) + sum(map(_chars, attrib.values()))
+        self._spend(cost)
         elem = self._tree.start(tag, attrib)
         if self.root is None:
             self.root = elem
@@ -189,13 +231,17 @@ class _Builder:
         self._text += len(text)
         if self._text > self.limits.text:
             raise OverBudget("with a text of over %d characters" % self.limits.text)
-        if len(text) <= 64 and text.isspace():
-            shared = self._blanks.get(text)
-            if shared is not None:
-                text = shared
-            elif len(self._blanks) < 256:
+        shared = self._blanks.get(text) if len(text) <= 64 and text.isspace() else None
+        if shared is None:
+            if len(text) <= 64 and len(self._blanks) < 256 and text.isspace():
                 self._blanks[text] = text
-        self._tree.data(text)
+            self._spend(_chars(text))
+        self._tree.data(shared or text)
+
+    def _spend(self, cost):
+        self._memory += cost
+        if self._memory > self.limits.tree:
+            raise OverBudget("needing over %s of memory" % size(self.limits.tree))
 
     def close(self):
         return self._tree.close()
