@@ -306,7 +306,7 @@ def test_a_reader_takes_the_body_as_it_arrives_and_its_refusal_closes_the_connec
     t = transport.Session(server.url())
     reader = soap.Reader()
     assert fails("too-large", t.post, b"length", reader=reader) == \
-        "ACS response larger than 2 MiB (%s)" % server.url()
+        "ACS sent a message of over 2 MiB (%s)" % server.url()
     assert reader.empty   # refused by its Content-Length: not a byte read
 
 

@@ -76,6 +76,7 @@ class Reader:
     def __init__(self, limits=LIMITS, keep=False):
         self._xml = xmlreader.Reader(limits)
         self.limit = limits.size
+        self.too_large = "ACS sent a message of over %s" % xmlreader.size(limits.size)
         self.empty = True
         self.raw = [] if keep else None
         self._error = None     # the SoapError that makes the message unusable
@@ -116,9 +117,9 @@ class Reader:
 
 def read(body, limits=LIMITS):
     """A Reader fed all of `body`; OverBudget as Reader.feed() raises it."""
-    if len(body) > limits.size:
-        raise OverBudget("ACS sent a message of over %s" % xmlreader.size(limits.size))
     reader = Reader(limits)
+    if len(body) > reader.limit:
+        raise OverBudget(reader.too_large)
     for i in range(0, len(body), 65536):
         reader.feed(body[i:i + 65536])
     return reader

@@ -255,9 +255,10 @@ class Session(object):
         `name` says what it is ("Inform", ...) in error sentences.
 
         Returns (status, headers as a dict with lower-case names, body bytes). With `reader`
-        (a soap.Reader), the body goes to `reader.feed()` as it arrives, at most
-        `reader.limit` bytes, and b"" is returned; an exception from feed() closes the
-        connection, the rest of the body unread, and propagates.
+        (a soap.Reader), the body goes to `reader.feed()` as it arrives, and b"" is returned;
+        past `reader.limit` bytes (by Content-Length, or as they arrive) the exchange fails
+        with `reader.too_large`. Then, or if feed() raises, the connection is closed, the
+        rest of the body unread.
         """
         peer, parts = self._peer, []
         if soap_action is None:
@@ -287,10 +288,11 @@ class Session(object):
                 raise SlowExchange("session deadline passed")
             self._posts += 1
             resp = peer.request("POST", send, headers)
-            limit = MAX_BODY if reader is None else reader.limit
-            _stream(resp, limit, (lambda piece: parts.append(bytes(piece))) if reader is None else reader.feed,
-                    "ACS response larger than %s (%s)" % ("%d MiB" % (limit >> 20) if limit >= 1 << 20
-                                                          else "%d bytes" % limit, peer.url))
+            if reader is None:
+                _stream(resp, MAX_BODY, lambda piece: parts.append(bytes(piece)),
+                        "ACS response larger than %d MiB (%s)" % (MAX_BODY >> 20, peer.url))
+            else:
+                _stream(resp, reader.limit, reader.feed, "%s (%s)" % (reader.too_large, peer.url))
         except Exception as e:
             peer.close()
             if bounded and isinstance(e, SlowExchange):
