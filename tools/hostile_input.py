@@ -7,13 +7,16 @@ small scripted ACS in this file; once it is idle, `tr069client inform` asks for 
 session, and the ACS answers its empty POST with the case's body (with a Content-Length,
 chunked, or ended by closing the connection). Printed per case: VmHWM after the session
 over VmHWM when idle (/proc/PID/status), the CPU time of the session (utime + stime from
-/proc/PID/stat), how many bytes of the body the daemon took before the ACS could send no
-more, and what the daemon answered (the CPE's next POST) or logged (the session line).
+/proc/PID/stat), how much of the body left the ACS before the daemon closed the connection
+or took it all (loopback buffers hold a few MB), and what the daemon answered (the CPE's
+next POST) or logged (the session line).
 
     python3 tools/hostile_input.py [--tree DIR] [--python PY] [--only NAME ...] [--list]
 
---tree: the source tree whose tr069client runs (default: this one); --python: the
-interpreter of the daemon (it needs defusedxml importable; the tool links only that).
+--tree: the source tree whose tr069client runs (default: this one; its modules are
+compiled first, into its __pycache__, so that no daemon compiles them: to measure another
+commit, `git archive` it into a folder); --python: the interpreter of the daemon (it needs
+defusedxml importable; the daemon sees only that of its site packages).
 """
 
 import argparse

@@ -231,12 +231,15 @@ class _Builder:
         self._text += len(text)
         if self._text > self.limits.text:
             raise OverBudget("with a text of over %d characters" % self.limits.text)
-        shared = self._blanks.get(text) if len(text) <= 64 and text.isspace() else None
-        if shared is None:
-            if len(text) <= 64 and len(self._blanks) < 256 and text.isspace():
+        blank = len(text) <= 64 and text.isspace()
+        shared = self._blanks.get(text) if blank else None
+        if shared is not None:
+            text = shared
+        else:
+            if blank and len(self._blanks) < 256:
                 self._blanks[text] = text
             self._spend(_chars(text))
-        self._tree.data(shared or text)
+        self._tree.data(text)
 
     def _spend(self, cost):
         self._memory += cost
