@@ -78,7 +78,8 @@ def test_each_post_is_named_for_the_transport_s_error_sentences():
 
 def test_a_message_over_a_budget_ends_the_session_where_the_transport_reads_it():
     status, headers, body = genieacs(INFORM_RESPONSE)
-    wide = body.replace("<soap-env:Envelope ", "<soap-env:Envelope%s " % "".join(' a%d="1"' % i for i in range(99)))
+    attrs = "".join(' a%d="1"' % i for i in range(99))
+    wide = body.replace("<soap-env:Envelope ", "<soap-env:Envelope%s " % attrs)
     http = FakeHttp((status, headers, body.encode()), (200, {}, wide.encode()))
     s = exchange.run(make_session(), http)
     assert not s.ok and s.informed and http.closed

@@ -79,7 +79,8 @@ def test_a_request_over_a_budget_is_known_by_its_method_and_id_and_its_rest_only
 def test_a_message_over_a_budget_before_its_request_began_ends_at_once(where):
     attrs = "".join(' a%d="1"' % i for i in range(10))
     if where == "envelope":
-        body = genieacs("<cwmp:GetRPCMethods/>")[2].replace("<soap-env:Envelope ", "<soap-env:Envelope%s " % attrs)
+        body = genieacs("<cwmp:GetRPCMethods/>")[2].replace("<soap-env:Envelope ",
+                                                            "<soap-env:Envelope%s " % attrs)
     elif where == "header":
         body = genieacs("<cwmp:GetRPCMethods/>")[2].replace("</cwmp:ID>", "</cwmp:ID><x%s/>" % attrs)
     else:

@@ -166,4 +166,5 @@ def test_a_failed_reader_only_counts_what_follows():
 
 
 def test_size_says_budgets_as_an_operator_reads_them():
-    assert [xmlreader.size(n) for n in (2 << 20, 8 << 10, 300, 1536)] == ["2 MiB", "8 KiB", "300 bytes", "1536 bytes"]
+    assert [xmlreader.size(n) for n in (2 << 20, 8 << 10, 300, 1536)] == \
+        ["2 MiB", "8 KiB", "300 bytes", "1536 bytes"]

@@ -247,7 +247,8 @@ def _describe(body):
         return "Fault %s: %s" % (code, msg.group(1) if msg else "")
     n = re.search(r"arrayType=\"[^\"]*\[(\d+)\]", text)
     status = re.search(r"<Status>(\d)</Status>", text)
-    return method + (" (%s entries)" % n.group(1) if n else "") + (" Status %s" % status.group(1) if status else "")
+    return (method + (" (%s entries)" % n.group(1) if n else "")
+            + (" Status %s" % status.group(1) if status else ""))
 
 
 def _size(n):
@@ -343,8 +344,9 @@ def main():
     work = tempfile.mkdtemp(prefix="hostile-")
     libdir = os.path.join(work, "lib")
     os.mkdir(libdir)
-    spec = subprocess.run([args.python, "-c", "import defusedxml, os; print(os.path.dirname(defusedxml.__file__))"],
-                          stdout=subprocess.PIPE, universal_newlines=True, check=True)
+    where = "import os, defusedxml; print(os.path.dirname(defusedxml.__file__))"
+    spec = subprocess.run([args.python, "-c", where], stdout=subprocess.PIPE, universal_newlines=True,
+                          check=True)
     os.symlink(spec.stdout.strip(), os.path.join(libdir, "defusedxml"))
     # Compiled once here: a daemon compiling its modules would raise its idle peak, and so
     # hide what a message costs (PYTHONDONTWRITEBYTECODE would have every start compile).
