@@ -45,7 +45,8 @@ def body(chunks):
 
 
 def drive(session, answers, validate=True):
-    """Feed (status, headers, body) answers; return every body the CPE posted."""
+    """Feed (status, headers, body) answers (body: str, bytes or a fed soap.Reader); return
+    every body the CPE posted."""
     posts = []
     answers = list(answers)
     while True:
@@ -59,7 +60,7 @@ def drive(session, answers, validate=True):
         if not answers:
             raise AssertionError("the CPE posted again but the test has no more answers:\n%s" % out[-400:])
         status, headers, data = answers.pop(0)
-        session.receive(status, headers, data if isinstance(data, bytes) else data.encode())
+        session.receive(status, headers, data.encode() if isinstance(data, str) else data)
     assert not answers, "the session ended with %d answers unused" % len(answers)
     return posts
 

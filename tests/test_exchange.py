@@ -11,12 +11,15 @@ class FakeHttp(object):
     def __init__(self, *answers):
         self.answers, self.posts, self.names, self.closed = list(answers), [], [], False
 
-    def post(self, body, soap_action="", name="request"):
+    def post(self, body, soap_action="", name="request", reader=None):
         self.posts.append(body)
         self.names.append(name)
         answer = self.answers.pop(0)
         if isinstance(answer, BaseException):
             raise answer
+        if reader is not None:   # as the transport does
+            reader.feed(answer[2])
+            answer = answer[:2] + (b"",)
         return answer
 
     def close(self):
@@ -71,3 +74,23 @@ def test_each_post_is_named_for_the_transport_s_error_sentences():
                     (bad[0], bad[1], bad[2].encode()), END_204)
     assert exchange.run(make_session(), http).ok
     assert http.names == ["Inform", "empty POST", "GetParameterValuesResponse", "fault response"]
+
+
+def test_a_message_over_a_budget_ends_the_session_where_the_transport_reads_it():
+    status, headers, body = genieacs(INFORM_RESPONSE)
+    attrs = "".join(' a%d="1"' % i for i in range(99))
+    wide = body.replace("<soap-env:Envelope ", "<soap-env:Envelope%s " % attrs)
+    http = FakeHttp((status, headers, body.encode()), (200, {}, wide.encode()))
+    s = exchange.run(make_session(), http)
+    assert not s.ok and s.informed and http.closed
+    assert s.error == "ACS sent a message with more than 64 attributes on one element"
+
+
+def test_a_request_over_a_budget_is_answered_with_a_fault_through_the_transport():
+    status, headers, body = genieacs(INFORM_RESPONSE)
+    deep = genieacs("<cwmp:GetParameterNames><ParameterPath>%s</ParameterPath></cwmp:GetParameterNames>"
+                    % ("<a>" * 49000 + "</a>" * 49000), "r1")
+    http = FakeHttp((status, headers, body.encode()), (200, {}, deep[2].encode()), END_204)
+    assert exchange.run(make_session(), http).ok
+    assert b"<FaultCode>9004</FaultCode>" in b"".join(http.posts[2])
+    assert http.names[2] == "fault response"

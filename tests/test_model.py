@@ -2,7 +2,7 @@
 
 import pytest
 
-from tr069client import attributes
+from tr069client import attributes, datatypes
 from tr069client.faults import CwmpFault
 from tr069client.provider import Provider, ProviderError
 from tr069client.store import Store
@@ -242,6 +242,19 @@ def test_an_answer_listing_the_tree_over_and_over_is_refused():
     names = ["Device."] * 16384
     assert fault(m.get_values, names).code == 9004
     assert fault(attributes.get, m, names).code == 9004
+
+
+def test_an_answer_over_its_budget_is_refused_before_any_entry_is_built(monkeypatch):
+    m = make_model()
+    m.max_answer = 30
+    built = []
+    monkeypatch.setattr(datatypes, "readback", lambda p, v: built.append(p) or v)
+    monkeypatch.setattr(m, "params_under", lambda path: built.append(path) or [])
+    assert fault(m.get_values, ["Device."]).message == "the answer would hold more than 30 values"
+    assert fault(attributes.get, m, ["Device.DeviceInfo."] * 2).code == 9004
+    assert fault(m.get_names, "Device.", False).message == "the answer would hold more than 30 names"
+    assert built == []
+    assert len(m.get_values(["Device.DeviceInfo."])) == 24 and len(m.get_names("Device.", True)) == 13
 
 
 def test_a_failed_set_does_not_pin_model_defaults_in_the_store():

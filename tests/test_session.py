@@ -2,7 +2,7 @@
 
 import pytest
 
-from tr069client import session as sess
+from tr069client import session as sess, soap
 from tr069client.events import EventQueue
 
 from _engine import (END_204, END_EMPTY_200, INFORM_RESPONSE, NS10, NS12, bare, drive, fault_of,
@@ -195,6 +195,36 @@ def test_malformed_acs_request_mid_session_fails_cleanly():
     s = make_session()
     drive(s, [genieacs(INFORM_RESPONSE), (200, {}, b"<soap-env:Envelope><soap-env:Body:Fault>")])
     assert not s.ok and s.informed and "malformed XML" in s.error
+
+
+def _fed(answer, limits, piece=64):
+    """`answer` with its body fed to a soap.Reader in pieces, as the transport does."""
+    reader, body = soap.Reader(limits), answer[2].encode()
+    for i in range(0, len(body), piece):
+        reader.feed(body[i:i + piece])
+    return answer[0], answer[1], reader
+
+
+def test_a_request_over_a_budget_is_answered_with_fault_9004_and_the_session_goes_on():
+    s = make_session()
+    deep = genieacs("<cwmp:GetParameterValues><ParameterNames>%s</ParameterNames></cwmp:GetParameterValues>"
+                    % ("<a>" * 100), "deep-1")
+    posts = drive(s, [genieacs(INFORM_RESPONSE), _fed(deep, soap.LIMITS._replace(depth=8)), END_204])
+    msg_id, method, fault = parse(posts[2])
+    assert (msg_id, method, fault_of(fault)) == ("deep-1", "Fault", (9004, []))
+    assert b"GetParameterValues refused: a message nested deeper than 8 elements" in posts[2]
+    assert s.ok and s.methods == ["GetParameterValues"]
+
+
+@pytest.mark.parametrize("informed", [False, True])
+def test_a_message_over_a_budget_before_its_request_ends_the_session(informed):
+    wide = genieacs(INFORM_RESPONSE if not informed else "<cwmp:GetRPCMethods/>")
+    wide = (200, {}, wide[2].replace("<soap-env:Envelope ", "<soap-env:Envelope%s " % "".join(
+        ' a%d="1"' % i for i in range(99000))))
+    s = make_session()
+    drive(s, ([genieacs(INFORM_RESPONSE)] if informed else []) + [wide])
+    assert s.done and not s.ok and s.informed == informed
+    assert s.error == "ACS sent a message with more than 64 attributes on one element"
 
 
 def test_inform_fault_is_a_failed_session():

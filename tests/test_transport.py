@@ -272,6 +272,44 @@ def test_too_large_body(serve):
     fails("too-large", t.post, b"chunked")
 
 
+def test_a_reader_takes_the_body_as_it_arrives_and_its_refusal_closes_the_connection(serve):
+    from tr069client import soap
+    sent, done = [], threading.Event()
+
+    def handle(req):
+        w = req.handler.wfile
+        if req.body == b"length":
+            return 200, [("Content-Length", str(soap.LIMITS.size + 1))], b""
+        w.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        head = b"<Envelope" if req.body == b"endless" else b"<Envelope><Body><X/></Body></Envelope>"
+        try:
+            for piece in [head] + [b' a="1"' * 1000] * (2000 if req.body == b"endless" else 0):
+                w.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                sent.append(len(piece))
+            w.write(b"0\r\n\r\n")
+        except OSError:
+            sent.append("closed by the client")
+        req.handler.close_connection = req.body == b"endless"
+        if req.body == b"endless":
+            done.set()
+        return None
+    server = serve(handle)
+    t = transport.Session(server.url())
+    reader = soap.Reader()
+    assert t.post(b"whole", reader=reader)[2] == b"" and reader.message().method == "X"
+    with pytest.raises(soap.OverBudget) as e:
+        t.post(b"endless", reader=soap.Reader())
+    assert str(e.value) == "ACS sent a message with more than 64 attributes on one element"
+    assert done.wait(30)   # the handler's write failed: the client closed long before 12 MB
+    assert sent[-1] == "closed by the client" and sum(sent[:-1]) < 2000 * 6000
+    server = serve(handle)
+    t = transport.Session(server.url())
+    reader = soap.Reader()
+    assert fails("too-large", t.post, b"length", reader=reader) == \
+        "ACS sent a message of over 2 MiB (%s)" % server.url()
+    assert reader.empty   # refused by its Content-Length: not a byte read
+
+
 # -- cookies --
 
 def test_cookies_replayed_with_path_and_deleted(serve):

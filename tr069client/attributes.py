@@ -2,7 +2,7 @@
 Get/SetParameterAttributes (TR-069 A.3.2.4, A.3.2.5); no I/O. They live in store.attrs
 as {path: [notification, [access...]]}, only where they differ from the default."""
 
-from .faults import CwmpFault, INVALID_ARGUMENTS, NOTIFICATION_REJECTED, RESOURCES_EXCEEDED
+from .faults import CwmpFault, INVALID_ARGUMENTS, NOTIFICATION_REJECTED
 
 
 def default_notification(param):
@@ -30,14 +30,12 @@ def notification(model, path, param):
 
 def get(model, paths):
     """[(name, notification, access list)] for GetParameterAttributes."""
+    model.check_answer(paths, "attributes")
     out = []
     for path in paths:
         for full, p in model.params_under(path):
             a = model.store.attrs.get(full)
             out.append((full, notification(model, full, p), list(a[1]) if a else []))
-        if len(out) > model.max_answer:
-            raise CwmpFault(RESOURCES_EXCEEDED, "the answer would hold more than %d attributes"
-                            % model.max_answer)
     return out
 
 

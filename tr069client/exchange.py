@@ -2,7 +2,7 @@
 
 import re
 
-from . import log
+from . import log, soap
 from .transport import TransportError
 
 
@@ -23,15 +23,20 @@ def run(session, http, between=None):
                 if log.enabled(log.DEBUG):
                     _trace("CPE -> ACS", body)
                 step = "talking to the ACS"
+                # The answer is parsed as it arrives, within soap.LIMITS: past one, the
+                # transport stops reading and closes the connection (OverBudget).
+                reader = soap.Reader(keep=log.enabled(log.DEBUG))
                 try:
-                    status, headers, answer = http.post(body, None if body == b"" else "", _name(body))
-                except TransportError as e:
+                    status, headers, _ = http.post(body, None if body == b"" else "", _name(body), reader)
+                except (TransportError, soap.OverBudget) as e:
                     session.abort(str(e))
                     break
-                if log.enabled(log.DEBUG):
-                    _trace("ACS -> CPE HTTP %d" % status, answer)
+                body = None   # sent: a large answer of ours is not kept while the next is read
+                if reader.raw is not None:
+                    _trace("ACS -> CPE HTTP %d" % status, reader.raw)
                 step = "handling the ACS's message"
-                session.receive(status, headers, answer)
+                session.receive(status, headers, reader)
+                reader = None   # nor the ACS's message while the answer to it is written
             except Exception as e:  # noqa: B902 - see the docstring
                 log.error("internal error in the session: %s", _traceback())
                 session.abort("internal error while %s (%s: %s); see the log"

@@ -23,9 +23,11 @@ class Model(Tables):
     """GPN/GPV/SPV over metadata, store and providers (AddObject/DeleteObject: tables.py,
     attributes: attributes.py)."""
 
-    # A GetParameterValues/Attributes answer beyond this many entries is refused with 9004:
-    # 16,384 names of "Device." would otherwise list the whole tree 16,384 times.
-    max_answer = 100000
+    # A GetParameterValues/Names/Attributes answer beyond this many entries is refused with
+    # 9004 before any is built (check_answer): 16,384 names of "Device." would otherwise list
+    # the whole tree 16,384 times. As many as a request may name (rpcs._MAX_NAMES); a
+    # router's whole tree is a few thousand.
+    max_answer = 16384
 
     def __init__(self, store, meta=None, providers=(), config=None, root="/", defaults=None):
         self.store = store
@@ -204,8 +206,27 @@ class Model(Tables):
 
     # --- RPCs ---------------------------------------------------------------------------
 
+    def check_answer(self, paths, what, params_only=True, depth=None):
+        """CwmpFault 9004 if an answer listing `paths` (an object: what is below it, itself too
+        unless `params_only`) would hold more than max_answer entries; counted, not built."""
+        n = 0
+        for path in paths:
+            path = path or "Device."
+            if not path.endswith("."):
+                n += 1
+            elif self.object_exists(path):
+                n += not params_only
+                for _ in self._walk(path, params_only, depth):
+                    n += 1
+                    if n > self.max_answer:
+                        break
+            if n > self.max_answer:
+                raise CwmpFault(RESOURCES_EXCEEDED, "the answer would hold more than %d %s"
+                                % (self.max_answer, what))
+
     def get_values(self, paths):
         """[(name, value, xsd type)] for GetParameterValues; secured values read as ""."""
+        self.check_answer(paths, "values")
         view = self.values()
         out = []
         for path in paths:
@@ -218,9 +239,6 @@ class Model(Tables):
             else:
                 p = self._param(path)
                 out.append((path, datatypes.readback(p, view[path]), datatypes.xsd_type(p)))
-            if len(out) > self.max_answer:
-                raise CwmpFault(RESOURCES_EXCEEDED, "the answer would hold more than %d values"
-                                % self.max_answer)
         return out
 
     def get_names(self, path, next_level):
@@ -238,6 +256,7 @@ class Model(Tables):
             return [(path, self.param_writable(path, p))]
         if not self.object_exists(path):
             raise CwmpFault(INVALID_NAME, "no such object: %s" % path)
+        self.check_answer([path], "names", False, 1 if next_level else None)
         out = [(path, self._object_writable(path))] if include_self else []
         for full, p in self._walk(path, False, 1 if next_level else None):
             out.append((full, self._object_writable(full) if p is None else self.param_writable(full, p)))

@@ -9,8 +9,9 @@ XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
 _MAX_NAMES = 16384
 
 
-# An RPC function returns the inner XML of its response: a str, or a list of str parts for
-# large answers (GetParameterValues/Names of a whole tree), which go out in 64 KiB chunks.
+# An RPC function returns the inner XML of its response: a str, or an iterable of str parts
+# for large answers (GetParameterValues/Names of a whole tree), made as they go out in
+# 64 KiB chunks.
 
 
 class Context:
@@ -106,15 +107,15 @@ def _saved(rpc):
 def get_parameter_names(ctx, req):
     path = _required_text(req, "ParameterPath")
     names = ctx.model.get_names(path, _bool(req, "NextLevel"))
-    return soap.array_parts("ParameterList", "cwmp:ParameterInfoStruct", [
+    return soap.array_parts("ParameterList", "cwmp:ParameterInfoStruct", (
         "<ParameterInfoStruct><Name>%s</Name><Writable>%s</Writable></ParameterInfoStruct>"
-        % (escape(n), "true" if w else "false") for n, w in names])
+        % (escape(n), "true" if w else "false") for n, w in names), len(names))
 
 
 def get_parameter_values(ctx, req):
     values = ctx.model.get_values(_strings(req, "ParameterNames"))
     return soap.array_parts("ParameterList", "cwmp:ParameterValueStruct",
-                            [soap.value_struct(n, v, t) for n, v, t in values])
+                            (soap.value_struct(n, v, t) for n, v, t in values), len(values))
 
 
 def set_parameter_values(ctx, req):
@@ -133,11 +134,11 @@ def set_parameter_values(ctx, req):
 
 def get_parameter_attributes(ctx, req):
     attrs = attributes.get(ctx.model, _strings(req, "ParameterNames"))
-    return soap.array_parts("ParameterList", "cwmp:ParameterAttributeStruct", [
+    return soap.array_parts("ParameterList", "cwmp:ParameterAttributeStruct", (
         "<ParameterAttributeStruct><Name>%s</Name><Notification>%d</Notification>%s"
         "</ParameterAttributeStruct>" % (escape(n), note, array("AccessList", "xsd:string",
                                                                   [element("string", a) for a in acl]))
-        for n, note, acl in attrs])
+        for n, note, acl in attrs), len(attrs))
 
 
 def set_parameter_attributes(ctx, req):

@@ -7,11 +7,12 @@
     anything unusable from the ACS --> DONE (failed, `error` says why)
 """
 
+import itertools
 from collections import namedtuple
 
 from . import log, namespaces, soap
 from .datatypes import readback, xsd_type
-from .faults import CwmpFault, METHOD_NOT_SUPPORTED
+from .faults import CwmpFault, METHOD_NOT_SUPPORTED, RESOURCES_EXCEEDED
 from .metadata import generic
 from .rpcs import Context
 from .soap import SoapError, element, escape
@@ -85,7 +86,8 @@ class Session:
         raise RuntimeError("next_post() called while waiting for the ACS (state %d)" % self.state)
 
     def receive(self, status, headers, body):
-        """Take the ACS's HTTP answer to the last POST."""
+        """Take the ACS's HTTP answer to the last POST; `body` is its bytes, or the soap.Reader
+        that was fed them as they arrived."""
         if self.state not in (WAIT_INFORM_RESPONSE, WAIT_CPE_RESPONSE, WAIT_ACS):
             raise RuntimeError("receive() called when no answer is expected (state %d)" % self.state)
         if status == 503:
@@ -94,9 +96,13 @@ class Session:
                 ", it asks to come back in %d s" % self.retry_after if self.retry_after else ""))
         if status not in (200, 204):
             return self._fail("ACS answered HTTP %d to the %s" % (status, self._what_we_sent()))
-        empty = status == 204 or not body.strip()
+        try:
+            reader = body if isinstance(body, soap.Reader) else soap.read(body)
+        except soap.OverBudget as e:
+            return self._fail(str(e))
+        empty = status == 204 or reader.empty
         if self.state == WAIT_INFORM_RESPONSE:
-            return self._on_inform_answer(empty, body)
+            return self._on_inform_answer(empty, reader)
         if empty:
             if self.state == WAIT_CPE_RESPONSE:
                 log.info("ACS ended the session without answering %s", self._request.method)
@@ -104,7 +110,7 @@ class Session:
             self.ok = True
             return
         try:
-            msg = soap.parse(body)
+            msg = reader.message()
         except SoapError as e:
             if self.state == WAIT_CPE_RESPONSE:
                 # GenieACS answers unknown CPE methods with malformed XML: take it as "no".
@@ -121,11 +127,11 @@ class Session:
 
     # --- states ---------------------------------------------------------------------------
 
-    def _on_inform_answer(self, empty, body):
+    def _on_inform_answer(self, empty, reader):
         if empty:
             return self._fail("ACS ended the session without answering the Inform")
         try:
-            msg = soap.parse(body)
+            msg = reader.message()
         except SoapError as e:
             return self._fail(str(e))
         if msg.method == "Fault":
@@ -170,10 +176,13 @@ class Session:
                 raise CwmpFault(METHOD_NOT_SUPPORTED, "%s is not supported" % msg.method)
             if msg.method not in namespaces.methods(ns):
                 raise CwmpFault(METHOD_NOT_SUPPORTED, "%s is not part of %s" % (msg.method, ns))
+            if msg.refused:   # not read to its end: see soap.Reader
+                raise CwmpFault(RESOURCES_EXCEEDED, "%s refused: a message %s" % (msg.method, msg.refused))
             self.ctx.ns = ns
             inner = handler(self.ctx, msg.elem)
-            body = ["<cwmp:%sResponse>" % msg.method] + (inner if isinstance(inner, list) else [inner]) \
-                + ["</cwmp:%sResponse>" % msg.method]
+            # A large answer's parts are made as soap.envelope() writes it (see rpcs).
+            body = itertools.chain(("<cwmp:%sResponse>" % msg.method,), (inner,) if isinstance(inner, str)
+                                   else inner, ("</cwmp:%sResponse>" % msg.method,))
         except CwmpFault as f:
             log.info("answering %s with fault %d: %s", msg.method, f.code, f.message)
             body = [soap.fault(namespaces.fault_code(ns, f.code), f.message,

@@ -1,12 +1,13 @@
 """SOAP envelopes for CWMP: parse what an ACS sends, emit the conservative form; no I/O."""
 
+import itertools
 import re
 from collections import namedtuple
 from xml.etree.ElementTree import ParseError
 
 from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import fromstring
 
+from . import xmlreader
 from .faults import MESSAGES
 
 NS_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -14,12 +15,27 @@ CWMP_NAMESPACES = ("urn:dslforum-org:cwmp-1-0", "urn:dslforum-org:cwmp-1-1",
                    "urn:dslforum-org:cwmp-1-2")
 DEFAULT_NS = CWMP_NAMESPACES[0]
 
-# ns: the cwmp namespace the ACS used (None if it used none); elem: the RPC element.
-Message = namedtuple("Message", "ns id hold_requests method elem")
+# What an ACS message may hold, with room over the largest a real ACS sends: a
+# GetParameterValues of 16,384 names (rpcs._MAX_NAMES; 0.7-1.3 MB, 16,400 elements, a tree
+# of 2.8 MB) or a SetParameterValues of 5,000 values (0.7 MB, 15,000 elements, 3.7 MB of
+# tree), an Envelope tag of well under 1 KiB with its half-dozen namespaces, depth 7
+# (SetParameterAttributes' AccessList), values of up to 65,535 characters (TR-181's longest
+# strings), URLs of a few KiB. Each is checked as the bytes arrive.
+LIMITS = xmlreader.Limits(size=2 << 20, elements=20000, depth=32, attributes=64, namespaces=32,
+                          tag=8 << 10, text=64 << 10, names=256, tree=4 << 20)
+
+# ns: the cwmp namespace the ACS used (None if it used none); elem: the RPC element;
+# refused: None, or why a request was not read to its end (it is answered with fault 9004).
+Message = namedtuple("Message", "ns id hold_requests method elem refused", defaults=(None,))
 
 
 class SoapError(Exception):
     """The ACS sent something that is not a usable SOAP envelope."""
+
+
+class OverBudget(SoapError):
+    """The ACS's message passed a budget before it was known to be a request (with its method
+    and ID): the session ends, and the rest of the message is not read."""
 
 
 def local(tag):
@@ -51,32 +67,88 @@ def text(elem, name, default=None):
     return c.text or ""
 
 
-_BARE_AMP = re.compile(rb"&(?!(?:amp|lt|gt|quot|apos|#[0-9]+|#x[0-9a-fA-F]+);)")
-_MAX_PARSE = 4 * 1024 * 1024
-# Each element costs about 100 bytes of tree: 4 MiB of "<a/>" would take 100 MB. Every
-# element has at least one "<", so this bounds the tree at about 10 MB, while a request
-# naming 16,384 parameters (rpcs._MAX_NAMES) uses about 33,000.
-_MAX_TAGS = 100000
+class Reader:
+    """An ACS message parsed as its bytes arrive (`feed`), then `message()`. Past a budget,
+    feed() raises OverBudget, unless the message is a request whose method and ID are
+    known: the rest is then only counted, and the message is refused with fault 9004.
+    `empty`: nothing but whitespace arrived; `raw`: what arrived, if `keep` (the debug log)."""
 
+    def __init__(self, limits=LIMITS, keep=False):
+        self._xml = xmlreader.Reader(limits)
+        self.limit = limits.size
+        self.too_large = "ACS sent a message of over %s" % xmlreader.size(limits.size)
+        self.empty = True
+        self.raw = [] if keep else None
+        self._error = None     # the SoapError that makes the message unusable
+        self._refused = None   # the budget a request passed
 
-def parse(body):
-    """Parse an ACS message; raise SoapError with an operator's sentence if it is unusable."""
-    if len(body) > _MAX_PARSE:
-        raise SoapError("ACS sent a message of %d bytes, more than this client accepts" % len(body))
-    if body.count(b"<") > _MAX_TAGS:
-        raise SoapError("ACS sent a message of more than %d XML tags, more than this client accepts"
-                        % _MAX_TAGS)
-    try:
-        root = _parse_xml(body)
-    except ParseError as e:
-        # GenieACS puts Download URLs into the XML unescaped ("?a=1&b=2"): repair only that.
-        repaired = _BARE_AMP.sub(b"&amp;", body)
-        if repaired == body:
-            raise SoapError("ACS sent malformed XML: %s" % e)
+    def feed(self, data):
+        data = bytes(data)
+        if self.raw is not None:
+            self.raw.append(data)
+        if self.empty and data.strip():
+            self.empty = False
         try:
-            root = _parse_xml(repaired)
-        except ParseError:
-            raise SoapError("ACS sent malformed XML: %s" % e)
+            self._xml.feed(data)
+        except xmlreader.OverBudget as e:
+            if self._refused is None and self._error is None and _request(self._xml.root):
+                self._refused = str(e)
+                return
+            raise OverBudget("ACS sent a message %s" % e) from None
+        except (ParseError, ValueError, LookupError) as e:
+            self._error = _unusable(e)
+
+    def message(self):
+        """The Message; SoapError with an operator's sentence if it is unusable."""
+        if self._error is not None:
+            raise self._error
+        if self._refused is not None:
+            root = self._xml.root
+        else:
+            try:
+                root = self._xml.close()
+            except xmlreader.OverBudget as e:
+                raise OverBudget("ACS sent a message %s" % e) from None
+            except (ParseError, ValueError, LookupError) as e:
+                raise _unusable(e) from None
+        msg = _message(root)
+        return msg._replace(refused=self._refused) if self._refused else msg
+
+
+def read(body, limits=LIMITS):
+    """A Reader fed all of `body`; OverBudget as Reader.feed() raises it."""
+    reader = Reader(limits)
+    if len(body) > reader.limit:
+        raise OverBudget(reader.too_large)
+    for i in range(0, len(body), 65536):
+        reader.feed(body[i:i + 65536])
+    return reader
+
+
+def parse(body, limits=LIMITS):
+    """Parse a whole ACS message; raise SoapError with an operator's sentence if it is unusable."""
+    return read(body, limits).message()
+
+
+def _unusable(e):
+    if isinstance(e, DefusedXmlException):   # a ValueError too
+        return SoapError("ACS sent forbidden XML (%s)" % type(e).__name__)
+    if isinstance(e, ParseError):
+        return SoapError("ACS sent malformed XML: %s" % e)
+    return SoapError("ACS sent undecodable XML: %s" % e)   # LookupError: an unknown encoding
+
+
+def _request(root):
+    """The method of the request in the Body of `root` once it has begun; None before, or
+    if it is no request (a response or a Fault)."""
+    body = child(root, "Body") if root is not None and local(root.tag) == "Envelope" else None
+    if body is None or not len(body):
+        return None
+    method = local(body[0].tag)
+    return None if method == "Fault" or method.endswith("Response") else method
+
+
+def _message(root):
     if local(root.tag) != "Envelope":
         raise SoapError("ACS sent XML that is not a SOAP envelope (root element <%s>)" % local(root.tag))
     header = child(root, "Header")
@@ -101,15 +173,6 @@ def parse(body):
     if ns not in CWMP_NAMESPACES:
         ns = None
     return Message(ns, msg_id, hold, local(rpc.tag), rpc)
-
-
-def _parse_xml(body):
-    try:
-        return fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except DefusedXmlException as e:
-        raise SoapError("ACS sent forbidden XML (%s)" % type(e).__name__)
-    except (ValueError, LookupError) as e:   # LookupError: an encoding Python does not know
-        raise SoapError("ACS sent undecodable XML: %s" % e)
 
 
 # Characters XML 1.0 cannot carry at all, and the ones that must be escaped.
@@ -164,9 +227,12 @@ def array(name, item_type, items):
     return "".join(array_parts(name, item_type, items))
 
 
-def array_parts(name, item_type, items):
-    """array() as a list of parts, so a large response is never one string in memory."""
-    return ['<%s SOAP-ENC:arrayType="%s[%d]">' % (name, item_type, len(items))] + items + ["</%s>" % name]
+def array_parts(name, item_type, items, count=None):
+    """array() as an iterator of parts (`items` may be a generator: `count` then says how
+    many), made as the envelope is written: a large response is never one string, nor a list
+    of them, in memory."""
+    head = '<%s SOAP-ENC:arrayType="%s[%d]">' % (name, item_type, len(items) if count is None else count)
+    return itertools.chain((head,), items, ("</%s>" % name,))
 
 
 def value_struct(name, value, xsd_type):

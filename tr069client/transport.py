@@ -250,11 +250,15 @@ class Session(object):
         """The URL in use, after redirects (without any user:password@)."""
         return self._peer.url
 
-    def post(self, body, soap_action="", name="request"):
+    def post(self, body, soap_action="", name="request", reader=None):
         """POST a SOAP body (bytes or list of bytes); soap_action None sends the empty POST.
         `name` says what it is ("Inform", ...) in error sentences.
 
-        Returns (status, headers as a dict with lower-case names, body bytes).
+        Returns (status, headers as a dict with lower-case names, body bytes). With `reader`
+        (a soap.Reader), the body goes to `reader.feed()` as it arrives, and b"" is returned;
+        past `reader.limit` bytes (by Content-Length, or as they arrive) the exchange fails
+        with `reader.too_large`. Then, or if feed() raises, the connection is closed, the
+        rest of the body unread.
         """
         peer, parts = self._peer, []
         if soap_action is None:
@@ -284,8 +288,11 @@ class Session(object):
                 raise SlowExchange("session deadline passed")
             self._posts += 1
             resp = peer.request("POST", send, headers)
-            _stream(resp, MAX_BODY, lambda piece: parts.append(bytes(piece)),
-                    "ACS response larger than %d MiB (%s)" % (MAX_BODY >> 20, peer.url))
+            if reader is None:
+                _stream(resp, MAX_BODY, lambda piece: parts.append(bytes(piece)),
+                        "ACS response larger than %d MiB (%s)" % (MAX_BODY >> 20, peer.url))
+            else:
+                _stream(resp, reader.limit, reader.feed, "%s (%s)" % (reader.too_large, peer.url))
         except Exception as e:
             peer.close()
             if bounded and isinstance(e, SlowExchange):
