@@ -2,7 +2,7 @@
 
 import pytest
 
-from tr069client import agent as agent_mod
+from tr069client import planner as planner_mod
 from tr069client import config, log, settings
 from tr069client import events as ev
 from tr069client.model import Model
@@ -16,7 +16,7 @@ def make():
     store = Store()
     model = Model(store, defaults=settings.PRODUCT_DEFAULTS)
     settings.put(model, "acs-url", "http://acs.example/acs")
-    a = agent_mod.Agent(store, model, IDENT, lambda: 0.5)
+    a = planner_mod.Planner(store, model, IDENT, lambda: 0.5)
     a.start("boot-1", 1000.0, 1764064800.0)
     return store, model, a
 

@@ -36,7 +36,7 @@ import re
 
 from . import datatypes, metadata
 from .config import ConfigError, read_json
-from .commands import Runner
+from .binding_commands import Runner
 from .faults import CwmpFault
 from .linux import rows
 from .provider import Provider, ProviderError

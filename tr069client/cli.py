@@ -127,7 +127,7 @@ class _CommandError(Exception):
 def _offline(state_dir, args, writing=False):
     """Model and agent over the state file, for commands run while no daemon runs; a
     damaged file is set aside only by a command that writes a new one."""
-    from .agent import Agent
+    from .planner import Planner
     from .wiring import build
     store = Store.load(os.path.join(state_dir, config.STATE_FILE), set_aside=writing)
     if store.load_problem:
@@ -135,7 +135,7 @@ def _offline(state_dir, args, writing=False):
     cfg = config.load(args.config)
     ident = identity.resolve(cfg)
     parts = build(store, cfg, ident)
-    return store, parts.model, Agent(store, parts.model, ident, None)
+    return store, parts.model, Planner(store, parts.model, ident, None)
 
 
 def cmd_run(args):

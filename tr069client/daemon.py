@@ -8,8 +8,8 @@ import select
 import signal
 import time
 
-from . import agent as agent_mod
-from . import config, control, dhcp, exchange, identity, listener, log, settings, transport, wiring
+from . import planner as planner_mod
+from . import config, control, dhcp, http_session, identity, listener, log, settings, transport, wiring
 from .events import CONNECTION_REQUEST
 from .faults import CwmpFault
 from .store import Store, StoreError
@@ -88,24 +88,24 @@ class Daemon:
         for name, why in settings.problems(parts.model).items():
             log.warning("setting %s: the stored value is invalid: %s", name, why)
         self.settings_cfg, self.model, self.parts = cfg, parts.model, parts
-        self.agent = agent_mod.Agent(self.store, self.model, ident, random.random,
+        self.planner = planner_mod.Planner(self.store, self.model, ident, random.random,
                                      parts.handlers, parts.extra,
                                      config.CWMP_VERSIONS[config.get(cfg, "cwmp-version")])
         parts.stop = self._stop
         parts.service = self._between_exchanges
         parts.wait = self._wait_on_peer
-        parts.attach(self.agent)
+        parts.attach(self.planner)
         self._save()
 
     def reload(self):
         log.info("reloading the configuration")
-        old = self.agent
+        old = self.planner
         try:
             self._configure()
             # The new agent keeps the old one's timers: a reload is not a reason to retry now.
             for name in ("retry_at", "active_at", "last_active", "extra_session"):
-                setattr(self.agent, name, getattr(old, name))
-            self.agent.settings_changed(time.monotonic(), time.time())
+                setattr(self.planner, name, getattr(old, name))
+            self.planner.settings_changed(time.monotonic(), time.time())
         except (config.ConfigError, identity.IdentityError, settings.SettingError) as e:
             log.error("configuration not reloaded: %s", e)
         self._sync_listener()
@@ -121,10 +121,10 @@ class Daemon:
         old_handlers = [(sig, signal.signal(sig, fn)) for sig, fn in (
             (signal.SIGTERM, self._stop), (signal.SIGINT, self._stop), (signal.SIGHUP, self._on_hup))]
         try:
-            self.agent.start(_boot_id(), time.monotonic(), time.time())
+            self.planner.start(_boot_id(), time.monotonic(), time.time())
             self._sync_listener()
             self._save()
-            log.info("tr069client started: status %s, ACS %s", self.agent.status(),
+            log.info("tr069client started: status %s, ACS %s", self.planner.status(),
                      log.shown_url(settings.get(self.model, "acs-url")) or "(none)")
             next_poll = time.monotonic()
             while not self.stopping:
@@ -132,16 +132,16 @@ class Daemon:
                 if mono >= next_poll:
                     self._poll_notifications(mono)
                     next_poll = mono + self._poll_interval()
-                self.agent.on_timers(mono, wall)
+                self.planner.on_timers(mono, wall)
                 for t in self.parts.timers:
                     t.tick(mono, wall)
                 if self.stopping:
                     break
-                if self.agent.due(mono):
+                if self.planner.due(mono):
                     self._session()
                     continue
                 self._save()
-                deadlines = [d for d in [self.agent.deadline(mono, wall), self._listener_deadline(),
+                deadlines = [d for d in [self.planner.deadline(mono, wall), self._listener_deadline(),
                                          self.control.next_deadline(),
                                          next_poll]
                              + [t.deadline(mono, wall) for t in self.parts.timers] if d is not None]
@@ -226,11 +226,11 @@ class Daemon:
         if self.listener is not None:
             self.listener.expire(now)
             # TR-069 3.2.2: a request while a session it asked for is still to come joins it.
-            self.listener.pending = self.agent.extra_session if self.in_session else \
-                self.agent.events.has(CONNECTION_REQUEST)
+            self.listener.pending = self.planner.extra_session if self.in_session else \
+                self.planner.events.has(CONNECTION_REQUEST)
             if self.listener.handle(r, w, now):
                 log.debug("connection request accepted%s", " (a session follows this one)" if self.in_session else "")
-                self.agent.connection_request(self.in_session)
+                self.planner.connection_request(self.in_session)
         self.control.expire(now)
         self.control.handle(r, now)
 
@@ -262,7 +262,7 @@ class Daemon:
 
     def _poll_notifications(self, mono):
         self._update_cr_url()
-        passive, active = self.agent.poll_notifications(mono)
+        passive, active = self.planner.poll_notifications(mono)
         if passive or active:
             log.debug("value change: %s", ", ".join(active + passive))
 
@@ -274,13 +274,13 @@ class Daemon:
         self._acs_peer = None   # the session resolves the ACS's name anyway: so may we
         # Changes seen now (a new ConnectionRequestURL, ...) ride in this Inform.
         self._poll_notifications(mono)
-        s = self.agent.begin(wall, _new_id)
+        s = self.planner.begin(wall, _new_id)
         # In progress for `status` until its outcome is saved.
         self.in_session, self._session_since = True, wall
         try:
             self._exchange(s, url)
             mono, wall = time.monotonic(), time.time()
-            actions = self.agent.finish(s, url, mono, wall)
+            actions = self.planner.finish(s, url, mono, wall)
             for p in self.model.pending_apply:
                 try:
                     p.apply(self.model)
@@ -292,17 +292,17 @@ class Daemon:
         if s.ok:
             log.info("%s", s.summary)
         else:
-            log.warning("%s; %s", s.summary, self.agent.failure_note(s, mono, wall))
+            log.warning("%s; %s", s.summary, self.planner.failure_note(s, mono, wall))
         if {MS + "EnableCWMP", MS + "HTTPConnectionRequestEnable"} & self.model.acs_changed:
             self._sync_listener()
-            self.agent.settings_changed(mono, wall)
+            self.planner.settings_changed(mono, wall)
         # Parameters the ACS just put under notification get their baseline now.
         self._poll_notifications(mono)
         self._run_actions(actions)
 
     def _exchange(self, s, url):
         try:
-            http = transport.Session(url, settings.get(self.model, "username"), settings.get(self.model, "password"),
+            http = transport.AcsClient(url, settings.get(self.model, "username"), settings.get(self.model, "password"),
                                      ca_file=settings.get(self.model, "ca-file") or None,
                                      client_cert=settings.get(self.model, "client-certificate") or None,
                                      session_limit=config.get(self.settings_cfg, "session-timeout"),
@@ -310,7 +310,7 @@ class Daemon:
         except transport.TransportError as e:  # a URL this client cannot use
             s.abort(str(e))
         else:
-            exchange.run(s, http, between=self._between_exchanges)
+            http_session.run(s, http, between=self._between_exchanges)
 
     def _run_actions(self, actions):
         for a in actions:
@@ -391,13 +391,13 @@ class Daemon:
         """Requests from `tr069client inform|set|get|status|reset-config` while we run."""
         cmd = req.get("cmd")
         if cmd == "inform":
-            if self.agent.status() != agent_mod.STATUS_RUNNING:
-                return {"ok": False, "error": "no session possible: status is %s" % self.agent.status()}
-            self.agent.inform_now()
+            if self.planner.status() != planner_mod.STATUS_RUNNING:
+                return {"ok": False, "error": "no session possible: status is %s" % self.planner.status()}
+            self.planner.inform_now()
             return {"ok": True}
         if cmd == "status":
-            report = self.agent.report(time.monotonic(), time.time())
-            report["session-in-progress"] = "since " + agent_mod.format_time(self._session_since) \
+            report = self.planner.report(time.monotonic(), time.time())
+            report["session-in-progress"] = "since " + planner_mod.format_time(self._session_since) \
                 if self.in_session else ""
             report["connection-requests"] = self._listener_status(time.monotonic())
             return {"ok": True, "status": report}
@@ -424,8 +424,8 @@ class Daemon:
             if self.listener is not None:  # the open listener keeps its path
                 self.store.state["cr_path"] = self.listener.path
             self.reload()
-            self.agent.retry_at = None
-            self.agent.start(_boot_id(), time.monotonic(), time.time())
+            self.planner.retry_at = None
+            self.planner.start(_boot_id(), time.monotonic(), time.time())
             self._update_cr_url()
             return _saved(self._save())
         return {"ok": False, "error": "unknown command %r" % (cmd,)}
@@ -436,7 +436,7 @@ class Daemon:
             change()
         except (settings.SettingError, CwmpFault, dhcp.DhcpError, ValueError) as e:
             return {"ok": False, "error": _message(e)}
-        self.agent.settings_changed(time.monotonic(), time.time())
+        self.planner.settings_changed(time.monotonic(), time.time())
         self._sync_listener()
         self._poll_notifications(time.monotonic())   # a local change is checked at once
         return _saved(self._save())

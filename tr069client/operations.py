@@ -3,10 +3,10 @@
 After a reboot command returns the daemon exits, so that its supervisor starts it again (on a
 real device the reboot is under way); the next start sends 1 BOOT because `expect_boot` says
 "returned". It says "started" from just before the command starts until it returns: a start
-that finds "started" and the same boot knows the reboot never happened (agent.py).
+that finds "started" and the same boot knows the reboot never happened (planner.py).
 """
 
-from . import hooks, log
+from . import log, platform_commands
 from . import events as ev
 from .settings import reset
 from .faults import CwmpFault, INVALID_ARGUMENTS
@@ -58,10 +58,10 @@ class Operations:
         self._save()
 
     def _run(self, name):
-        argv = hooks.command(self.cfg, name)
+        argv = platform_commands.command(self.cfg, name)
         if argv is None:
-            raise hooks.HookError("%s is not configured on this device" % name)
-        hooks.run(name, argv, (), hooks.timeout(self.cfg, name), None, self.service)
+            raise platform_commands.CommandError("%s is not configured on this device" % name)
+        platform_commands.run(name, argv, (), platform_commands.timeout(self.cfg, name), None, self.service)
 
     def restart_device(self, why):
         """Reboot through reboot-command; True when it returned (the daemon is then stopped),
@@ -71,7 +71,7 @@ class Operations:
         self._save()
         try:
             self._run("reboot-command")
-        except hooks.HookError as e:
+        except platform_commands.CommandError as e:
             st.pop("expect_boot", None)
             self._failed("%s: the device did not reboot: %s" % (why, e))
             return False
@@ -95,7 +95,7 @@ class Operations:
         self.clean()
         reset(self.store)
         st = self.store.state
-        if hooks.command(self.cfg, "factory-reset-command") is None:
+        if platform_commands.command(self.cfg, "factory-reset-command") is None:
             log.info("FactoryReset: no factory-reset-command configured; only tr069client's own "
                      "state was reset")
             st["expect_boot"] = RETURNED
@@ -106,7 +106,7 @@ class Operations:
             try:
                 self._run("factory-reset-command")
                 st["expect_boot"] = RETURNED
-            except hooks.HookError as e:
+            except platform_commands.CommandError as e:
                 st.pop("expect_boot")   # the next session says 0 BOOTSTRAP, but no 1 BOOT
                 self._failed("FactoryReset: tr069client's state was reset, but the device was "
                              "not: %s" % e)

@@ -21,7 +21,7 @@ import re
 import time
 
 from . import events as ev
-from . import fetch, hooks, log, namespaces, settings
+from . import fetch, log, namespaces, platform_commands, settings
 from .faults import (CwmpFault, CANCEL_NOT_PERMITTED, INTERNAL_ERROR, INVALID_ARGUMENTS,
                      RESOURCES_EXCEEDED, TRANSFER_FAILURE)
 from .session import CpeRequest, transfer_complete
@@ -186,7 +186,7 @@ class Queue:
                 if rec.get("boot") is None or rec.get("boot") != self.store.state.get("boot_id") \
                         or rec.get("returned"):
                     self._finish(rec, *self._after_boot(rec))
-                elif hooks.alive(rec.get("pid")):
+                elif platform_commands.alive(rec.get("pid")):
                     log.info("%s, started before tr069client stopped, still runs; waiting for it",
                              rec["hook"])
                 else:
@@ -202,7 +202,7 @@ class Queue:
         transfers whose command has ended (or ran past its timeout)."""
         waiting = False
         for rec in [r for r in self.items if r["state"] == APPLYING]:
-            if hooks.alive(rec.get("pid")) and wall < rec.get("since", wall) + self.timeout(rec["hook"]):
+            if platform_commands.alive(rec.get("pid")) and wall < rec.get("since", wall) + self.timeout(rec["hook"]):
                 waiting = True
             else:
                 self._unknown(rec)
@@ -386,7 +386,7 @@ def install(parts, store, cfg, reboot=None):
                           service=lambda: parts.service and parts.service(),
                           wait=lambda: parts.wait)
     version = "Device.DeviceInfo.SoftwareVersion"
-    queue = Queue(store, worker, reboot=reboot, timeout=lambda name: hooks.timeout(cfg, name),
+    queue = Queue(store, worker, reboot=reboot, timeout=lambda name: platform_commands.timeout(cfg, name),
                   version=lambda: parts.model.poll([version]).get(version))
     parts.extra["transfers"] = queue
     parts.handlers.update(RPCS)

@@ -227,7 +227,7 @@ def _stream(resp, limit, sink, too_large):
         sink(piece)
 
 
-class Session(object):
+class AcsClient:
     """The HTTP side of one CWMP session: every POST on one kept-alive connection."""
 
     def __init__(self, url, username="", password="", ca_file=None, client_cert=None,
@@ -331,7 +331,7 @@ def _transfer(url, username, password, ca_file, timeout, method, send, headers, 
 def download(url, fileobj, username="", password="", ca_file=None, timeout=30,
              max_size=None, on_chunk=None, require_length=True, limit=None, wait=None):
     """GET `url` into `fileobj` as it arrives, never all in memory; bytes written. `timeout`
-    bounds each read, `limit` (if given) the whole transfer; `wait` is Session's.
+    bounds each read, `limit` (if given) the whole transfer; `wait` is AcsClient's.
 
     Errors of `fileobj` itself (disk full) propagate as they are, not as TransportError.
     `on_chunk(nbytes)`, if given, runs after each piece is written (the daemon serves
@@ -364,7 +364,7 @@ def download(url, fileobj, username="", password="", ca_file=None, timeout=30,
 def upload(url, fileobj, size, username="", password="", ca_file=None, timeout=30,
            method="PUT", limit=None, wait=None):
     """Send `size` bytes of seekable `fileobj` from its position, streamed; the HTTP status.
-    `timeout` bounds each write, `limit` (if given) the whole transfer; `wait` is Session's.
+    `timeout` bounds each write, `limit` (if given) the whole transfer; `wait` is AcsClient's.
 
     The body is sent again from the same position after a 401 or a redirect.
     """

@@ -7,7 +7,7 @@ from .transport import TransportError
 
 
 def run(session, http, between=None):
-    """Drive `session` over `http` (a transport.Session) until it is done, then close.
+    """Drive `session` over `http` (a transport.AcsClient) until it is done, then close.
 
     `between()` runs after every exchange (the daemon services connection requests there);
     a sentence it returns ends the session with that reason. A bug in the engine or below the

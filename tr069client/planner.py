@@ -34,7 +34,7 @@ def _int(model, name, default, low=None):
     return v if low is None or v >= low else default
 
 
-class Agent:
+class Planner:
     """One CPE's CWMP state: events, retries, schedule, notifications, ACS URL trials."""
 
     def __init__(self, store, model, identity, random, handlers=None, extra=None, ns=None,
