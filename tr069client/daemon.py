@@ -9,12 +9,12 @@ import signal
 import time
 
 from . import planner as planner_mod
-from . import config, control, dhcp, http_session, identity, listener, log, settings, transport, wiring
+from . import config, control, datatypes, dhcp, http_session, identity, listener, log, settings, transport, wiring
 from .events import CONNECTION_REQUEST
 from .faults import CwmpFault
 from .store import Store, StoreError
 
-MS = "Device.ManagementServer."
+MS = settings.MS
 # The longest select(): beyond some 290 years of timeout it overflows, and a wake-up an hour
 # costs nothing.
 _MAX_SLEEP = 3600.0
@@ -81,7 +81,7 @@ class Daemon:
         cfg.update({k: v for k, v in self.overrides.items() if v is not None})
         ident = identity.resolve(cfg)
         parts = wiring.build(self.store, cfg, ident)
-        changed = settings.apply_initial(parts.model, {k: cfg.get(k) for k in config.SETTING_KEYS})
+        changed = settings.apply_initial(parts.model, {k: cfg.get(k) for k in settings.NAMES})
         log.configure(config.get(cfg, "log-level"), config.get(cfg, "syslog"))
         if changed:
             log.info("settings applied from the command line or config file: %s", ", ".join(changed))
@@ -397,7 +397,7 @@ class Daemon:
             return {"ok": True}
         if cmd == "status":
             report = self.planner.report(time.monotonic(), time.time())
-            report["session-in-progress"] = "since " + planner_mod.format_time(self._session_since) \
+            report["session-in-progress"] = "since " + datatypes.format_time(self._session_since) \
                 if self.in_session else ""
             report["connection-requests"] = self._listener_status(time.monotonic())
             return {"ok": True, "status": report}

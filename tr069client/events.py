@@ -9,10 +9,17 @@ CONNECTION_REQUEST = "6 CONNECTION REQUEST"
 TRANSFER_COMPLETE = "7 TRANSFER COMPLETE"
 DIAGNOSTICS_COMPLETE = "8 DIAGNOSTICS COMPLETE"
 HEARTBEAT = "14 HEARTBEAT"
-M_REBOOT = "M Reboot"
-M_SCHEDULE_INFORM = "M ScheduleInform"
-M_DOWNLOAD = "M Download"
-M_UPLOAD = "M Upload"
+
+
+def method_event(method):
+    """The event of a method ("M Reboot", "M Download"...): it carries the method's CommandKey."""
+    return "M " + method
+
+
+M_REBOOT = method_event("Reboot")
+M_SCHEDULE_INFORM = method_event("ScheduleInform")
+M_DOWNLOAD = method_event("Download")
+M_UPLOAD = method_event("Upload")
 
 # Dropped when a session fails: the ACS asked for this session, a retry would be stale.
 _NOT_RETRIED = frozenset((CONNECTION_REQUEST, HEARTBEAT))
@@ -70,7 +77,7 @@ class EventQueue:
     def transfer_acknowledged(self, method, command_key, more_pending):
         """The ACS acknowledged the TransferComplete of a Download or Upload."""
         self.items[:] = [e for e in self.items
-                         if not (e[0] == "M " + method and e[1] == command_key)]
+                         if not (e[0] == method_event(method) and e[1] == command_key)]
         if not more_pending:
             self.discard(TRANSFER_COMPLETE)
 

@@ -13,6 +13,7 @@ import socket
 import time
 
 from . import auth, connreq, sockserver
+from .config import CR_PORT
 
 _ACCEPTS = 64  # accepts per handle() call, so a connect flood cannot starve the loop
 # Pending connections the kernel holds for us: room for an attacker's hundreds of sockets
@@ -75,7 +76,7 @@ class Listener(sockserver.Server):
     _LINGER = True  # an HTTP answer before unread input must not be lost to a RST
     _WHO = "connection request listener"
 
-    def __init__(self, address="0.0.0.0", port=7547, path=None, credentials=None,
+    def __init__(self, address="0.0.0.0", port=CR_PORT, path=None, credentials=None,
                  clock=time.monotonic, max_clients=64, header_timeout=5.0, max_request=4096,
                  rate=connreq.RATE, failures=connreq.FAILURES):
         self.path = path or "/" + auth.new_nonce()[:20]

@@ -6,17 +6,13 @@ real device the reboot is under way); the next start sends 1 BOOT because `expec
 that finds "started" and the same boot knows the reboot never happened (planner.py).
 """
 
-from . import log, platform_commands
+from . import log, platform_commands, rpc_args
 from . import events as ev
 from .settings import reset
-from .faults import CwmpFault, INVALID_ARGUMENTS
-from .soap import text
 
 
 def reboot(ctx, req):
-    key = (text(req, "CommandKey") or "").strip()
-    if len(key) > 32:
-        raise CwmpFault(INVALID_ARGUMENTS, "CommandKey is longer than 32 characters")
+    key = rpc_args.key(req, "CommandKey") or ""
     ctx.actions.append(("reboot", key))  # TR-069 A.3.2.9: after the session ends
     return ""
 

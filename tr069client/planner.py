@@ -4,26 +4,16 @@ what a finished session changes; no I/O (clocks and randomness are passed in).
 Times: `mono` is a monotonic clock for delays, `wall` Unix time for what the ACS sees.
 """
 
-import calendar
-import time
-
 from . import events as ev
 from . import log, schedule, settings
+from .datatypes import format_time, parse_time
 from .notify import Watcher
 from .session import DeviceId, Session
 
-MS = "Device.ManagementServer."
+MS = settings.MS
 # How many failed sessions a URL set by the ACS gets before the last good one returns.
 URL_TRIALS = 3
 STATUS_DISABLED, STATUS_WAITING, STATUS_RUNNING = "disabled", "waiting-URL", "running"
-_NEVER = 253402300799  # 9999-12-31T23:59:59Z
-
-
-def format_time(wall):
-    """A Unix time as a TR-181 dateTime; beyond year 9999 the TR-106 "never" time."""
-    if wall >= _NEVER:
-        return "9999-12-31T23:59:59Z"
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(wall))
 
 
 def _int(model, name, default, low=None):
@@ -175,7 +165,7 @@ class Planner:
             self.periodic_at = None
             return
         interval = _int(self.model, "PeriodicInformInterval", 3600, 1)
-        anchor = _parse_time(self.model.value(MS + "PeriodicInformTime", ""))
+        anchor = parse_time(self.model.value(MS + "PeriodicInformTime", ""))
         last = wall if after_session else self.store.state.get("last_success")
         self.periodic_at = schedule.next_periodic(wall, interval, anchor, last)
 
@@ -445,13 +435,3 @@ class Planner:
             self.retry_at = None
             st["retry_count"] = 0
 
-
-def _parse_time(value):
-    """Unix time of a TR-181 dateTime, None for the unknown time or garbage."""
-    if not value or value.startswith("0001-"):
-        return None
-    try:
-        t = time.strptime(value[:19], "%Y-%m-%dT%H:%M:%S")
-    except ValueError:
-        return None
-    return calendar.timegm(t)

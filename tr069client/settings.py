@@ -29,8 +29,9 @@ PRODUCT_DEFAULTS = {
     MS + "SupportedConnReqMethods": "HTTP",   # TR-069 3.2.2; no UDP (TR-111) nor XMPP
 }
 SECRET = ("password", "connection-request-password")
-LOCAL_DEFAULTS = {"client-certificate": "", "ca-file": "", "cr-address": "", "cr-port": 7547}
-SETTING_NAMES = tuple(PARAMS) + tuple(LOCAL_DEFAULTS)
+LOCAL_DEFAULTS = {"client-certificate": "", "ca-file": "", "cr-address": "", "cr-port": config.CR_PORT}
+# Every setting, in the order `status` shows them.
+NAMES = tuple(PARAMS) + tuple(LOCAL_DEFAULTS)
 
 
 class SettingError(Exception):
@@ -54,11 +55,11 @@ def get(model, name):
     return LOCAL_DEFAULTS[name]
 
 
-def problems(model, names=SETTING_NAMES):
+def problems(model, names=NAMES):
     """{setting: sentence} for the settings among `names` whose stored value is invalid."""
     out = {}
     for name in names:
-        if name in SETTING_NAMES:
+        if name in NAMES:
             why = _check(model, name, _stored(model, name))[1]
             if why is not None:
                 used = get(model, name)
@@ -73,7 +74,7 @@ def _stored(model, name):
         return model.value(PARAMS[name], "")
     if name in LOCAL_DEFAULTS:
         return _local(model.store.state).get(name, LOCAL_DEFAULTS[name])
-    raise SettingError("unknown setting %r (known: %s)" % (name, ", ".join(SETTING_NAMES)))
+    raise SettingError("unknown setting %r (known: %s)" % (name, ", ".join(NAMES)))
 
 
 def _check(model, name, raw):
@@ -108,8 +109,8 @@ def _text(value):
 
 def put(model, name, value):
     """Validate and store one setting; returns the stored value."""
-    if name not in SETTING_NAMES:
-        raise SettingError("unknown setting %r (known: %s)" % (name, ", ".join(SETTING_NAMES)))
+    if name not in NAMES:
+        raise SettingError("unknown setting %r (known: %s)" % (name, ", ".join(NAMES)))
     try:
         value = config.check(name, value)
     except config.ConfigError as e:
@@ -174,7 +175,7 @@ def show(model, reveal=False):
     shown as stored (problems() says why)."""
     out = {}
     bad = problems(model)
-    for n in SETTING_NAMES:
+    for n in NAMES:
         v = _stored(model, n) if n in bad else get(model, n)
         if not reveal and n in SECRET:
             v = "*" * 8 if v else ""

@@ -1,7 +1,7 @@
 """Table rows of the data model: instance numbers, AddObject and DeleteObject, and the rules
 that tie rows together (NumberOfEntries, unique keys, strong references); no I/O."""
 
-from . import datatypes, metadata
+from . import datatypes, instances, metadata
 from .faults import (CwmpFault, INTERNAL_ERROR, INVALID_ARGUMENTS, INVALID_NAME, INVALID_VALUE,
                      REQUEST_DENIED, RESOURCES_EXCEEDED)
 from .provider import ProviderError
@@ -98,9 +98,7 @@ class Tables:
                 self.refresh()   # the OS has the row now: read it
                 self._set_key(key)
                 return n, 1 if apply else 0
-        counters = self.store.state.setdefault("next_instance", {})
-        n = max(counters.get(path, 1), (existing[-1] + 1) if existing else 1)
-        counters[path] = n + 1
+        n = instances.take(self.store, path, (existing[-1] + 1) if existing else 1)
         inst = "%s%d." % (path, n)
         new = {}
         stack = [(inst, metadata.generic(path) + "{i}.")]
@@ -149,10 +147,10 @@ class Tables:
                 self._did(None, "%s was removed from the system" % path)
             except ProviderError as e:
                 raise CwmpFault(INTERNAL_ERROR, "deleting %s failed: %s" % (path, e))
-        for d in (self.store.values, self.store.attrs, self.values(),
-                  self.store.state.get("next_instance", {})):   # the counters of its sub-tables
+        for d in (self.store.values, self.store.attrs, self.values()):
             for k in [k for k in d if k.startswith(path)]:
                 del d[k]
+        instances.forget_below(self.store, path)
         self._clear_references(path)
         self._reindex()
         self._set_key(key)

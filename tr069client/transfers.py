@@ -17,15 +17,16 @@ SoftwareVersion the device runs then: a restart is never proof of success by its
 command known to have started can have changed the device.
 """
 
-import re
 import time
 
 from . import events as ev
 from . import fetch, log, namespaces, platform_commands, settings
 from .faults import (CwmpFault, CANCEL_NOT_PERMITTED, INTERNAL_ERROR, INVALID_ARGUMENTS,
                      RESOURCES_EXCEEDED, TRANSFER_FAILURE)
+from .datatypes import UNKNOWN_TIME, format_time
+from .rpc_args import key, string, uint
 from .session import CpeRequest, transfer_complete
-from .soap import array, element, text
+from .soap import array, element
 
 QUEUED, TRANSFERRING, APPLYING, DONE = "queued", "transferring", "applying", "done"
 # TR-069 A.4.1.1 TransferState: 1 not yet started, 2 in progress, 3 completed.
@@ -34,14 +35,7 @@ _STATE = {QUEUED: 1, TRANSFERRING: 2, APPLYING: 2, DONE: 3}
 MAX_TRANSFERS = 16
 MAX_TRIES = 3
 POLL = 5.0   # seconds between looks at a command that an earlier daemon left running
-UNKNOWN_TIME = "0001-01-01T00:00:00Z"
-_MAX_UINT = 4294967295
-_DIGITS = re.compile(r"[0-9]+\Z")
 _TOKEN = "transfer"
-
-
-def _time(wall):
-    return UNKNOWN_TIME if wall is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(wall))
 
 
 class Queue:
@@ -125,7 +119,7 @@ class Queue:
     def requests(self):
         """TransferComplete requests for every finished transfer the ACS has not acknowledged."""
         return [CpeRequest("TransferComplete", transfer_complete(
-            r["key"], r["fault"][0], r["fault"][1], _time(r["start"]), _time(r["complete"]),
+            r["key"], r["fault"][0], r["fault"][1], format_time(r["start"]), format_time(r["complete"]),
             upload=r["kind"] == "Upload"), (_TOKEN, r["id"])) for r in self.items if r["state"] == DONE]
 
     def acknowledged(self, token):
@@ -140,7 +134,7 @@ class Queue:
         events = self._events()
         events.transfer_acknowledged(rec["kind"], rec["key"], bool(done))
         for r in done:  # another transfer with the same CommandKey still needs its M event
-            events.add("M " + r["kind"], r["key"])
+            events.add(ev.method_event(r["kind"]), r["key"])
         self.store.dirty = True
 
     # --- the timer ---------------------------------------------------------------------------
@@ -294,7 +288,7 @@ class Queue:
     def _announce(self, rec):
         events = self._events()
         events.add(ev.TRANSFER_COMPLETE)
-        events.add("M " + rec["kind"], rec["key"])
+        events.add(ev.method_event(rec["kind"]), rec["key"])
 
     def listing(self):
         """Every transfer still in the queue, oldest first (GetAllQueuedTransfers)."""
@@ -305,33 +299,17 @@ class Queue:
 # Which namespace has which of them is namespaces.py's, checked by the session engine.
 
 
-def _arg(req, name, default=None, limit=256, strip=True):
-    value = text(req, name)
-    if value is None:
-        if default is None:
-            raise CwmpFault(INVALID_ARGUMENTS, "argument %s is missing" % name)
-        return default
-    value = value.strip() if strip else value
-    if len(value) > limit:
-        raise CwmpFault(INVALID_ARGUMENTS, "%s is longer than %d characters" % (name, limit))
-    return value
-
-
-def _uint(req, name):
-    value = _arg(req, name, "0", 10) or "0"
-    # xsd:unsignedInt has ASCII digits only; str.isdigit() also takes "\u00b2", which int() refuses.
-    if not _DIGITS.match(value) or int(value) > _MAX_UINT:
-        raise CwmpFault(INVALID_ARGUMENTS, "%s must be an unsigned integer, not %r" % (name, value))
-    return int(value)
-
-
 def _request(req, kind):
-    return {"kind": kind, "key": _arg(req, "CommandKey", "", 32), "file_type": _arg(req, "FileType", None, 64),
-            "url": _arg(req, "URL", None, 1024), "username": _arg(req, "Username", "", 256, False),
-            "password": _arg(req, "Password", "", 256, False),
-            "size": _uint(req, "FileSize") if kind == "Download" else 0,
-            "target": _arg(req, "TargetFileName", "", 256) if kind == "Download" else "",
-            "delay": _uint(req, "DelaySeconds")}
+    return {"kind": kind, "key": _command_key(req), "file_type": string(req, "FileType", None, 64),
+            "url": string(req, "URL", None, 1024), "username": string(req, "Username", "", 256, False),
+            "password": string(req, "Password", "", 256, False),
+            "size": uint(req, "FileSize", default=0) if kind == "Download" else 0,
+            "target": string(req, "TargetFileName", "", 256) if kind == "Download" else "",
+            "delay": uint(req, "DelaySeconds", default=0)}
+
+
+def _command_key(req):
+    return key(req, "CommandKey") or ""
 
 
 # The work happens after the session (Status 1), so both times are the unknown time.
@@ -367,7 +345,7 @@ def get_all_queued_transfers(ctx, req):
 
 
 def cancel_transfer(ctx, req):
-    ctx.extra["transfers"].cancel(_arg(req, "CommandKey", "", 32))
+    ctx.extra["transfers"].cancel(_command_key(req))
     return ""
 
 

@@ -5,6 +5,7 @@ NTP configuration (OpenWrt uci, systemd-timesyncd, chrony, ntpd)."""
 import re
 import time
 
+from .. import instances
 from ..provider import Provider
 from . import files, rows
 
@@ -37,10 +38,10 @@ def clock(model):
         status = "Unsynchronized"
     out = {T + "Status": status, T + "CurrentLocalTime": local_time(time.time()),
            T + "LocalTimeZone": time_zone(root)[:256]}
-    for _, n in rows.assign(model, T + "Client.", ["ntp"]).items():
+    for _, n in instances.assign(model.store, T + "Client.", ["ntp"]).items():
         rows.fill(out, model, "%sClient.%d." % (T, n), T + "Client.{i}.", {
             "Enable": bool(servers), "Status": status if servers else "Disabled",
-            "Alias": rows.alias(n), "Mode": "Unicast", "Servers": ",".join(servers)})
+            "Alias": instances.alias(n), "Mode": "Unicast", "Servers": ",".join(servers)})
     return out
 
 
