@@ -187,9 +187,10 @@ def test_reboot_then_boot_with_the_command_key(rig):
     rig.wait_sessions(3)
     assert rig.events(3) == [("1 BOOT", ""), ("M Reboot", "rk-1")]
     # GetRPCMethods lists exactly the RPC table, less what the session's cwmp-1-0 lacks.
-    from tr069client import identity, namespaces, wiring
+    from tr069client import identity, namespaces
+    from tr069client.device import Device
     from tr069client.store import Store
-    table = set(wiring.build(Store(), {}, identity.resolve({})).handlers)
+    table = set(Device(Store(), {}, identity.resolve({})).handlers)
     (methods,) = rig.responses("GetRPCMethodsResponse")
     assert sorted(methods["MethodList"]) == sorted(table - {"GetAllQueuedTransfers", "CancelTransfer"})
     assert {"Download", "Upload", "Reboot", "FactoryReset", "GetQueuedTransfers", "GetAllQueuedTransfers",

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from tr069client import planner as planner_mod
-from tr069client import settings
+from tr069client import settings, url_trials
+from tr069client.actions import ScheduleInform
 from tr069client.model import Model
 from tr069client.provider import Provider
 from tr069client.store import Store
@@ -54,6 +55,9 @@ def session(a, clock, *acs_requests, url=None):
     answers = [genieacs(INFORM_RESPONSE)] + [genieacs(r, "r%d" % i) for i, r in enumerate(acs_requests)] + [END_204]
     posts = drive(s, answers)
     a.finish(s, url, clock.mono, clock.wall)
+    for action in s.actions:   # the one action the planner runs (device.py's table)
+        if isinstance(action, ScheduleInform):
+            a.schedule_inform(action.delay, action.command_key, clock.wall)
     s.posts = posts
     return s
 
@@ -411,7 +415,7 @@ def test_a_failing_url_from_the_acs_falls_back_after_bounded_attempts():
     a, clock = make()
     session(a, clock)
     session(a, clock, spv(MS + "URL", URL_B))
-    for n in range(planner_mod.URL_TRIALS):
+    for n in range(url_trials.MAX_FAILURES):
         assert settings.get(a.model, "acs-url") == URL_B
         failed(a, clock, error="ACS unreachable: connection refused (acs-b.example:80)")
     assert settings.get(a.model, "acs-url") == URL_A
@@ -436,7 +440,7 @@ def test_a_password_in_a_url_from_the_acs_is_not_shown():
     failed(a, clock)
     assert a.report(clock.mono, clock.wall)["url-on-trial"].startswith(
         "http://cpe:********@acs-b.example/acs (1 failed")
-    for _ in range(planner_mod.URL_TRIALS - 1):
+    for _ in range(url_trials.MAX_FAILURES - 1):
         failed(a, clock)
     assert settings.get(a.model, "acs-url") == URL_A
     assert "hunter2" not in a.store.state["last_error"]
@@ -450,7 +454,7 @@ def test_an_operator_url_change_is_tried_at_once_without_trial():
     settings.put(a.model, "acs-url", URL_B)
     a.settings_changed(clock.mono, clock.wall)
     assert a.due(clock.mono) and codes(a.events.pending()) == ["0 BOOTSTRAP"]
-    for _ in range(planner_mod.URL_TRIALS + 1):
+    for _ in range(url_trials.MAX_FAILURES + 1):
         failed(a, clock)
     assert settings.get(a.model, "acs-url") == URL_B
 

@@ -411,7 +411,7 @@ def test_a_url_path_beyond_ascii_is_percent_encoded(serve):
 @pytest.mark.parametrize("url", ["http://acs.example/a b", "http://acs.example/a\r\nX-Evil: 1",
                                  "http://acs .example/", "http://acs.example/\x7f"])
 def test_a_url_with_spaces_or_control_characters_is_invalid(url):
-    msg = fails("protocol", transport.Session, url)
+    msg = fails("protocol", transport.AcsClient, url)
     assert msg.startswith("invalid URL ") and "\n" not in msg
 
 
@@ -557,7 +557,7 @@ def test_the_exchange_limit_applies_to_each_post(serve):
 
 
 def test_unsupported_url_scheme():
-    msg = fails("protocol", transport.Session, "ftp://acs.example/")
+    msg = fails("protocol", transport.AcsClient, "ftp://acs.example/")
     assert msg == "unsupported URL ftp://acs.example/ (only http and https)"
 
 
@@ -858,7 +858,7 @@ def test_http_use_loads_neither_ssl_nor_openssl(serve):
         "import sys, json\n"
         "sys.path.insert(0, %r)\n"
         "import tr069client.transport as t\n"
-        "s = t.Session(%r, 'cpe', 'pw')\n"
+        "s = t.AcsClient(%r, 'cpe', 'pw')\n"
         "status = s.post(b'<x/>')[0]\n"
         "s.close()\n"
         "bad = ['ssl', '_ssl', 'hashlib', '_hashlib', 'hmac', 'logging', 'typing',\n"

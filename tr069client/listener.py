@@ -9,6 +9,7 @@ writable(), handle(), next_deadline() and expire().
 """
 
 import errno
+import os
 import socket
 import time
 
@@ -178,6 +179,21 @@ def local_address(peer):
             s.close()
     except OSError:
         return None
+
+
+def cr_path(store):
+    """The random path of ConnectionRequestURL: made once, kept in the state (this module
+    owns its key "cr_path") so that the URL the ACS knows stays the same across restarts."""
+    if "cr_path" not in store.state:
+        store.state["cr_path"] = "/" + os.urandom(10).hex()
+        store.dirty = True
+    return store.state["cr_path"]
+
+
+def keep_path(store, path):
+    """Keep `path`, the path of a listener that stays open while the state is reset."""
+    store.state["cr_path"] = path
+    store.dirty = True
 
 
 def open_any(port, path, credentials):

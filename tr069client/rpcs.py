@@ -2,8 +2,15 @@
 
 from . import attributes, journal, namespaces, soap
 from .faults import CwmpFault, INTERNAL_ERROR, INVALID_ARGUMENTS
+from .actions import ScheduleInform
 from .rpc_args import boolean, key, required, required_text, strings, uint
 from .soap import array, child, children, element, escape, local, text
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:   # annotations only: the daemon does not load typing
+    from typing import Callable, List, Optional
+
+    from .model import Model
 
 XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
 
@@ -13,16 +20,16 @@ XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
 
 
 class Context:
-    """What an RPC may touch: the model, the method table, a list of actions that the daemon
-    runs after the session (reboot, transfers, ...), `ns` (the cwmp namespace of the answer)
-    and `commit()`, which persists the stored state (None, or why it could not)."""
+    """What an RPC may touch: the model, the method table, `actions` (actions.py: the work
+    the daemon runs after the session, the one channel for it), `ns` (the cwmp namespace of
+    the answer) and `commit()`, which persists the stored state (None, or why it could not).
+    RPCs that need more (the transfer queue) are bound to it in the table (transfers.rpcs)."""
 
-    def __init__(self, model, handlers=None, extra=None, commit=None):
+    def __init__(self, model: "Model", handlers: "Optional[dict]" = None,
+                 commit: "Optional[Callable[[], Optional[str]]]" = None):
         self.model = model
         self.handlers = RPCS if handlers is None else handlers
-        self.actions = []
-        # Whatever later layers (transfers, scheduling) hand to their RPC functions.
-        self.extra = extra or {}
+        self.actions = []    # type: List[tuple]
         self.ns = soap.DEFAULT_NS
         self.commit = commit
 
@@ -78,7 +85,7 @@ def set_parameter_values(ctx, req):
         if len(v):   # its text would be only what comes before the first child element
             raise CwmpFault(INVALID_ARGUMENTS, "the Value of %s holds XML elements, not text" % name)
         items.append((name, v.text or "", v.get(XSI_TYPE)))
-    status = ctx.model.set_values(items, key(req, "ParameterKey", strip=False))
+    status = ctx.model.set_values(items, key(req, "ParameterKey", strip=False), ctx.actions)
     return element("Status", str(status))
 
 
@@ -107,18 +114,21 @@ def set_parameter_attributes(ctx, req):
 
 
 def add_object(ctx, req):
-    n, status = ctx.model.add_object(required_text(req, "ObjectName"), key(req, "ParameterKey", strip=False))
+    n, status = ctx.model.add_object(required_text(req, "ObjectName"), key(req, "ParameterKey", strip=False),
+                                     ctx.actions)
     return element("InstanceNumber", str(n)) + element("Status", str(status))
 
 
 def delete_object(ctx, req):
-    return element("Status", str(ctx.model.delete_object(required_text(req, "ObjectName"), key(req, "ParameterKey", strip=False))))
+    status = ctx.model.delete_object(required_text(req, "ObjectName"), key(req, "ParameterKey", strip=False),
+                                     ctx.actions)
+    return element("Status", str(status))
 
 
 def schedule_inform(ctx, req):
     delay = uint(req, "DelaySeconds", 1)
-    # The agent turns this into "3 SCHEDULED" + "M ScheduleInform" when the delay elapses.
-    ctx.actions.append(("schedule_inform", delay, key(req, "CommandKey", strip=False) or ""))
+    # The planner turns this into "3 SCHEDULED" + "M ScheduleInform" when the delay elapses.
+    ctx.actions.append(ScheduleInform(delay, key(req, "CommandKey", strip=False) or ""))
     return ""
 
 

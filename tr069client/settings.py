@@ -200,10 +200,8 @@ def get_values(model, names):
 
 def set_values(model, items):
     """Apply KEY=VALUE pairs (settings or TR-181 paths) all or nothing."""
-    import copy
     store = model.store
-    # Deep: settings live in nested dicts of the state.
-    saved = copy.deepcopy((store.values, store.attrs, store.state))
+    saved = store.snapshot()
     try:
         for k, v in items:
             if k.startswith("Device."):
@@ -214,8 +212,7 @@ def set_values(model, items):
             else:
                 put(model, k, v)
     except Exception:  # whatever went wrong, nothing of it stays
-        for d, old in zip((store.values, store.attrs, store.state), saved):
-            _restore(d, old)
+        store.restore(saved)
         model.refresh()
         raise
     store.dirty = True
@@ -224,25 +221,3 @@ def set_values(model, items):
 def _about(name, message):
     """`message` about `name`, naming it once."""
     return message if name in message else "%s: %s" % (name, message)
-
-
-def _restore(d, old):
-    """Make `d` equal `old` again, keeping the entries that did not change: the agent holds
-    some of them (the event list, the notification baseline) and must keep saving into them."""
-    for k in [k for k in d if k not in old]:
-        del d[k]
-    for k, v in old.items():
-        if k not in d or d[k] != v:
-            d[k] = v
-
-
-def reset(store):
-    """Forget configuration and state (MikroTik's reset-tr069-config); the boot id stays,
-    as this is no reboot: the next session is a BOOTSTRAP, not a BOOT."""
-    boot_id = store.state.get("boot_id")
-    store.values.clear()
-    store.attrs.clear()
-    store.state.clear()
-    if boot_id is not None:
-        store.state["boot_id"] = boot_id
-    store.dirty = True

@@ -19,14 +19,21 @@ command known to have started can have changed the device.
 
 import time
 
+from . import boot, fetch, log, namespaces, outcomes, platform_commands
 from . import events as ev
-from . import fetch, log, namespaces, platform_commands, settings
 from .faults import (CwmpFault, CANCEL_NOT_PERMITTED, INTERNAL_ERROR, INVALID_ARGUMENTS,
                      RESOURCES_EXCEEDED, TRANSFER_FAILURE)
 from .datatypes import UNKNOWN_TIME, format_time
 from .rpc_args import key, string, uint
 from .session import CpeRequest, transfer_complete
 from .soap import array, element
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:   # annotations only: the daemon does not load typing
+    from typing import Callable, List, Optional
+
+    from .events import EventQueue
+    from .store import Store
 
 QUEUED, TRANSFERRING, APPLYING, DONE = "queued", "transferring", "applying", "done"
 # TR-069 A.4.1.1 TransferState: 1 not yet started, 2 in progress, 3 completed.
@@ -39,41 +46,40 @@ _TOKEN = "transfer"
 
 
 class Queue:
-    """The transfers in `store.state["transfers"]`; a timer of the daemon's loop (`deadline`,
-    `tick`) that runs them one at a time through `worker` (a fetch.Worker) between sessions.
-    `reboot(reason)` restarts the device after a firmware upgrade (False if it could not); a
-    command an earlier daemon left running is waited for at most `timeout(hook name)` seconds
-    from its start; `version()` is Device.DeviceInfo.SoftwareVersion as the device runs now."""
+    """The transfers in the state's "transfers" list (this module owns it and
+    "transfers_next"); a timer of the daemon's loop (`deadline`, `tick`) that runs them one at
+    a time through `worker` (a fetch.Worker) between sessions, raising their events in
+    `events` (the planner's EventQueue). `reboot(reason)` restarts the device after a firmware
+    upgrade (False if it could not); a command an earlier daemon left running is waited for
+    at most `timeout(hook name)` seconds from its start; `version()` is
+    Device.DeviceInfo.SoftwareVersion as the device runs now; `session_due(mono)` says whether
+    a session is due, which goes first."""
 
-    def __init__(self, store, worker, clock=time.time, reboot=None, timeout=lambda name: 600,
-                 version=lambda: None):
+    def __init__(self, store: "Store", events: "EventQueue", worker: "fetch.Worker",
+                 clock: "Callable[[], float]" = time.time,
+                 reboot: "Optional[Callable[[str], bool]]" = None,
+                 timeout: "Callable[[str], float]" = lambda name: 600,
+                 version: "Callable[[], Optional[str]]" = lambda: None,
+                 session_due: "Callable[[float], bool]" = lambda mono: False):
         self.store = store
+        self.events = events
         self.worker = worker
         self.clock = clock
         self.reboot = reboot
         self.timeout = timeout
         self.version = version
-        self.agent = None
+        self.session_due = session_due
         self._recovered = False
 
     @property
-    def items(self):
+    def items(self) -> "List[dict]":
         return self.store.state.setdefault("transfers", [])
-
-    def _events(self):
-        return ev.EventQueue(self.store.state.setdefault("events", []))
 
     def _save(self):
         error = self.store.save_now()
         if error:
             log.error("transfer queue not saved: %s", error)
         return error is None
-
-    def attach(self, agent):
-        """Hook into the agent: TransferComplete requests, their acknowledgement, due sessions."""
-        self.agent = agent
-        agent.cpe_requests.append(self.requests)
-        agent.on_acknowledged.append(self.acknowledged)
 
     # --- what the RPCs do ----------------------------------------------------------------
 
@@ -131,10 +137,9 @@ class Queue:
             return
         self.items.remove(rec)
         done = [r for r in self.items if r["state"] == DONE]
-        events = self._events()
-        events.transfer_acknowledged(rec["kind"], rec["key"], bool(done))
+        self.events.transfer_acknowledged(rec["kind"], rec["key"], bool(done))
         for r in done:  # another transfer with the same CommandKey still needs its M event
-            events.add(ev.method_event(r["kind"]), r["key"])
+            self.events.add(ev.method_event(r["kind"]), r["key"])
         self.store.dirty = True
 
     # --- the timer ---------------------------------------------------------------------------
@@ -154,7 +159,7 @@ class Queue:
         if self._left_running(wall):
             return
         # A due session goes first: it reports finished transfers before the next one starts.
-        if self.agent is not None and self.agent.due(mono):
+        if self.session_due(mono):
             return
         for rec in self.items:
             if rec["state"] == QUEUED and rec["due"] <= wall:
@@ -177,7 +182,7 @@ class Queue:
             elif state == APPLYING:
                 # A firmware command that returned was followed by our reboot, which the
                 # agent counts as a boot even when only the daemon restarted.
-                if rec.get("boot") is None or rec.get("boot") != self.store.state.get("boot_id") \
+                if rec.get("boot") is None or rec.get("boot") != boot.boot_id(self.store) \
                         or rec.get("returned"):
                     self._finish(rec, *self._after_boot(rec))
                 elif platform_commands.alive(rec.get("pid")):
@@ -264,7 +269,7 @@ class Queue:
 
     def _launch(self, rec, files):
         """Record, before the command starts, that it is about to (see the module docstring)."""
-        rec.update(state=APPLYING, files=files, boot=self.store.state.get("boot_id"),
+        rec.update(state=APPLYING, files=files, boot=boot.boot_id(self.store),
                    launched=self.clock(), version=self.version())
         if not self._save():
             raise CwmpFault(INTERNAL_ERROR, "%s was not started: the state file cannot be written, "
@@ -279,16 +284,15 @@ class Queue:
                                                                      code, message)
             log.warning("%s", text_)
             # For `status`: shown until the session after the one that reports it.
-            self.store.state["last_error"] = self.store.state["operation_error"] = text_
+            outcomes.operation_failed(self.store, text_)
         else:
             log.info("%s %d done", rec["kind"], rec["id"])
         self._announce(rec)
         self._save()
 
     def _announce(self, rec):
-        events = self._events()
-        events.add(ev.TRANSFER_COMPLETE)
-        events.add(ev.method_event(rec["kind"]), rec["key"])
+        self.events.add(ev.TRANSFER_COMPLETE)
+        self.events.add(ev.method_event(rec["kind"]), rec["key"])
 
     def listing(self):
         """Every transfer still in the queue, oldest first (GetAllQueuedTransfers)."""
@@ -316,58 +320,42 @@ def _command_key(req):
 _ACCEPTED = element("Status", "1") + element("StartTime", UNKNOWN_TIME) + element("CompleteTime", UNKNOWN_TIME)
 
 
-def download(ctx, req):
-    ctx.extra["transfers"].add(_request(req, "Download"))
-    return _ACCEPTED
+def rpcs(queue: Queue) -> dict:
+    """The RPC table rows of the transfers that `queue` holds: {method name: fn(ctx, req)}."""
 
+    def download(ctx, req):
+        # Saved before the ACS hears it was accepted (Queue.add); the queue's timer runs it.
+        queue.add(_request(req, "Download"))
+        return _ACCEPTED
 
-def upload(ctx, req):
-    ctx.extra["transfers"].add(_request(req, "Upload"))
-    return _ACCEPTED
+    def upload(ctx, req):
+        queue.add(_request(req, "Upload"))
+        return _ACCEPTED
 
+    def get_queued_transfers(ctx, req):
+        return array("TransferList", "cwmp:QueuedTransferStruct", [
+            "<QueuedTransferStruct>%s%s</QueuedTransferStruct>" % (
+                element("CommandKey", r["key"]), element("State", str(_STATE[r["state"]])))
+            for r in queue.listing()])
 
-def get_queued_transfers(ctx, req):
-    return array("TransferList", "cwmp:QueuedTransferStruct", [
-        "<QueuedTransferStruct>%s%s</QueuedTransferStruct>" % (
-            element("CommandKey", r["key"]), element("State", str(_STATE[r["state"]])))
-        for r in ctx.extra["transfers"].listing()])
+    def get_all_queued_transfers(ctx, req):
+        return array("TransferList", "cwmp:AllQueuedTransferStruct", [
+            "<AllQueuedTransferStruct>%s%s%s%s%s%s</AllQueuedTransferStruct>" % (
+                element("CommandKey", r["key"]), element("State", str(_STATE[r["state"]])),
+                element("IsDownload", "true" if r["kind"] == "Download" else "false"),
+                element("FileType", namespaces.queued_file_type(ctx.ns, r["file_type"])),
+                element("FileSize", str(r["size"])),
+                element("TargetFileName", r["target"]))
+            for r in queue.listing()])
 
+    def cancel_transfer(ctx, req):
+        queue.cancel(_command_key(req))
+        return ""
 
-def get_all_queued_transfers(ctx, req):
-    return array("TransferList", "cwmp:AllQueuedTransferStruct", [
-        "<AllQueuedTransferStruct>%s%s%s%s%s%s</AllQueuedTransferStruct>" % (
-            element("CommandKey", r["key"]), element("State", str(_STATE[r["state"]])),
-            element("IsDownload", "true" if r["kind"] == "Download" else "false"),
-            element("FileType", namespaces.queued_file_type(ctx.ns, r["file_type"])),
-            element("FileSize", str(r["size"])),
-            element("TargetFileName", r["target"]))
-        for r in ctx.extra["transfers"].listing()])
-
-
-def cancel_transfer(ctx, req):
-    ctx.extra["transfers"].cancel(_command_key(req))
-    return ""
-
-
-RPCS = {
-    "Download": download,
-    "Upload": upload,
-    "GetQueuedTransfers": get_queued_transfers,
-    "GetAllQueuedTransfers": get_all_queued_transfers,
-    "CancelTransfer": cancel_transfer,
-}
-
-
-def install(parts, store, cfg, reboot=None):
-    """Plug the queue into the daemon's parts: RPCs, timer, agent hooks; returns the queue."""
-    worker = fetch.Worker(cfg, ca_file=lambda: settings.get(parts.model, "ca-file") or None,
-                          service=lambda: parts.service and parts.service(),
-                          wait=lambda: parts.wait)
-    version = "Device.DeviceInfo.SoftwareVersion"
-    queue = Queue(store, worker, reboot=reboot, timeout=lambda name: platform_commands.timeout(cfg, name),
-                  version=lambda: parts.model.poll([version]).get(version))
-    parts.extra["transfers"] = queue
-    parts.handlers.update(RPCS)
-    parts.timers.append(queue)
-    parts.attachers.append(queue.attach)
-    return queue
+    return {
+        "Download": download,
+        "Upload": upload,
+        "GetQueuedTransfers": get_queued_transfers,
+        "GetAllQueuedTransfers": get_all_queued_transfers,
+        "CancelTransfer": cancel_transfer,
+    }

@@ -4,7 +4,7 @@ VendorConfigFile. table and SupportedDataModel.{i}."""
 
 import os
 
-from .. import datatypes, identity, instances
+from .. import datatypes, identity, instances, outcomes
 from ..provider import Provider, ProviderError
 from . import files, rows
 
@@ -39,21 +39,11 @@ def deviceinfo(model, params):
     kernel = files.read(root, "proc/sys/kernel/osrelease")
     if kernel:
         out[DI + "AdditionalSoftwareVersion"] = ("Linux " + kernel).replace(",", " ")[:64]
-    out[DI + "FirstUseDate"] = _first_use(model)
+    out[DI + "FirstUseDate"] = outcomes.first_use(model.store)
     for name, n in instances.assign(model.store, DI + "SupportedDataModel.", [DATA_MODEL["URL"]]).items():
         rows.fill(out, model, "%sSupportedDataModel.%d." % (DI, n), DI + "SupportedDataModel.{i}.",
                   dict(DATA_MODEL, Alias=instances.alias(n)))
     return out
-
-
-def _first_use(model):
-    # TR-181: when the device first had both an IP connection and an absolute time. The
-    # first successful ACS session proves the first; a clock past 2020 stands for the second.
-    st = model.store.state
-    if "first_use" not in st and st.get("last_success", 0) > 1577836800:
-        st["first_use"] = int(st["last_success"])
-        model.store.dirty = True
-    return datatypes.format_time(st["first_use"]) if "first_use" in st else datatypes.UNKNOWN_TIME
 
 
 def memory(model):
