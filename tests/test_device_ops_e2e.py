@@ -15,6 +15,9 @@ from lab_acs import (cancel_transfer, download, factory_reset, get_all_queued_tr
                      get_parameter_values, get_queued_transfers, get_rpc_methods, reboot,
                      set_parameter_values, upload)
 
+# Process-level: the fast subset (pytest -m "not e2e") leaves these out.
+pytestmark = pytest.mark.e2e
+
 CWMP_1_2 = "urn:dslforum-org:cwmp-1-2"
 FW = "1 Firmware Upgrade Image"
 CFG = "3 Vendor Configuration File"

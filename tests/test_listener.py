@@ -586,6 +586,7 @@ def test_random_path_by_default():
         b.close()
 
 
+@pytest.mark.e2e
 def test_import_loads_no_heavy_modules():
     code = ("import sys; before = set(sys.modules); "
             "import tr069client.listener, tr069client.control; "

@@ -3,6 +3,8 @@
 import os
 import re
 
+import pytest
+
 from tr069client import cli, config
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -38,6 +40,7 @@ def test_every_run_flag_is_documented():
     assert flags and [f for f in flags if f not in readme] == []
 
 
+@pytest.mark.e2e
 def test_what_the_readme_commands_leave_behind_is_ignored_by_git():
     import shutil
     import subprocess

@@ -852,6 +852,7 @@ def test_upload_put_with_basic_auth(serve):
 
 # -- footprint --
 
+@pytest.mark.e2e
 def test_http_use_loads_neither_ssl_nor_openssl(serve):
     server = serve(digest_server("cpe", "pw"))
     code = (
