@@ -53,7 +53,7 @@ COMMANDS = ("reboot", "factory-reset", "firmware", "config-alter", "config-overw
             "vendor-log")
 
 
-class Rig(object):
+class Rig:
     """A daemon, the ACS, a file server (the same lab ACS unless told), and the hooks' records."""
 
     def __init__(self, tmp_path, acs):

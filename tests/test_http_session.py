@@ -5,7 +5,7 @@ from tr069client import http_session, transport
 from _engine import END_204, INFORM_RESPONSE, genieacs, make_session
 
 
-class FakeHttp(object):
+class FakeHttp:
     """Answers each POST with the next item: a (status, headers, body) or an exception."""
 
     def __init__(self, *answers):

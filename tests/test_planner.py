@@ -21,7 +21,7 @@ IDENT = {"manufacturer": "Acme", "oui": "00D0C9", "product-class": "Router", "se
 T0 = 1764064800.0   # 2025-11-25T10:00:00Z
 
 
-class Clock(object):
+class Clock:
     def __init__(self):
         self.mono, self.wall = 1000.0, T0
 

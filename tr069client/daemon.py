@@ -103,7 +103,7 @@ class Daemon:
 
     # --- the loop ----------------------------------------------------------------------------
 
-    def run(self):
+    def run(self) -> None:
         rfd, wfd = os.pipe()
         os.set_blocking(rfd, False)
         os.set_blocking(wfd, False)

@@ -5,8 +5,16 @@ import re
 from . import log
 from .transport import TransportError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:   # annotations only: the daemon does not load typing
+    from typing import Callable, Optional
 
-def run(session, http, between=None):
+    from .session import Session
+    from .transport import AcsClient
+
+
+def run(session: "Session", http: "AcsClient",
+        between: "Optional[Callable[[], Optional[str]]]" = None) -> "Session":
     """Drive `session` over `http` (a transport.AcsClient) until it is done, then close.
 
     `between()` runs after every exchange (the daemon services connection requests there);

@@ -16,6 +16,12 @@ import time
 from . import auth, connreq, sockserver
 from .config import CR_PORT
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:   # annotations only: the daemon does not load typing
+    from typing import Optional, Sequence
+
+    from .store import Store
+
 _ACCEPTS = 64  # accepts per handle() call, so a connect flood cannot starve the loop
 # Pending connections the kernel holds for us: room for an attacker's hundreds of sockets
 # and the ACS's behind them (the kernel caps it at net.core.somaxconn).
@@ -92,24 +98,24 @@ class Listener(sockserver.Server):
                                    header_timeout, clock, _ACCEPTS)
         self.port = self._sock.getsockname()[1]
 
-    def url(self, host):
+    def url(self, host: str) -> str:
         """The ConnectionRequestURL for clients reaching this device as `host`."""
         if ":" in host and not host.startswith("["):
             host = "[%s]" % host.replace("%", "%25")  # RFC 6874: a zone id's % is escaped
         return "http://%s:%d%s" % (host, self.port, self.path)
 
-    def where(self):
+    def where(self) -> str:
         """The address and port listened on, as an operator reads them."""
         return _show(self.address, self.port)
 
-    def describe(self):
+    def describe(self) -> str:
         """A sentence for `status`: where requests are taken, and whether all are refused."""
         if all(self._gate.credentials()):
             return "listening on " + self.where()
         return "listening on %s; refusing all: ConnectionRequestUsername/Password are not set" \
             % self.where()
 
-    def handle(self, readable, writable=(), now=None):
+    def handle(self, readable: "Sequence", writable: "Sequence" = (), now: "Optional[float]" = None) -> bool:
         """Serve what select() reported; the number of valid, authenticated requests."""
         now = self._clock() if now is None else now
         self._events = 0
@@ -181,7 +187,7 @@ def local_address(peer):
         return None
 
 
-def cr_path(store):
+def cr_path(store: "Store") -> str:
     """The random path of ConnectionRequestURL: made once, kept in the state (this module
     owns its key "cr_path") so that the URL the ACS knows stays the same across restarts."""
     if "cr_path" not in store.state:
@@ -190,7 +196,7 @@ def cr_path(store):
     return store.state["cr_path"]
 
 
-def keep_path(store, path):
+def keep_path(store: "Store", path: str) -> None:
     """Keep `path`, the path of a listener that stays open while the state is reset."""
     store.state["cr_path"] = path
     store.dirty = True

@@ -79,7 +79,7 @@ class Model:
     def values(self) -> "Dict[str, str]":
         """All current values as a flat dict, each provider read at most once per session."""
         if self._view is None:
-            view = dict(self._static_defaults())
+            view = dict(self.defaults())
             view.update(self.store.values)
             self._failed = {}
             self._owners = {}
@@ -110,8 +110,9 @@ class Model:
     def value(self, path: str, default: "Optional[str]" = None) -> "Optional[str]":
         return self.values().get(path, default)
 
-    def _static_defaults(self):
-        # Every parameter of an object outside any table exists from the start.
+    def defaults(self) -> "Dict[str, str]":
+        """{path: default value} of every parameter of an object outside any table: they
+        exist from the start."""
         if self._defaults is None:
             d = {}
             stack = ["Device."]
@@ -344,8 +345,7 @@ class Model:
         return v
 
     def set_own(self, path: str, value: str) -> None:
-        """A value the device itself keeps (ConnectionRequestURL): stored as it is, without
-        the checks and notification exemption of a change by the ACS or the operator."""
+        """A value the device itself keeps (ConnectionRequestURL), stored as it is."""
         self.store.values[path] = value
         self.store.dirty = True
         self.refresh()
@@ -380,7 +380,7 @@ class Model:
         out = [path for path, (n, _) in self.store.attrs.items() if n == kind]
         if kind == 2:
             # Parameters outside tables whose model default is active notification.
-            for path in self._static_defaults():
+            for path in self.defaults():
                 if path not in self.store.attrs and default_notification(self.meta.param(path)) == 2:
                     out.append(path)
         return out
@@ -390,7 +390,7 @@ class Model:
         own them: a notification poll must not read the whole OS every minute."""
         out = {}
         self.cache = {}
-        defaults = self._static_defaults()
+        defaults = self.defaults()
         owners = {}
         for path in paths:
             if path in self.store.values:

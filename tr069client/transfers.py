@@ -83,7 +83,7 @@ class Queue:
 
     # --- what the RPCs do ----------------------------------------------------------------
 
-    def add(self, rec):
+    def add(self, rec: dict) -> dict:
         """Queue a transfer (kind, key, file_type, url, username, password, size, target,
         delay) and save it before the ACS hears it was accepted; the stored record."""
         if len(self.items) >= MAX_TRANSFERS:
@@ -101,7 +101,7 @@ class Queue:
                  log.shown_url(rec["url"]), rec["key"], ", in %d s" % rec["delay"] if rec["delay"] else "")
         return rec
 
-    def cancel(self, key):
+    def cancel(self, key: str) -> None:
         """CancelTransfer: drop the transfers with CommandKey `key`, all not yet started."""
         found = [r for r in self.items if r["key"] == key]
         if not found:
@@ -122,13 +122,13 @@ class Queue:
 
     # --- TransferComplete ------------------------------------------------------------------
 
-    def requests(self):
+    def requests(self) -> "List[CpeRequest]":
         """TransferComplete requests for every finished transfer the ACS has not acknowledged."""
         return [CpeRequest("TransferComplete", transfer_complete(
             r["key"], r["fault"][0], r["fault"][1], format_time(r["start"]), format_time(r["complete"]),
             upload=r["kind"] == "Upload"), (_TOKEN, r["id"])) for r in self.items if r["state"] == DONE]
 
-    def acknowledged(self, token):
+    def acknowledged(self, token: object) -> None:
         """The ACS answered a TransferComplete: the transfer leaves the queue, its events too."""
         if not (isinstance(token, tuple) and len(token) == 2 and token[0] == _TOKEN):
             return
@@ -144,7 +144,7 @@ class Queue:
 
     # --- the timer ---------------------------------------------------------------------------
 
-    def deadline(self, mono, wall):
+    def deadline(self, mono: float, wall: float) -> "Optional[float]":
         times = [mono + max(0.0, r["due"] - wall) for r in self.items if r["state"] == QUEUED]
         if not self._recovered:
             times.append(mono)
@@ -152,7 +152,7 @@ class Queue:
             return mono + POLL   # only a look at the command left running: nothing else starts
         return min(times) if times else None
 
-    def tick(self, mono, wall):
+    def tick(self, mono: float, wall: float) -> None:
         if not self._recovered:
             self._recovered = True
             self.recover(wall)
@@ -166,7 +166,7 @@ class Queue:
                 self._run(rec)
                 return
 
-    def recover(self, wall):
+    def recover(self, wall: float) -> None:
         """At start: settle what a restart interrupted (see the module docstring)."""
         for rec in list(self.items):
             state = rec["state"]
@@ -294,7 +294,7 @@ class Queue:
         self.events.add(ev.TRANSFER_COMPLETE)
         self.events.add(ev.method_event(rec["kind"]), rec["key"])
 
-    def listing(self):
+    def listing(self) -> "List[dict]":
         """Every transfer still in the queue, oldest first (GetAllQueuedTransfers)."""
         return list(self.items)
 

@@ -9,6 +9,10 @@ from .connection import HTTPConnection, HTTPSConnection, SlowExchange, Transport
     dropped, http, tls_context
 from .cookies import Cookies  # noqa: I100 - after .connection, which loads http.client
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:   # annotations only: the daemon does not load typing
+    from typing import Dict, List, Optional, Tuple, Union
+
 MAX_BODY = 16 * 1024 * 1024
 _CHUNK = 64 * 1024
 _DRAIN = 1024 * 1024  # largest 401/redirect body read to keep the connection
@@ -19,7 +23,7 @@ _USER_AGENT = "tr069client/" + __version__
 _TARGET_SAFE = "/?#[]@!$&'()*+,;=:-._~%"
 
 
-class _Peer(object):
+class _Peer:
     """One HTTP(S) server over one kept-alive connection: auth, cookies, redirects, errors."""
 
     def __init__(self, url, username, password, ca_file, client_cert, timeout, user_agent,
@@ -246,11 +250,12 @@ class AcsClient:
         self._end = time.monotonic() + session_limit if session_limit else None
 
     @property
-    def url(self):
+    def url(self) -> str:
         """The URL in use, after redirects (without any user:password@)."""
         return self._peer.url
 
-    def post(self, body, soap_action="", name="request"):
+    def post(self, body: "Union[bytes, List[bytes]]", soap_action: "Optional[str]" = "",
+             name: str = "request") -> "Tuple[int, Dict[str, str], bytes]":
         """POST a SOAP body (bytes or list of bytes); soap_action None sends the empty POST.
         `name` says what it is ("Inform", ...) in error sentences.
 
@@ -295,13 +300,13 @@ class AcsClient:
             raise peer.error(e) from None
         return resp.status, dict((k.lower(), v) for k, v in resp.getheaders()), b"".join(parts)
 
-    def close(self):
+    def close(self) -> None:
         """Close the connection and forget cookies and authentication state."""
         self._peer.close()
         self._peer.cookies.jar.clear()
         self._peer.auth.reset()
 
-    def __enter__(self):
+    def __enter__(self) -> "AcsClient":
         return self
 
     def __exit__(self, *exc):
