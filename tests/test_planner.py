@@ -1,4 +1,4 @@
-"""The agent's decisions, driven with a fake clock, fixed randomness and the real engine fed
+"""The session planner's decisions, driven with a fake clock, fixed randomness and the real engine fed
 literal ACS answers: no sockets, no sleeps."""
 
 import itertools
@@ -118,7 +118,7 @@ def test_restart_is_no_boot_but_a_new_boot_id_or_an_ordered_reboot_is():
     again.start("boot-2", clock.mono, clock.wall)
     assert codes(again.events.pending()) == ["1 BOOT"]
     session(again, clock)
-    a.store.state["expect_boot"] = "returned"   # the agent rebooted the device; the hook only restarted us
+    a.store.state["expect_boot"] = "returned"   # tr069client rebooted the device; the command only restarted us
     again.start("boot-2", clock.mono, clock.wall)
     assert codes(again.events.pending()) == ["1 BOOT"]
 

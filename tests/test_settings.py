@@ -21,13 +21,13 @@ def make():
     return store, model, a
 
 
-def test_a_refused_set_leaves_the_agent_state_attached_to_the_store():
+def test_a_refused_set_leaves_the_planner_state_attached_to_the_store():
     store, model, a = make()
     a.watcher.pending["2"].append(MS + "URL")
     with pytest.raises(settings.SettingError):
         settings.set_values(model, [["cr-port", "7000"], [MS + "PeriodicInformInterval", "abc"]])
     assert settings.get(model, "cr-port") == 7547
-    # What the agent queues after the rollback is what the store saves.
+    # What the planner queues after the rollback is what the store saves.
     a.events.add(ev.PERIODIC)
     assert [ev.PERIODIC, ""] in store.state["events"]
     a.watcher.delivered([MS + "URL"])

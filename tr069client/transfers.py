@@ -181,7 +181,7 @@ class Queue:
                     rec["state"], rec["due"] = QUEUED, wall
             elif state == APPLYING:
                 # A firmware command that returned was followed by our reboot, which the
-                # agent counts as a boot even when only the daemon restarted.
+                # planner counts as a boot even when only the daemon restarted (boot.py).
                 if rec.get("boot") is None or rec.get("boot") != boot.boot_id(self.store) \
                         or rec.get("returned"):
                     self._finish(rec, *self._after_boot(rec))
