@@ -234,6 +234,7 @@ class Planner:
         passive, active = self.watcher.poll()
         if passive or active:
             self.events.add(ev.VALUE_CHANGE)
+            self.store.dirty = True   # the watcher's pending changes, even if the event was queued
         if active and self.active_at is None:
             self._arm_active(mono)
         return passive, active
