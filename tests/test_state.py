@@ -48,6 +48,8 @@ def _constants(tree):
 
 def _key(node, consts):
     """The state key `node` names (a literal or a module constant), or None."""
+    if isinstance(node, getattr(ast, "Index", ())):   # CPython 3.8 wraps a subscript's slice
+        node = node.value
     if isinstance(node, ast.Constant) and node.value in state.KEYS:
         return node.value
     if isinstance(node, ast.Name) and consts.get(node.id) in state.KEYS:

@@ -290,10 +290,10 @@ class Daemon:
     def _exchange(self, s: "Session", url: str) -> None:
         try:
             http = transport.AcsClient(url, settings.get(self.model, "username"), settings.get(self.model, "password"),
-                                     ca_file=settings.get(self.model, "ca-file") or None,
-                                     client_cert=settings.get(self.model, "client-certificate") or None,
-                                     session_limit=config.get(self.settings_cfg, "session-timeout"),
-                                     wait=self._wait_on_acs)
+                                       ca_file=settings.get(self.model, "ca-file") or None,
+                                       client_cert=settings.get(self.model, "client-certificate") or None,
+                                       session_limit=config.get(self.settings_cfg, "session-timeout"),
+                                       wait=self._wait_on_acs)
         except transport.TransportError as e:  # a URL this client cannot use
             s.abort(str(e))
         else:
