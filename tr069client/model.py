@@ -3,8 +3,6 @@
 No I/O of its own: providers (the OS seam) and the store are passed in.
 """
 
-import re
-
 from . import datatypes, metadata
 from .actions import apply_changes
 from .attributes import default_notification
@@ -14,10 +12,6 @@ from .provider import ProviderError
 from .tables import Tables
 
 PARAMETER_KEY = "Device.ManagementServer.ParameterKey"
-# TR-106 3.6: an object name, and an instance number (a positive unsignedInt, written
-# without leading zeros); anything else ("01", "{i}", "", other scripts' digits) names nothing.
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
-_INSTANCE = re.compile(r"[1-9][0-9]{0,9}\Z")
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:   # annotations only: the daemon does not load typing
@@ -131,21 +125,7 @@ class Model:
 
     def object_exists(self, path: str) -> bool:
         """Whether the concrete object path `path` ("X." or "X.N.") exists now."""
-        if path == "Device.":
-            return True
-        if not path.startswith("Device.") or not path.endswith("."):
-            return False
-        head, _, last = path[:-1].rpartition(".")
-        parent = head + "."
-        if _INSTANCE.match(last):
-            return self.tables.table_meta(parent) is not None and int(last) in self.tables.instances(parent) \
-                and self.object_exists(parent)
-        if not _NAME.match(last):
-            return False
-        g = metadata.generic(path)
-        if self.meta.object(g) is None and self.tables.table_meta(path) is None:
-            return False
-        return self.object_exists(parent)
+        return self.tables.exists(path)
 
     def owner(self, path: str) -> "Optional[Provider]":
         """The provider that supplied the value of `path`, or None for a stored one."""

@@ -1,11 +1,18 @@
 """Table rows of the data model: instance numbers, AddObject and DeleteObject, and the rules
 that tie rows together (NumberOfEntries, unique keys, strong references); no I/O."""
 
+import re
+
 from . import datatypes, instances, metadata
 from .actions import apply_changes
 from .faults import (CwmpFault, INTERNAL_ERROR, INVALID_ARGUMENTS, INVALID_NAME, INVALID_VALUE,
                      REQUEST_DENIED, RESOURCES_EXCEEDED)
 from .provider import ProviderError
+
+# TR-106 3.6: an object name, and an instance number (a positive unsignedInt, written
+# without leading zeros); anything else ("01", "{i}", "", other scripts' digits) names nothing.
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
+_INSTANCE = re.compile(r"[1-9][0-9]{0,9}\Z")
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:   # annotations only: the daemon does not load typing
@@ -60,6 +67,24 @@ class Tables:
             else:
                 paths = [p + seg + "." for p in paths]
         return paths
+
+    def exists(self, path: str) -> bool:
+        """Whether the concrete object path `path` ("X." or "X.N.") exists now: an instance
+        that the table holds, or an object the metadata has, under an existing parent."""
+        if path == "Device.":
+            return True
+        if not path.startswith("Device.") or not path.endswith("."):
+            return False
+        head, _, last = path[:-1].rpartition(".")
+        parent = head + "."
+        if _INSTANCE.match(last):
+            return self.table_meta(parent) is not None and int(last) in self.instances(parent) \
+                and self.exists(parent)
+        if not _NAME.match(last):
+            return False
+        if self.model.meta.object(metadata.generic(path)) is None and self.table_meta(path) is None:
+            return False
+        return self.exists(parent)
 
     def table_meta(self, path: str) -> "Optional[metadata.Obj]":
         """Metadata of the table whose concrete name object is `path` ("X."), or None."""
