@@ -57,7 +57,8 @@ class Daemon:
             raise StoreError("cannot create the state folder %s: %s" % (state_dir, e.strerror or e))
         # One daemon per state: another one running is found before the state is read, so a
         # second start (with other flags) cannot write into the running daemon's state.
-        self.control = control.Server(os.path.join(state_dir, config.CONTROL_SOCKET), lambda req: control_commands.handle(self, req))
+        self.control = control.Server(os.path.join(state_dir, config.CONTROL_SOCKET),
+                                      lambda req: control_commands.handle(self, req))
         try:
             self.store = Store.load(os.path.join(state_dir, config.STATE_FILE))
             if self.store.load_problem:

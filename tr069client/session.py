@@ -18,7 +18,7 @@ from .soap import SoapError, element, escape
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:   # annotations only: the daemon does not load typing
-    from typing import Callable, Iterable, List, Mapping, Optional, Sequence, Tuple
+    from typing import Callable, Iterable, List, Mapping, Optional, Sequence
 
     from .model import Model
 

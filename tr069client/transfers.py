@@ -21,9 +21,9 @@ import time
 
 from . import boot, fetch, log, namespaces, outcomes, platform_commands
 from . import events as ev
-from .faults import (CwmpFault, CANCEL_NOT_PERMITTED, INTERNAL_ERROR, INVALID_ARGUMENTS,
-                     RESOURCES_EXCEEDED, TRANSFER_FAILURE)
 from .datatypes import UNKNOWN_TIME, format_time
+from .faults import (CwmpFault, CANCEL_NOT_PERMITTED, INTERNAL_ERROR, RESOURCES_EXCEEDED,
+                     TRANSFER_FAILURE)
 from .rpc_args import key, string, uint
 from .session import CpeRequest, transfer_complete
 from .soap import array, element
