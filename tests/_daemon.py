@@ -25,7 +25,7 @@ def wait_until(predicate, timeout=10.0, step=0.05):
         time.sleep(step)
 
 
-class DaemonProc(object):
+class DaemonProc:
     """`tr069client run` in a subprocess with its own state dir and log file."""
 
     def __init__(self, folder, acs=None, args=(), config=None, boot_id="boot-1", cr_port="0",
@@ -225,7 +225,7 @@ def events_of(post):
     return [c for c, _ in post.events]
 
 
-class Held(object):
+class Held:
     """Makes the lab ACS hold its answer to the next Inform until `release()`: all of it
     ("delay"), or after half of its first write ("drip"). `holding` is set meanwhile."""
 
@@ -248,7 +248,7 @@ class Held(object):
         self.gate.set()
 
 
-class Dripping(object):
+class Dripping:
     def __init__(self, raw, held):
         self.raw, self.held, self.first = raw, held, True
 

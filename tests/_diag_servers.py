@@ -7,7 +7,7 @@ import struct
 import threading
 
 
-class Http(object):
+class Http:
     """GET /bytes/N: N bytes (/chunked/N: chunked); GET /status/N: that status; GET /stall:
     headers, then nothing until `release` is set. PUT: the body is read and discarded
     (`received` counts it), answered 201."""
@@ -103,7 +103,7 @@ class Http(object):
         self.httpd.server_close()
 
 
-class _Udp(object):
+class _Udp:
     """A UDP socket on 127.0.0.1 served by `_serve` in a thread until close()."""
 
     def __init__(self):

@@ -16,6 +16,7 @@ import xml.etree.ElementTree as ET
 
 import cwmp_schema
 from tr069client import fetch, namespaces, operations, rpcs, soap, transfers
+from tr069client.events import EventQueue
 from tr069client.store import Store
 
 from _engine import END_204, INFORM_RESPONSE, genieacs, make_model, make_session
@@ -163,10 +164,9 @@ def engine(ns):
     cmds = {name: ["true"] for name in ("firmware-command", "config-alter-command",
                                          "config-overwrite-command", "vendor-config-command",
                                          "vendor-log-command")}
-    queue = transfers.Queue(store, fetch.Worker(dict(cmds, **{"download-dir": "/nonexistent"})))
-    handlers = dict(rpcs.RPCS, **transfers.RPCS, **operations.RPCS)
-    return lambda: make_session(model, handlers=handlers, extra={"transfers": queue}, ns=ns,
-                                commit=store.save_now)
+    queue = transfers.Queue(store, EventQueue(store), fetch.Worker(dict(cmds, **{"download-dir": "/nonexistent"})))
+    handlers = dict(rpcs.RPCS, **transfers.rpcs(queue), **operations.RPCS)
+    return lambda: make_session(model, handlers=handlers, ns=ns, commit=store.save_now)
 
 
 def run(seed=1, count=300):

@@ -5,7 +5,7 @@ import socket
 import threading
 
 
-class Request(object):
+class Request:
     """What the server received, plus the per-connection state a handler may keep."""
 
     def __init__(self, handler, conn_id, conn_state, body):
@@ -18,7 +18,7 @@ class Request(object):
         self.conn = conn_state  # dict kept for the life of the TCP connection
 
 
-class Server(object):
+class Server:
     """Serves `handle(request) -> (status, [(name, value)], body)` or None (handler wrote)."""
 
     def __init__(self, handle, tls=None):

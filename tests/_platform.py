@@ -4,7 +4,8 @@ check that every value is valid for its TR-181 type."""
 import os
 import shutil
 
-from tr069client import datatypes, identity, metadata, wiring
+from tr069client import datatypes, identity, metadata
+from tr069client.device import Device
 from tr069client.faults import CwmpFault
 from tr069client.store import Store
 
@@ -14,10 +15,9 @@ DEBIAN = os.path.join(SAMPLES, "debian")
 
 
 def make_model(root=OPENWRT, cfg=None, store=None):
-    """The model wiring.build makes for the daemon, reading `root` instead of /."""
+    """The model of the daemon's Device, reading `root` instead of /."""
     cfg = dict(cfg or {})
-    return wiring.build(store if store is not None else Store(), cfg,
-                        identity.resolve(cfg, root), root).model
+    return Device(store if store is not None else Store(), cfg, identity.resolve(cfg, root), root).model
 
 
 def gpv(model, *paths):

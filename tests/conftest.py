@@ -16,6 +16,14 @@ import cwmp_schema  # noqa: E402
 from lab_acs import LabAcs  # noqa: E402
 
 
+# ---------------------------------------------------------------- markers
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "e2e: process-level (starts the daemon, a tool or another Python); "
+                   "`pytest -m \"not e2e\"` is the fast subset")
+
+
 # ---------------------------------------------------------------- CWMP schema
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ import pytest
 
 import _fakes
 from tr069client import bindings
+from tr069client.actions import ApplyChanges
 from tr069client.faults import CwmpFault
 from tr069client.model import Model
 from tr069client.provider import Provider, ProviderError
@@ -63,10 +64,12 @@ def uci_calls(fakes, *prefix):
     return [c[1:] for c in _fakes.calls(fakes) if c[0] == "uci" and c[1:1 + len(prefix)] == list(prefix)]
 
 
-def run_apply(model):
-    """What the daemon does when the session ends."""
-    for p in model.pending_apply:
-        p.apply(model)
+def run_apply(model, later):
+    """What the daemon does when the session ends: the ApplyChanges the session left."""
+    for action in later:
+        assert isinstance(action, ApplyChanges)
+        action.provider.apply(model)
+    del later[:]
 
 
 def test_openwrt_example_reads_uci_and_overrides_the_kernel(fakes, tmp_path):
@@ -95,16 +98,17 @@ def test_spv_runs_each_set_command_once_and_shared_apply_commands_once(fakes, tm
     m = example_model(fakes, tmp_path)
     gpv(m)
     before = len(_fakes.calls(fakes))
+    later = []
     status = m.set_values([("Device.DeviceInfo.HostName", "router1", "xsd:string"),
-                           ("Device.Time.LocalTimeZone", "CET-1CEST,M3.5.0,M10.5.0/3", "xsd:string")], "k")
+                           ("Device.Time.LocalTimeZone", "CET-1CEST,M3.5.0,M10.5.0/3", "xsd:string")], "k", later)
     assert status == 1
-    run_apply(m)
+    run_apply(m, later)
     done = _fakes.calls(fakes)[before:]
     assert done == [["uci", "set", "system.@system[0].hostname=router1"],
                     ["uci", "set", "system.@system[0].timezone=CET-1CEST,M3.5.0,M10.5.0/3"],
                     ["uci", "commit", "system"], ["record", "/etc/init.d/system", "reload"]]
     assert gpv(m, "Device.DeviceInfo.HostName")["Device.DeviceInfo.HostName"] == "router1"
-    run_apply(m)                                              # a session that set nothing
+    run_apply(m, later)                                       # a session that set nothing
     assert not any(c[1:2] == ["commit"] for c in _fakes.calls(fakes)[before + 4:])
 
 
@@ -112,11 +116,12 @@ def test_writes_are_validated_before_any_command_runs(fakes, tmp_path):
     m = example_model(fakes, tmp_path)
     gpv(m)
     before = len(_fakes.calls(fakes))
+    later = []
     with pytest.raises(CwmpFault) as e:
         m.set_values([("Device.DeviceInfo.HostName", "ok", "xsd:string"),
-                      (LAN + "1.IPAddress", "300.1.1.1", "xsd:string")], "k")
+                      (LAN + "1.IPAddress", "300.1.1.1", "xsd:string")], "k", later)
     assert e.value.code == 9003 and [d[1] for d in e.value.details] == [9007]
-    assert _fakes.calls(fakes)[before:] == [] and m.pending_apply == []
+    assert _fakes.calls(fakes)[before:] == [] and later == []
 
 
 def test_a_list_parameter_runs_the_item_command_once_per_item(fakes, tmp_path):
@@ -132,11 +137,12 @@ def test_a_list_parameter_runs_the_item_command_once_per_item(fakes, tmp_path):
 def test_bound_table_takes_add_set_and_delete(fakes, tmp_path):
     m = example_model(fakes, tmp_path)
     gpv(m)
-    n, status = m.add_object(PM, "k1")
+    later = []
+    n, status = m.add_object(PM, "k1", later)
     assert (n, status) == (2, 1)
     assert uci_calls(fakes, "set", "firewall.tr069_pm2=redirect")
     m.set_values([(PM + "2.ExternalPort", "8080", "xsd:unsignedInt"), (PM + "2.Enable", "true", "xsd:boolean"),
-                  (PM + "2.Protocol", "UDP", "xsd:string"), (PM + "2.Alias", "web", "xsd:string")], "k2")
+                  (PM + "2.Protocol", "UDP", "xsd:string"), (PM + "2.Alias", "web", "xsd:string")], "k2", later)
     assert uci_calls(fakes, "set", "firewall.tr069_pm2.src_dport=8080")
     assert uci_calls(fakes, "set", "firewall.tr069_pm2.enabled=1")        # mapped back
     assert uci_calls(fakes, "set", "firewall.tr069_pm2.proto=udp")
@@ -144,9 +150,9 @@ def test_bound_table_takes_add_set_and_delete(fakes, tmp_path):
     v = gpv(m, PM)                                                        # the next session
     assert v[PM + "2.ExternalPort"] == "8080" and v[PM + "2.Protocol"] == "UDP"
     assert v[PM + "2.Status"] == "Enabled" and v[PM + "2.Alias"] == "web"
-    assert m.delete_object(PM + "1.", "k3") == 1
+    assert m.delete_object(PM + "1.", "k3", later) == 1
     assert uci_calls(fakes, "delete") == [["delete", "firewall.ssh"]]
-    run_apply(m)
+    run_apply(m, later)
     assert uci_calls(fakes, "commit") == [["commit", "firewall"]]
     assert sorted(int(k.split(".")[3]) for k in gpv(m, PM) if k.endswith(".ExternalPort")) == [2]
     assert m.add_object(PM, "k4")[0] == 3                                 # never reused
@@ -293,9 +299,10 @@ def test_readme_claim_lan_address_and_ssid_in_one_session(fakes, tmp_path):
     m = example_model(fakes, tmp_path)
     gpv(m)
     before = len(_fakes.calls(fakes))
+    later = []
     assert m.set_values([(LAN + "1.IPAddress", "192.168.2.1", "xsd:string"),
-                         ("Device.WiFi.SSID.1.SSID", "Home", "xsd:string")], "k") == 1
-    run_apply(m)
+                         ("Device.WiFi.SSID.1.SSID", "Home", "xsd:string")], "k", later) == 1
+    run_apply(m, later)
     assert _fakes.calls(fakes)[before:] == [
         ["uci", "set", "network.lan.ipaddr=192.168.2.1"], ["uci", "set", "wireless.default_radio0.ssid=Home"],
         ["uci", "commit", "network"], ["record", "/etc/init.d/network", "reload"],

@@ -119,6 +119,7 @@ def test_config_file_problems_give_one_line(tr, tmp_path):
     assert "cannot read config file" in one_line_error(*tr("status", "--config", str(tmp_path / "none"))[::2])
 
 
+@pytest.mark.e2e
 def test_run_with_a_bad_config_file_exits_with_one_line(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text("[1, 2]")

@@ -4,7 +4,12 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from conftest import REPO
+
+# Process-level: the fast subset (pytest -m "not e2e") leaves these out.
+pytestmark = pytest.mark.e2e
 
 VERMIN = [sys.executable, "-c", "import sys, vermin; sys.exit(vermin.main())",
           "-t=3.8-", "--violations", "--eval-annotations", "--no-tips"]

@@ -41,7 +41,7 @@ def turn(srv, now=T0, timeout=0.05):
     return srv.handle(r, now)
 
 
-class Background(object):
+class Background:
     """The daemon's loop in a thread, so the blocking request() can be tested against it."""
 
     def __init__(self, srv):

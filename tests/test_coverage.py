@@ -31,6 +31,7 @@ def run(*args):
                           stderr=subprocess.PIPE, universal_newlines=True)
 
 
+@pytest.mark.e2e
 @needs_xml
 def test_baseline_4_is_complete_on_this_machine_and_on_openwrt():
     for root in ("/", OPENWRT):
@@ -40,6 +41,7 @@ def test_baseline_4_is_complete_on_this_machine_and_on_openwrt():
         assert re.search(r"Device.InterfaceStack. +5 / 5", res.stdout)
 
 
+@pytest.mark.e2e
 @needs_xml
 def test_json_report_and_an_incomplete_profile_fails_with_the_reason():
     res = run("--root", OPENWRT, "--json", "--profile", "Baseline:4", "--profile", "Time:2",
@@ -54,6 +56,7 @@ def test_json_report_and_an_incomplete_profile_fails_with_the_reason():
     assert r["xml_parameters"] > 7000 and r["parameters"] == sum(r["by_top_object"][k][0] for k in r["by_top_object"])
 
 
+@pytest.mark.e2e
 @needs_xml
 def test_a_binding_with_a_set_command_completes_a_profile(tmp_path):
     (tmp_path / "b.json").write_text(json.dumps({"Device.Time.LocalTimeZone": {
@@ -79,6 +82,7 @@ def test_profiles_check_what_the_running_model_shows():
     assert seen.table_takes_rows("Device.DNS.Client.Server.{i}.")           # but the ACS may add rows
 
 
+@pytest.mark.e2e
 def test_unknown_config_is_a_one_line_error(tmp_path):
     (tmp_path / "c.json").write_text('{"bindingz": "x"}')
     res = subprocess.run([sys.executable, TOOL, "--config", str(tmp_path / "c.json")],

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from tr069client import daemon
+from tr069client import control_commands, daemon
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ def test_notification_polls_do_not_look_up_the_acs_name_each_time(made, monkeypa
     d = made(**{"acs-url": "http://acs.example/acs"})
     d._sync_listener()
     for _ in range(3):
-        d._poll_notifications(time.monotonic())
+        d.poll_notifications(time.monotonic())
     assert len(asked) == 1
     assert d.model.value("Device.ManagementServer.ConnectionRequestURL").startswith("http://127.0.0.1:")
 
@@ -60,7 +60,7 @@ def test_a_busy_port_is_retried_on_a_backing_off_timer_and_said_by_status(made, 
     now[0] -= 1
     d._sync_listener()   # a settings change tries at once, before its time: the wait stays
     assert d._listen_retry == (now[0] + 300, 300)
-    status = d._on_control({"cmd": "status"})["status"]
+    status = control_commands.handle(d, {"cmd": "status"})["status"]
     assert status["connection-requests"].endswith(":%d: address in use; trying again in 300 s" % port)
     assert status["connection-requests"].startswith("cannot listen on ")
     assert status["last-session-error"] == ""
@@ -72,4 +72,4 @@ def test_a_busy_port_is_retried_on_a_backing_off_timer_and_said_by_status(made, 
     d._service([], [])
     assert d.listener is not None and d.listener.port == port
     assert d._listen_retry is None and d._listener_deadline() is None
-    assert d._on_control({"cmd": "status"})["status"]["connection-requests"].startswith("listening on ")
+    assert control_commands.handle(d, {"cmd": "status"})["status"]["connection-requests"].startswith("listening on ")

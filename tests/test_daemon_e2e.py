@@ -24,6 +24,9 @@ from lab_acs import download, get_parameter_values, raw, schedule_inform, set_pa
     set_parameter_values
 from listener_attack import Flood, Slowloris, legit_requests, raise_fd_limit
 
+# Process-level: the fast subset (pytest -m "not e2e") leaves these out.
+pytestmark = pytest.mark.e2e
+
 CR = {"connection-request-username": "cr-user", "connection-request-password": "cr-pass"}
 SLACK = 1.5  # seconds a wait may exceed its window: process start-up, a loaded CI machine
 
@@ -612,10 +615,13 @@ def test_https_with_an_unknown_ca_fails_with_a_sentence(make_lab_acs, daemon, pk
 
 def test_one_log_line_per_session_at_the_default_level(acs, daemon):
     d = daemon(acs, args=["--periodic-inform-interval", "1"]).start()
-    acs.wait_sessions(3, timeout=10)
+    d.wait_log(r" info session done \(", count=3)
     assert d.stop() == 0
     lines = d.log().splitlines()
     body = [l for l in lines if not re.search(r" info (tr069client (started|stopped)|settings applied)", l)]
+    # A session that the stop cut short says so on its one line.
+    if body and " warning session failed (" in body[-1] and "): the daemon is stopping; " in body[-1]:
+        body.pop()
     sessions = [l for l in body if " info session done (" in l]
     assert len(sessions) >= 3 and sessions == body, lines
 
@@ -886,3 +892,37 @@ def test_reset_config_waits_for_a_device_operation_to_end(acs, daemon, tmp_path)
         go.write_text("")
     acs.wait_sessions(2, timeout=15)
     assert d.cli("reset-config").returncode == 0
+
+
+# A sitecustomize that writes, when `tr069client run` exits, the modules it had loaded.
+_MODULES_HOOK = r'''
+import atexit, os, sys
+if sys.argv[1:2] == ["run"]:
+    def _dump():
+        with open(os.environ["TR069_TEST_MODULES"], "w") as f:
+            f.write("\n".join(sorted(sys.modules)))
+    atexit.register(_dump)
+'''
+
+
+def test_an_http_daemon_loads_no_heavy_module(acs, daemon, tmp_path):
+    """An http-only daemon, through a whole session, loads neither OpenSSL (ssl, hashlib) nor
+    what it does not need at all (logging, typing, subprocess, tempfile, ...). (threading is
+    cheap, and CPython 3.8's bz2, which shutil loads, imports it.)"""
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(_MODULES_HOOK)
+    out = tmp_path / "modules.txt"
+    d = daemon(acs)
+    base_env = d.env
+    d.env = lambda: dict(base_env(), TR069_TEST_MODULES=str(out),
+                         PYTHONPATH=str(hook) + os.pathsep + base_env()["PYTHONPATH"])
+    d.start()
+    wait_informs(acs, 1)
+    d.wait_log(r"session done")
+    assert d.stop() == 0
+    loaded = set(out.read_text().split())
+    assert "tr069client.daemon" in loaded and "tr069client.device" in loaded
+    heavy = {"ssl", "_ssl", "hashlib", "_hashlib", "secrets", "logging", "typing", "subprocess",
+             "tempfile", "dataclasses", "http.server"}
+    assert sorted(heavy & loaded) == []

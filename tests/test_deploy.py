@@ -14,6 +14,9 @@ import zipfile
 
 import pytest
 
+# Process-level: the fast subset (pytest -m "not e2e") leaves these out.
+pytestmark = pytest.mark.e2e
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOLS = os.path.join(REPO, "tools")
 SYSV = os.path.join(TOOLS, "init.d", "tr069client")

@@ -15,6 +15,9 @@ from lab_acs import (cancel_transfer, download, factory_reset, get_all_queued_tr
                      get_parameter_values, get_queued_transfers, get_rpc_methods, reboot,
                      set_parameter_values, upload)
 
+# Process-level: the fast subset (pytest -m "not e2e") leaves these out.
+pytestmark = pytest.mark.e2e
+
 CWMP_1_2 = "urn:dslforum-org:cwmp-1-2"
 FW = "1 Firmware Upgrade Image"
 CFG = "3 Vendor Configuration File"
@@ -50,7 +53,7 @@ COMMANDS = ("reboot", "factory-reset", "firmware", "config-alter", "config-overw
             "vendor-log")
 
 
-class Rig(object):
+class Rig:
     """A daemon, the ACS, a file server (the same lab ACS unless told), and the hooks' records."""
 
     def __init__(self, tmp_path, acs):
@@ -187,9 +190,10 @@ def test_reboot_then_boot_with_the_command_key(rig):
     rig.wait_sessions(3)
     assert rig.events(3) == [("1 BOOT", ""), ("M Reboot", "rk-1")]
     # GetRPCMethods lists exactly the RPC table, less what the session's cwmp-1-0 lacks.
-    from tr069client import identity, namespaces, wiring
+    from tr069client import identity, namespaces
+    from tr069client.device import Device
     from tr069client.store import Store
-    table = set(wiring.build(Store(), {}, identity.resolve({})).handlers)
+    table = set(Device(Store(), {}, identity.resolve({})).handlers)
     (methods,) = rig.responses("GetRPCMethodsResponse")
     assert sorted(methods["MethodList"]) == sorted(table - {"GetAllQueuedTransfers", "CancelTransfer"})
     assert {"Download", "Upload", "Reboot", "FactoryReset", "GetQueuedTransfers", "GetAllQueuedTransfers",

@@ -7,6 +7,8 @@ import subprocess
 import sys
 import threading
 
+import pytest
+
 from tr069client.diagnostics.common import Failure
 from tr069client.diagnostics.runner import Runner
 
@@ -99,6 +101,7 @@ def test_the_clock_is_passed_to_the_test():
     runner.close()
 
 
+@pytest.mark.e2e
 def test_threading_and_the_tests_load_only_when_a_test_starts():
     code = ("import sys; base = set(sys.modules)\n"
             "from tr069client import diagnostics\n"

@@ -8,6 +8,9 @@ import pytest
 from _daemon import MS, DaemonProc, events_of, instrument, wait_informs
 from lab_acs import set_parameter_attributes, set_parameter_values
 
+# Process-level: the fast subset (pytest -m "not e2e") leaves these out.
+pytestmark = pytest.mark.e2e
+
 PI = MS + "PeriodicInformInterval"
 
 

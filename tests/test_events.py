@@ -1,10 +1,11 @@
 """The event queue's retention rules (TR-069 3.7.1.5, the notes' table); no I/O."""
 
 from tr069client import events as ev
+from tr069client.store import Store
 
 
 def queue(*codes):
-    q = ev.EventQueue([])
+    q = ev.EventQueue(Store())
     for c in codes:
         q.add(*c) if isinstance(c, tuple) else q.add(c)
     return q
@@ -51,10 +52,29 @@ def test_delivery_keeps_transfer_events_until_acknowledged():
 
 
 def test_a_full_queue_sheds_schedule_informs_but_keeps_the_rest():
-    q = ev.EventQueue([])
+    q = ev.EventQueue(Store())
     for i in range(ev.MAX_EVENTS):
         assert q.add(ev.M_SCHEDULE_INFORM, "k%d" % i)
     assert not q.add(ev.M_SCHEDULE_INFORM, "one-too-many")
     assert q.add(ev.BOOTSTRAP)
     assert len(q.items) == ev.MAX_EVENTS and q.has(ev.BOOTSTRAP)
     assert ["M ScheduleInform", "k0"] not in q.items and ["M ScheduleInform", "k1"] in q.items
+
+
+def test_events_retention():
+    q = ev.EventQueue(Store())
+    for code in ("0 BOOTSTRAP", "1 BOOT", "6 CONNECTION REQUEST", "2 PERIODIC"):
+        q.add(code)
+    assert not q.add("1 BOOT")
+    q.add("M Reboot", "k1")
+    q.add("M Download", "d1")
+    q.add("7 TRANSFER COMPLETE")
+    sent = q.pending()
+    assert [c for c, _ in sent][:4] == ["0 BOOTSTRAP", "1 BOOT", "2 PERIODIC", "6 CONNECTION REQUEST"]
+    q.session_failed(sent, informed=False)
+    assert not q.has("6 CONNECTION REQUEST") and q.has("0 BOOTSTRAP") and q.has("M Reboot")
+    q.add("4 VALUE CHANGE")  # raised during the session: not part of what was sent
+    q.delivered(sent)
+    assert sorted(c for c, _ in q.items) == ["4 VALUE CHANGE", "7 TRANSFER COMPLETE", "M Download"]
+    q.transfer_acknowledged("Download", "d1", more_pending=False)
+    assert [c for c, _ in q.items] == ["4 VALUE CHANGE"]

@@ -284,7 +284,7 @@ def test_url_with_spaces_and_non_ascii_characters_is_fetched(lab_acs, env):
 
 
 def test_a_download_leaves_a_reserve_free(monkeypatch, tmp_path):
-    class St(object):
+    class St:
         f_bavail, f_frsize = 1024, 4096           # 4 MiB free
     monkeypatch.setattr(fetch.os, "statvfs", lambda folder: St())
     assert fetch.Worker._free(None, str(tmp_path)) == 3 * 1024 * 1024

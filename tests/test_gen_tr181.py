@@ -62,6 +62,7 @@ def test_output_is_compact_ascii_json():
     assert doc["format"] == 1 and doc["model"] == "Device:2.19"
 
 
+@pytest.mark.e2e
 @needs_xml
 def test_check_passes_on_the_committed_file_and_fails_on_a_changed_one(tmp_path):
     ok = run_tool("--check")
@@ -77,6 +78,7 @@ def test_check_passes_on_the_committed_file_and_fails_on_a_changed_one(tmp_path)
     assert missing.returncode == 1
 
 
+@pytest.mark.e2e
 @needs_xml
 def test_writes_the_file_and_prints_a_one_line_summary(tmp_path):
     out = tmp_path / "out.json"
@@ -88,6 +90,7 @@ def test_writes_the_file_and_prints_a_one_line_summary(tmp_path):
         assert out.read_bytes() == f.read()
 
 
+@pytest.mark.e2e
 def test_a_bad_selection_gives_a_one_line_error_and_exit_2(tmp_path):
     sel = tmp_path / "sel.txt"
     sel.write_text("Device.NoSuchThing.\n")

@@ -648,6 +648,7 @@ def test_https_session(tmp_path):
     assert acs.problems == []
 
 
+@pytest.mark.e2e
 def test_command_line_plays_a_script_until_interrupted(tmp_path):
     script = tmp_path / "script.json"
     script.write_text(json.dumps([[{"method": "Reboot", "CommandKey": "cli"}]]))

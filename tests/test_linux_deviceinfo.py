@@ -1,10 +1,11 @@
 """tr069client/linux deviceinfo.py and processes.py: DeviceInfo, MemoryStatus, ProcessStatus."""
 
+import json
 import os
 
 import pytest
 
-from tr069client import identity
+from tr069client import identity, outcomes
 from tr069client.linux import deviceinfo
 from tr069client.store import Store
 
@@ -52,11 +53,24 @@ def test_supported_data_model_names_the_xml_the_metadata_came_from():
 
 def test_first_use_date_is_the_first_successful_session_and_stays():
     store = Store()
-    store.state["last_success"] = 1764000000.5
     m = make_model(OPENWRT, store=store)
+    assert gpv(m, DI + "FirstUseDate")[DI + "FirstUseDate"] == "0001-01-01T00:00:00Z"
+    outcomes.succeeded(store, 1500000000)   # a clock before 2020: no absolute time yet
+    assert gpv(m, DI + "FirstUseDate")[DI + "FirstUseDate"] == "0001-01-01T00:00:00Z"
+    outcomes.succeeded(store, 1764000000.5)
     assert gpv(m, DI + "FirstUseDate")[DI + "FirstUseDate"] == "2025-11-24T16:00:00Z"
-    store.state["last_success"] = 1800000000
+    outcomes.succeeded(store, 1800000000)
     assert gpv(m, DI + "FirstUseDate")[DI + "FirstUseDate"] == "2025-11-24T16:00:00Z"
+
+
+def test_reading_the_device_info_writes_nothing():
+    store = Store()
+    m = make_model(OPENWRT, store=store)
+    gpv(m, DI)                  # numbers SupportedDataModel.1 (instances.py's to write)
+    store.state["last_success"] = 1764000000   # a session succeeded meanwhile
+    before, store.dirty = json.dumps(store.state, sort_keys=True), False
+    gpv(m, DI)
+    assert json.dumps(store.state, sort_keys=True) == before and not store.dirty
 
 
 def test_memory_status_from_meminfo_and_statvfs():

@@ -5,8 +5,8 @@ import shutil
 
 import pytest
 
+from tr069client import instances
 from tr069client.faults import CwmpFault
-from tr069client.linux import rows
 from tr069client.store import Store
 
 from _platform import DEBIAN, OPENWRT, copy_root, gpv, invalid, make_model
@@ -120,13 +120,13 @@ def test_instance_numbers_stay_with_their_interface_across_changes_and_restarts(
 
 
 def test_vanished_rows_are_forgotten_beyond_a_limit_but_numbers_never_come_back(monkeypatch):
-    monkeypatch.setattr(rows, "KEEP_VANISHED", 2)
+    monkeypatch.setattr(instances, "KEEP_VANISHED", 2)
     m = make_model(OPENWRT)
     t = "Device.X.Table."
-    got = [rows.assign(m, t, ["k%d" % i]) for i in range(5)]
+    got = [instances.assign(m.store, t, ["k%d" % i]) for i in range(5)]
     assert [g["k%d" % i] for i, g in enumerate(got)] == [1, 2, 3, 4, 5]
     assert sorted(m.store.state["instances"][t]) == ["k2", "k3", "k4"]
-    assert rows.assign(m, t, ["k0"]) == {"k0": 6}
+    assert instances.assign(m.store, t, ["k0"]) == {"k0": 6}
 
 
 def test_failing_address_table_fails_only_the_ip_parameters(tmp_path):

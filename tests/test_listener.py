@@ -16,7 +16,7 @@ PATH = "/cr-3f9a1c"
 T0 = 1000.0
 
 
-class Loop(object):
+class Loop:
     """The daemon's loop in miniature: select, handle with a fake clock, count events."""
 
     def __init__(self, lst):
@@ -71,7 +71,7 @@ class Loop(object):
         return True
 
 
-class Conn(object):
+class Conn:
     """A test client socket with its own receive buffer."""
 
     def __init__(self, sock):
@@ -412,7 +412,7 @@ def test_out_of_descriptors_the_listener_rests_instead_of_spinning(make, logged)
     lst = loop.lst
     real = lst._sock
 
-    class Exhausted(object):
+    class Exhausted:
         """The listening socket while the process has no descriptor left: accept() fails
         and select() keeps saying there is a connection to take."""
         def accept(self):
@@ -504,7 +504,7 @@ def test_pipelined_requests_are_answered_in_order(make):
     assert [conn.pop_response()[0] for _ in range(3)] == [401, 401, 401]
 
 
-class Trickle(object):
+class Trickle:
     """The listener's end of a socket whose send() takes only a few bytes at a time."""
 
     def __init__(self, sock):
@@ -586,6 +586,7 @@ def test_random_path_by_default():
         b.close()
 
 
+@pytest.mark.e2e
 def test_import_loads_no_heavy_modules():
     code = ("import sys; before = set(sys.modules); "
             "import tr069client.listener, tr069client.control; "

@@ -153,6 +153,7 @@ def test_tree_walk_api(meta):
             assert meta.param(obj + name) is p
 
 
+@pytest.mark.e2e
 def test_load_is_cached_and_takes_synthetic_data():
     assert metadata.load() is metadata.load()
     doc = {"format": 1, "model": "Device:2.19", "facets": [{"enum": ["A", "B"]}],

@@ -3,6 +3,7 @@
 import pytest
 
 from tr069client import attributes, datatypes
+from tr069client.actions import ApplyChanges
 from tr069client.faults import CwmpFault
 from tr069client.provider import Provider, ProviderError
 from tr069client.store import Store
@@ -144,8 +145,9 @@ def test_provider_owned_values_are_read_only_unless_the_provider_sets_them():
 
     p = Provider("Device.Time.", get, set=set_)
     m = make_model(providers=[Provider("Device.DeviceInfo.", lambda m: dict(IDENTITY)), p])
-    assert m.set_values([("Device.Time.LocalTimeZone", "CET-1CEST,M3.5.0,M10.5.0/3", "xsd:string")], "k") == 1
-    assert written == {"Device.Time.LocalTimeZone": "CET-1CEST,M3.5.0,M10.5.0/3"} and m.pending_apply == [p]
+    later = []
+    assert m.set_values([("Device.Time.LocalTimeZone", "CET-1CEST,M3.5.0,M10.5.0/3", "xsd:string")], "k", later) == 1
+    assert written == {"Device.Time.LocalTimeZone": "CET-1CEST,M3.5.0,M10.5.0/3"} and later == [ApplyChanges(p)]
     assert "Device.Time.LocalTimeZone" not in m.store.values
     assert fault(m.set_values, [("Device.DeviceInfo.SerialNumber", "x", "xsd:string")], "k").details[0][1] == 9008
 

@@ -3,7 +3,7 @@
 from tr069client.notify import Watcher
 
 
-class FakeModel(object):
+class FakeModel:
     """The part of model.Model the watcher uses: attributes, values, the ACS's changes."""
 
     def __init__(self, values, passive=(), active=()):

@@ -8,6 +8,8 @@ import pytest
 from defusedxml.ElementTree import fromstring
 
 from tr069client import operations
+from tr069client.actions import FactoryReset, Reboot
+from tr069client.events import EventQueue
 from tr069client.faults import CwmpFault
 from tr069client.rpcs import Context
 from tr069client.store import Store
@@ -38,7 +40,7 @@ def ops(tmp_path):
     def hook(code=0):
         return [sys.executable, str(tmp_path / "hook.py"), str(record), store.path, str(code)]
     stops, cleaned = [], []
-    o = operations.Operations(store, {"reboot-command": hook(), "factory-reset-command": hook(),
+    o = operations.Operations(store, EventQueue(store), {"reboot-command": hook(), "factory-reset-command": hook(),
                                       "hook-timeout": 30},
                               stop=lambda: stops.append(1), clean=lambda: cleaned.append(1))
     o.hook, o.stops, o.cleaned = hook, stops, cleaned
@@ -50,7 +52,8 @@ def test_rpcs_only_queue_actions():
     ctx = Context(None, handlers=operations.RPCS)
     assert operations.reboot(ctx, fromstring("<Reboot><CommandKey> rk </CommandKey></Reboot>")) == ""
     assert operations.factory_reset(ctx, fromstring("<FactoryReset/>")) == ""
-    assert ctx.actions == [("reboot", "rk"), ("factory_reset",)]
+    assert ctx.actions == [Reboot("rk"), FactoryReset()]
+    assert [type(a) for a in ctx.actions] == [Reboot, FactoryReset]
     with pytest.raises(CwmpFault) as e:
         operations.reboot(ctx, fromstring("<Reboot><CommandKey>%s</CommandKey></Reboot>" % ("k" * 33)))
     assert e.value.code == 9003

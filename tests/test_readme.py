@@ -3,6 +3,8 @@
 import os
 import re
 
+import pytest
+
 from tr069client import cli, config
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -38,6 +40,7 @@ def test_every_run_flag_is_documented():
     assert flags and [f for f in flags if f not in readme] == []
 
 
+@pytest.mark.e2e
 def test_what_the_readme_commands_leave_behind_is_ignored_by_git():
     import shutil
     import subprocess
@@ -65,3 +68,14 @@ def test_the_acs_named_as_tested_are_the_ones_that_were():
                 if fn.__doc__ and fn.__doc__.split()[0].rstrip(":").endswith("ACS")]
     assert sorted(named) == sorted(dialects)
     assert "No other ACS has been tried." in intro
+
+
+def test_the_layout_names_every_module_and_only_those():
+    readme = _read("README.md")
+    layout = readme[readme.index("## Layout"):readme.index("## Tests")]
+    first_column = "".join(line.split("|")[1] for line in layout.splitlines() if line.startswith("| `"))
+    named = set(re.findall(r"`([\w/]+\.py)`", first_column))
+    package = os.path.join(REPO, "tr069client")
+    top = {n for n in os.listdir(package) if n.endswith(".py") and n not in ("__init__.py", "__main__.py")}
+    assert top - named == set(), "modules missing from README's Layout"
+    assert {n for n in named if "/" not in n} - top == set(), "README's Layout names modules that do not exist"

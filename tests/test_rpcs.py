@@ -3,6 +3,7 @@
 import pytest
 
 from tr069client import rpcs, soap
+from tr069client.actions import ScheduleInform
 from tr069client.faults import CwmpFault
 
 from _engine import genieacs, make_model
@@ -33,7 +34,7 @@ def test_schedule_inform_takes_only_an_unsigned_int_of_at_least_one(delay):
 
 def test_schedule_inform_becomes_an_action():
     ctx, _ = _call(_schedule(" 4294967295 "))
-    assert ctx.actions == [("schedule_inform", 4294967295, "c")]
+    assert ctx.actions == [ScheduleInform(4294967295, "c")] and type(ctx.actions[0]) is ScheduleInform
 
 
 @pytest.mark.parametrize("note", ["\u0662", "3", "-1", "9" * 5000])

@@ -3,7 +3,6 @@
 import pytest
 
 from tr069client import session as sess, soap
-from tr069client.events import EventQueue
 
 from _engine import (END_204, END_EMPTY_200, INFORM_RESPONSE, NS10, NS12, bare, drive, fault_of,
                      freeacs, genieacs, make_model, make_session, openacs, parse, values_of)
@@ -283,25 +282,6 @@ def test_values_with_control_characters_are_scrubbed():
     s = make_session(model)
     posts = drive(s, [genieacs(INFORM_RESPONSE), END_204])
     assert values_of(parse(posts[0])[2])["Device.DeviceInfo.ProvisioningCode"][0] == "abc&d"
-
-
-def test_events_retention():
-    q = EventQueue([])
-    for code in ("0 BOOTSTRAP", "1 BOOT", "6 CONNECTION REQUEST", "2 PERIODIC"):
-        q.add(code)
-    assert not q.add("1 BOOT")
-    q.add("M Reboot", "k1")
-    q.add("M Download", "d1")
-    q.add("7 TRANSFER COMPLETE")
-    sent = q.pending()
-    assert [c for c, _ in sent][:4] == ["0 BOOTSTRAP", "1 BOOT", "2 PERIODIC", "6 CONNECTION REQUEST"]
-    q.session_failed(sent, informed=False)
-    assert not q.has("6 CONNECTION REQUEST") and q.has("0 BOOTSTRAP") and q.has("M Reboot")
-    q.add("4 VALUE CHANGE")  # raised during the session: not part of what was sent
-    q.delivered(sent)
-    assert sorted(c for c, _ in q.items) == ["4 VALUE CHANGE", "7 TRANSFER COMPLETE", "M Download"]
-    q.transfer_acknowledged("Download", "d1", more_pending=False)
-    assert [c for c, _ in q.items] == ["4 VALUE CHANGE"]
 
 
 def test_next_post_after_done_is_none_and_misuse_raises():

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tr069client import agent as agent_mod
+from tr069client import planner as planner_mod
 from tr069client import config, log, settings
 from tr069client import events as ev
 from tr069client.model import Model
@@ -16,18 +16,18 @@ def make():
     store = Store()
     model = Model(store, defaults=settings.PRODUCT_DEFAULTS)
     settings.put(model, "acs-url", "http://acs.example/acs")
-    a = agent_mod.Agent(store, model, IDENT, lambda: 0.5)
+    a = planner_mod.Planner(store, model, IDENT, lambda: 0.5)
     a.start("boot-1", 1000.0, 1764064800.0)
     return store, model, a
 
 
-def test_a_refused_set_leaves_the_agent_state_attached_to_the_store():
+def test_a_refused_set_leaves_the_planner_state_attached_to_the_store():
     store, model, a = make()
     a.watcher.pending["2"].append(MS + "URL")
     with pytest.raises(settings.SettingError):
         settings.set_values(model, [["cr-port", "7000"], [MS + "PeriodicInformInterval", "abc"]])
     assert settings.get(model, "cr-port") == 7547
-    # What the agent queues after the rollback is what the store saves.
+    # What the planner queues after the rollback is what the store saves.
     a.events.add(ev.PERIODIC)
     assert [ev.PERIODIC, ""] in store.state["events"]
     a.watcher.delivered([MS + "URL"])

@@ -8,6 +8,7 @@ import pytest
 from defusedxml.ElementTree import fromstring
 
 from tr069client import fetch, soap, transfers
+from tr069client.events import EventQueue
 from tr069client.faults import CwmpFault
 from tr069client.rpcs import Context
 from tr069client.store import Store
@@ -51,9 +52,11 @@ class Worker:
         self.steps.append(("clean", sorted(keep)))
 
 
-class Agent:
+class Planner:
+    """Whether a session is due, as the planner says."""
+
     def __init__(self):
-        self.due_now, self.cpe_requests, self.on_acknowledged = False, [], []
+        self.due_now = False
 
     def due(self, mono):
         return self.due_now
@@ -74,11 +77,13 @@ def q(tmp_path):
     clock = Clock()
     reboots = []
     version = {"now": "1.0"}   # DeviceInfo.SoftwareVersion as the device runs it
-    queue = transfers.Queue(store, Worker(store), clock=clock, reboot=lambda why: reboots.append(why) or True,
+    planner = Planner()
+    queue = transfers.Queue(store, EventQueue(store), Worker(store), clock=clock,
+                            reboot=lambda why: reboots.append(why) or True, session_due=planner.due,
                             version=lambda: version["now"])
-    queue.attach(Agent())
+    queue.planner = planner
     queue.clock_, queue.reboots, queue.version_ = clock, reboots, version
-    queue.ctx = Context(None, handlers=transfers.RPCS, extra={"transfers": queue})
+    queue.ctx = Context(None, handlers=transfers.rpcs(queue))
     queue.tick(0.0, T0)  # the first tick settles what a restart left (nothing here)
     assert queue.worker.steps == [("clean", [])]
     del queue.worker.steps[:]
@@ -104,7 +109,7 @@ def call(q, method, ns=CWMP, **fields):
     """Run an RPC as the session engine does; its response (or fault) validated by the schema."""
     q.ctx.ns = ns   # the session engine's choice: the namespace of the answer
     try:
-        inner = transfers.RPCS[method](q.ctx, req(method, ns, **fields))
+        inner = q.ctx.handlers[method](q.ctx, req(method, ns, **fields))
         body = "<cwmp:%sResponse>%s</cwmp:%sResponse>" % (method, inner, method)
         result = inner
     except CwmpFault as f:
@@ -226,10 +231,10 @@ def test_same_command_key_keeps_its_event_until_the_last_ack(q):
 
 def test_a_due_session_goes_first(q):
     config(q)
-    q.agent.due_now = True
+    q.planner.due_now = True
     q.tick(0.0, T0)
     assert q.worker.steps == []
-    q.agent.due_now = False
+    q.planner.due_now = False
     q.tick(0.0, T0)
     assert q.items[0]["state"] == "done"
 
@@ -277,10 +282,10 @@ def restart(q, wall=T0, boot="boot-A", timeout=lambda name: 600):
     """A new daemon over the same state file (after SIGKILL or power loss)."""
     store = Store.load(q.store.path)
     store.state["boot_id"] = boot
-    again = transfers.Queue(store, Worker(store), clock=q.clock_, reboot=lambda why: q.reboots.append(why) or True,
+    again = transfers.Queue(store, EventQueue(store), Worker(store), clock=q.clock_,
+                            reboot=lambda why: q.reboots.append(why) or True,
                             timeout=timeout, version=lambda: q.version_["now"])
-    again.attach(Agent())
-    again.clock_, again.reboots, again.ctx = q.clock_, q.reboots, Context(None, transfers.RPCS, {"transfers": again})
+    again.clock_, again.reboots, again.ctx = q.clock_, q.reboots, Context(None, transfers.rpcs(again))
     again.tick(0.0, wall)
     return again
 

@@ -86,7 +86,7 @@ def fails(kind, fn, *args, **kwargs):
 
 def test_one_connection_for_several_posts(serve):
     server = serve(ok)
-    t = transport.Session(server.url())
+    t = transport.AcsClient(server.url())
     assert [t.post(b"<x/>")[2] for _ in range(4)] == [b"<ok/>"] * 4
     t.close()
     assert server.accepts == 1 and len(server.requests) == 4
@@ -95,7 +95,7 @@ def test_one_connection_for_several_posts(serve):
 def test_idle_connection_closed_by_server_is_reopened(serve):
     closed = threading.Event()
     server = serve(closing((200, [], b"<ok/>"), closed))
-    t = transport.Session(server.url())
+    t = transport.AcsClient(server.url())
     for _ in range(3):
         assert t.post(b"<x/>")[0] == 200
         assert closed.wait(5)   # the server's close reached us before the next request
@@ -122,7 +122,7 @@ def test_request_resent_once_when_kept_alive_connection_was_reset_before_a_byte_
         return 200, [], b"<ok2/>"
     server = serve(handle)
     monkeypatch.setattr(transport, "dropped", lambda sock: False)
-    t = transport.Session(server.url())
+    t = transport.AcsClient(server.url())
     assert t.post(b"<x/>")[2] == b"<ok/>"
     assert closed.wait(5)
     assert t.post(b"<y/>")[2] == b"<ok2/>"
@@ -173,7 +173,7 @@ def test_a_request_read_by_the_acs_is_not_sent_again_after_it_closed(monkeypatch
     lsock, seen = _reading_then_closing_server(answers=1)
     url = "http://127.0.0.1:%d/acs" % lsock.getsockname()[1]
     try:
-        t = transport.Session(url)
+        t = transport.AcsClient(url)
         assert t.post(b"<inform/>", name="Inform")[2] == b"<ok/>"
         msg = fails("connect", t.post, b"<spv-response/>", name="SetParameterValuesResponse")
     finally:
@@ -192,7 +192,7 @@ def test_request_not_resent_after_part_of_a_response(serve):
             return None
         return 200, [], b"<ok/>"
     server = serve(handle)
-    t = transport.Session(server.url())
+    t = transport.AcsClient(server.url())
     t.post(b"<x/>")
     fails("connect", t.post, b"<y/>")
     assert len(server.requests) == 2
@@ -202,7 +202,7 @@ def test_request_not_resent_after_part_of_a_response(serve):
 
 def test_empty_post_headers(serve):
     server = serve(lambda req: (204, [], b""))
-    t = transport.Session(server.url(), user_agent="tr069client/9.9")
+    t = transport.AcsClient(server.url(), user_agent="tr069client/9.9")
     status, headers, body = t.post(b"", soap_action=None)
     assert (status, body) == (204, b"")
     h = server.requests[0].headers
@@ -213,14 +213,14 @@ def test_empty_post_headers(serve):
 
 
 def test_empty_post_refuses_a_body():
-    t = transport.Session("http://127.0.0.1:1/")
+    t = transport.AcsClient("http://127.0.0.1:1/")
     with pytest.raises(ValueError):
         t.post(b"<x/>", soap_action=None)
 
 
 def test_soap_post_headers_and_chunks(serve):
     server = serve(ok)
-    t = transport.Session(server.url())
+    t = transport.AcsClient(server.url())
     status, headers, body = t.post([b"<a>", b"x" * 70000, b"</a>"])
     assert status == 200 and body == b"<ok/>" and headers["content-length"] == "5"
     req = server.requests[0]
@@ -232,7 +232,7 @@ def test_soap_post_headers_and_chunks(serve):
 
 def test_503_retry_after_returned(serve):
     server = serve(lambda req: (503, [("Retry-After", "60")], b"busy"))
-    status, headers, body = transport.Session(server.url()).post(b"<x/>")
+    status, headers, body = transport.AcsClient(server.url()).post(b"<x/>")
     assert (status, headers["retry-after"], body) == (503, "60", b"busy")
 
 
@@ -244,7 +244,7 @@ def test_chunked_response_and_empty_200(serve):
             return None
         return 200, [], b""
     server = serve(handle)
-    t = transport.Session(server.url())
+    t = transport.AcsClient(server.url())
     assert t.post(b"chunked")[2] == b"<a></a>"
     status, _, body = t.post(b"", soap_action=None)
     assert (status, body) == (200, b"")
@@ -266,7 +266,7 @@ def test_too_large_body(serve):
         req.handler.close_connection = True
         return None
     server = serve(handle)
-    t = transport.Session(server.url())
+    t = transport.AcsClient(server.url())
     msg = fails("too-large", t.post, b"length")
     assert msg == "ACS response larger than 16 MiB (%s)" % server.url()
     fails("too-large", t.post, b"chunked")
@@ -323,7 +323,7 @@ def test_cookies_replayed_with_path_and_deleted(serve):
         [],
     ]
     server = serve(lambda req: (200, script[len(server.requests) - 1], b"<ok/>"))
-    t = transport.Session(server.url("/acs"))
+    t = transport.AcsClient(server.url("/acs"))
     for _ in script:
         t.post(b"<x/>")
     sent = [r.headers.get("Cookie") for r in server.requests]
@@ -333,7 +333,7 @@ def test_cookies_replayed_with_path_and_deleted(serve):
 
 def test_cookies_dropped_on_close(serve):
     server = serve(lambda req: (200, [("Set-Cookie", "session=s1")], b"<ok/>"))
-    t = transport.Session(server.url())
+    t = transport.AcsClient(server.url())
     t.post(b"<x/>")
     t.close()
     t.post(b"<x/>")
@@ -345,7 +345,7 @@ def test_cookies_dropped_on_close(serve):
 
 def test_basic_auth_then_preemptive(serve):
     server = serve(basic_server("cpe", "pw"))
-    t = transport.Session(server.url(), username="cpe", password="pw")
+    t = transport.AcsClient(server.url(), username="cpe", password="pw")
     assert t.post(b"<x/>")[0] == 200
     assert t.post(b"<y/>")[0] == 200
     assert [r.body for r in server.requests] == [b"<x/>", b"<x/>", b"<y/>"]
@@ -363,7 +363,7 @@ def test_digest_preferred_nc_counts_and_nonce_bound_to_connection(serve):
             return closing(answer, closed)(req)
         return answer
     server = serve(close_third)
-    t = transport.Session(server.url(), username="cpe", password="pw")
+    t = transport.AcsClient(server.url(), username="cpe", password="pw")
     assert [t.post(b"<x/>")[0] for _ in range(2)] == [200, 200]
     assert closed.wait(5)
     assert t.post(b"<x/>")[0] == 200
@@ -389,14 +389,14 @@ def test_digest_stale_nonce_reauthenticates_silently(serve):
         return 401, [("WWW-Authenticate", auth.challenge(
             "acs", "n2" if stale else "n1", stale=stale))], b""
     server = serve(handle)
-    t = transport.Session(server.url(), username="cpe", password="pw")
+    t = transport.AcsClient(server.url(), username="cpe", password="pw")
     assert t.post(b"<x/>")[0] == 200
     assert len(server.requests) == 3
 
 
 def test_wrong_credentials(serve):
     server = serve(digest_server("cpe", "right-password"))
-    t = transport.Session(server.url(), username="cpe", password="s3cr3t-wrong")
+    t = transport.AcsClient(server.url(), username="cpe", password="s3cr3t-wrong")
     msg = fails("auth", t.post, b"<x/>")
     assert msg == "ACS refused the credentials (HTTP 401) at %s" % server.url()
     assert "s3cr3t" not in msg
@@ -406,7 +406,7 @@ def test_wrong_credentials(serve):
 def test_wrong_basic_credentials_in_url_not_shown(serve):
     server = serve(basic_server("cpe", "pw"))
     url = server.url().replace("http://", "http://cpe:hunter2@")
-    t = transport.Session(url, username="cpe", password="hunter2")
+    t = transport.AcsClient(url, username="cpe", password="hunter2")
     msg = fails("auth", t.post, b"<x/>")
     assert "hunter2" not in msg and server.url() in msg
 
@@ -414,7 +414,7 @@ def test_wrong_basic_credentials_in_url_not_shown(serve):
 def test_a_password_holding_an_at_sign_is_not_shown(serve):
     server = serve(basic_server("cpe", "p@ss"))
     url = server.url().replace("http://", "http://cpe:p@ss@")
-    t = transport.Session(url, username="cpe", password="wrong")
+    t = transport.AcsClient(url, username="cpe", password="wrong")
     assert t.url == server.url()
     msg = fails("auth", t.post, b"<x/>")
     assert "ss@" not in msg and server.url() in msg
@@ -422,7 +422,7 @@ def test_a_password_holding_an_at_sign_is_not_shown(serve):
 
 def test_credentials_required_but_no_username(serve):
     server = serve(digest_server("cpe", "pw"))
-    msg = fails("auth", transport.Session(server.url()).post, b"<x/>")
+    msg = fails("auth", transport.AcsClient(server.url()).post, b"<x/>")
     assert msg == ("ACS requires credentials (HTTP 401) at %s but no username is "
                    "configured" % server.url())
 
@@ -437,25 +437,25 @@ def test_digest_with_a_user_name_beyond_latin_1(serve):
             req.headers.replace_header("Authorization", value.encode("latin-1").decode("utf-8"))
         return inner(req)
     server = serve(handle)
-    assert transport.Session(server.url(), username="用户", password="pw").post(b"<x/>")[0] == 200
+    assert transport.AcsClient(server.url(), username="用户", password="pw").post(b"<x/>")[0] == 200
 
 
 def test_a_url_path_beyond_ascii_is_percent_encoded(serve):
     server = serve(ok)
-    assert transport.Session(server.url("/acs/grüße")).post(b"<x/>")[0] == 200
+    assert transport.AcsClient(server.url("/acs/grüße")).post(b"<x/>")[0] == 200
     assert server.requests[0].path == "/acs/gr%C3%BC%C3%9Fe"
 
 
 @pytest.mark.parametrize("url", ["http://acs.example/a b", "http://acs.example/a\r\nX-Evil: 1",
                                  "http://acs .example/", "http://acs.example/\x7f"])
 def test_a_url_with_spaces_or_control_characters_is_invalid(url):
-    msg = fails("protocol", transport.Session, url)
+    msg = fails("protocol", transport.AcsClient, url)
     assert msg.startswith("invalid URL ") and "\n" not in msg
 
 
 def test_unsupported_scheme(serve):
     server = serve(lambda req: (401, [("WWW-Authenticate", "Negotiate abc==")], b""))
-    msg = fails("auth", transport.Session(server.url(), "cpe", "pw").post, b"<x/>")
+    msg = fails("auth", transport.AcsClient(server.url(), "cpe", "pw").post, b"<x/>")
     assert "negotiate" in msg
 
 
@@ -467,7 +467,7 @@ def test_redirect_307_keeps_post_and_new_url_sticks(serve):
             return 307, [("Location", "/acs2")], b"moved"
         return 200, [], b"<ok/>"
     server = serve(handle)
-    t = transport.Session(server.url("/acs"))
+    t = transport.AcsClient(server.url("/acs"))
     assert t.post(b"<inform/>")[0] == 200
     assert t.url == server.url("/acs2")
     t.post(b"", soap_action=None)
@@ -479,7 +479,7 @@ def test_redirect_307_keeps_post_and_new_url_sticks(serve):
 def test_redirect_301_to_another_server(serve):
     target = serve(ok)
     first = serve(lambda req: (301, [("Location", target.url("/new"))], b""))
-    t = transport.Session(first.url())
+    t = transport.AcsClient(first.url())
     assert t.post(b"<x/>")[0] == 200
     assert t.post(b"<y/>")[0] == 200
     assert t.url == target.url("/new")
@@ -492,8 +492,8 @@ def test_five_redirects_followed_six_fail(serve):
         n = int(req.path.rsplit("/", 1)[1])
         return (200, [], b"<ok/>") if n == 5 else (302, [("Location", "/r/%d" % (n + 1))], b"")
     server = serve(handle)
-    assert transport.Session(server.url("/r/0")).post(b"<x/>")[0] == 200
-    msg = fails("http", transport.Session(server.url("/r/-1")).post, b"<x/>")
+    assert transport.AcsClient(server.url("/r/0")).post(b"<x/>")[0] == 200
+    msg = fails("http", transport.AcsClient(server.url("/r/-1")).post, b"<x/>")
     assert msg == "too many redirects (more than 5) from %s" % server.url("/r/4")
 
 
@@ -501,7 +501,7 @@ def test_five_redirects_followed_six_fail(serve):
 
 def test_connection_refused():
     port = free_port()
-    msg = fails("connect", transport.Session("http://127.0.0.1:%d/acs" % port).post, b"")
+    msg = fails("connect", transport.AcsClient("http://127.0.0.1:%d/acs" % port).post, b"")
     assert msg == "ACS unreachable: connection refused (127.0.0.1:%d)" % port
 
 
@@ -509,7 +509,7 @@ def test_dns_failure(monkeypatch):
     def no_dns(*args, **kwargs):
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
     monkeypatch.setattr(socket, "getaddrinfo", no_dns)
-    msg = fails("dns", transport.Session("http://acs.example:7547/").post, b"")
+    msg = fails("dns", transport.AcsClient("http://acs.example:7547/").post, b"")
     assert msg == "cannot resolve ACS host acs.example"
 
 
@@ -518,7 +518,7 @@ def test_timeout(serve):
         server.release.wait()
         return 200, [], b""
     server = serve(stall)
-    msg = fails("timeout", transport.Session(server.url(), timeout=0.2).post, b"<x/>")
+    msg = fails("timeout", transport.AcsClient(server.url(), timeout=0.2).post, b"<x/>")
     assert msg == "ACS did not answer within 0.2 s (%s)" % server.url()
 
 
@@ -559,7 +559,7 @@ def test_an_acs_dripping_bytes_cannot_hold_an_exchange(https, request):
     ca = request.getfixturevalue("pki")["ca"] if https else None
     try:
         # Every read gets a byte well within the timeout; only the whole exchange is late.
-        msg = fails("timeout", transport.Session(url, ca_file=ca, timeout=1, exchange_limit=1.5)
+        msg = fails("timeout", transport.AcsClient(url, ca_file=ca, timeout=1, exchange_limit=1.5)
                     .post, b"<x/>")
     finally:
         stop.set()
@@ -590,12 +590,12 @@ def test_the_exchange_limit_applies_to_each_post(serve):
     def slow(req):
         time.sleep(1.5)
         return 200, [], b"<ok/>"
-    t = transport.Session(serve(slow).url(), exchange_limit=2.5)
+    t = transport.AcsClient(serve(slow).url(), exchange_limit=2.5)
     assert [t.post(b"<x/>")[0] for _ in range(2)] == [200, 200]  # 3 s together
 
 
 def test_unsupported_url_scheme():
-    msg = fails("protocol", transport.Session, "ftp://acs.example/")
+    msg = fails("protocol", transport.AcsClient, "ftp://acs.example/")
     assert msg == "unsupported URL ftp://acs.example/ (only http and https)"
 
 
@@ -679,7 +679,7 @@ def test_the_caller_s_wait_runs_while_a_tls_record_is_half_in(pki):
         r, w, _ = select.select(readable, writable, [], timeout)
         return r, w
     try:
-        t = transport.Session("https://127.0.0.1:%d/acs" % lsock.getsockname()[1],
+        t = transport.AcsClient("https://127.0.0.1:%d/acs" % lsock.getsockname()[1],
                               ca_file=pki["ca"], wait=wait)
         assert t.post(b"<x/>")[2] == b"<ok/>"
     finally:
@@ -692,38 +692,38 @@ def test_the_caller_s_wait_runs_while_a_tls_record_is_half_in(pki):
 
 def test_https_verified(serve, pki):
     server = serve(ok, tls=pki["ctx"]("127.0.0.1", "localhost"))
-    t = transport.Session(server.url(host="localhost"), ca_file=pki["ca"])
+    t = transport.AcsClient(server.url(host="localhost"), ca_file=pki["ca"])
     assert [t.post(b"<x/>")[0] for _ in range(2)] == [200, 200]
     t.close()
-    t = transport.Session(server.url(), ca_file=pki["ca"])
+    t = transport.AcsClient(server.url(), ca_file=pki["ca"])
     assert t.post(b"<x/>")[0] == 200
     assert server.accepts == 2
 
 
 def test_https_hostname_mismatch(serve, pki):
     server = serve(ok, tls=pki["ctx"]("acs.example"))
-    msg = fails("tls", transport.Session(server.url(), ca_file=pki["ca"]).post, b"")
+    msg = fails("tls", transport.AcsClient(server.url(), ca_file=pki["ca"]).post, b"")
     assert msg == "TLS certificate of 127.0.0.1 does not match its name"
 
 
 def test_https_untrusted_ca(serve, pki):
     server = serve(ok, tls=pki["ctx"]("127.0.0.1"))
-    msg = fails("tls", transport.Session(server.url()).post, b"")  # system CAs only
+    msg = fails("tls", transport.AcsClient(server.url()).post, b"")  # system CAs only
     assert msg.startswith("TLS certificate of 127.0.0.1 is not trusted "
                           "(self-signed / unknown CA): ")
 
 
 def test_https_missing_ca_file(pki):
-    msg = fails("tls", transport.Session("https://127.0.0.1:1/", ca_file="/nonexistent.pem")
+    msg = fails("tls", transport.AcsClient("https://127.0.0.1:1/", ca_file="/nonexistent.pem")
                 .post, b"")
     assert msg.startswith("cannot load the CA file /nonexistent.pem")
 
 
 def test_mutual_tls(serve, pki):
     server = serve(ok, tls=pki["ctx"]("127.0.0.1", client_ca=pki["client_ca"]))
-    t = transport.Session(server.url(), ca_file=pki["ca"], client_cert=pki["client"])
+    t = transport.AcsClient(server.url(), ca_file=pki["ca"], client_cert=pki["client"])
     assert t.post(b"<x/>")[0] == 200
-    msg = fails("tls", transport.Session(server.url(), ca_file=pki["ca"]).post, b"<x/>")
+    msg = fails("tls", transport.AcsClient(server.url(), ca_file=pki["ca"]).post, b"<x/>")
     assert msg.startswith("TLS handshake with 127.0.0.1 failed: ")
     assert "client certificate" in msg
 
@@ -734,7 +734,7 @@ def test_https_is_never_followed_to_plain_http(serve, pki):
     plain = serve(ok)
     tls = serve(lambda req: (307, [("Location", plain.url("/acs"))], b""),
                 tls=pki["ctx"]("127.0.0.1"))
-    msg = fails("protocol", transport.Session(tls.url(), "cpe", "pw", ca_file=pki["ca"]).post,
+    msg = fails("protocol", transport.AcsClient(tls.url(), "cpe", "pw", ca_file=pki["ca"]).post,
                 b"<inform/>")
     assert msg == ("ACS redirected %s to plain %s; refused, as the session would go unencrypted"
                    % (tls.url(), plain.url("/acs")))
@@ -749,7 +749,7 @@ def test_https_is_never_followed_to_plain_http(serve, pki):
     # https to https, and http to https, are followed.
     other = serve(ok, tls=pki["ctx"]("127.0.0.1"))
     up = serve(lambda req: (307, [("Location", other.url("/acs"))], b""))
-    assert transport.Session(up.url(), ca_file=pki["ca"]).post(b"<x/>")[0] == 200
+    assert transport.AcsClient(up.url(), ca_file=pki["ca"]).post(b"<x/>")[0] == 200
 
 
 # -- file transfers --
@@ -838,7 +838,7 @@ def test_redirects_carry_credentials_only_where_they_belong(serve):
     same = serve(lambda req: (302, [("Location", other.url("/f"))], b""))
     assert transport.download(same.url("/f"), io.BytesIO(), "u", "secret") == 5
     acs = serve(lambda req: (307, [("Location", other.url("/acs", host="localhost"))], b""))
-    assert transport.Session(acs.url(), "u", "secret").post(b"<x/>")[0] == 200
+    assert transport.AcsClient(acs.url(), "u", "secret").post(b"<x/>")[0] == 200
 
 
 def test_a_bare_401_after_our_credentials_means_they_were_refused(serve):
@@ -847,7 +847,7 @@ def test_a_bare_401_after_our_credentials_means_they_were_refused(serve):
             return 401, [], b""          # as GenieACS answers a wrong Digest password
         return 401, [("WWW-Authenticate", auth.challenge("acs", "n1"))], b""
     server = serve(handle)
-    msg = fails("auth", transport.Session(server.url(), "cpe", "wrong").post, b"<x/>")
+    msg = fails("auth", transport.AcsClient(server.url(), "cpe", "wrong").post, b"<x/>")
     assert msg == "ACS refused the credentials (HTTP 401) at %s" % server.url()
 
 
@@ -860,7 +860,7 @@ def test_cookie_max_age_that_is_no_number_is_ignored_and_zero_deletes(serve):
             return 200, [("Set-Cookie", "b=; Max-Age=00")], b""
         return 200, [], (req.headers.get("Cookie") or "").encode()
     server = serve(handle)
-    t = transport.Session(server.url())
+    t = transport.AcsClient(server.url())
     t.post(b"set")
     assert t.post(b"show")[2] == b"a=1; b=2"
     t.post(b"drop")
@@ -890,13 +890,14 @@ def test_upload_put_with_basic_auth(serve):
 
 # -- footprint --
 
+@pytest.mark.e2e
 def test_http_use_loads_neither_ssl_nor_openssl(serve):
     server = serve(digest_server("cpe", "pw"))
     code = (
         "import sys, json\n"
         "sys.path.insert(0, %r)\n"
         "import tr069client.transport as t\n"
-        "s = t.Session(%r, 'cpe', 'pw')\n"
+        "s = t.AcsClient(%r, 'cpe', 'pw')\n"
         "status = s.post(b'<x/>')[0]\n"
         "s.close()\n"
         "bad = ['ssl', '_ssl', 'hashlib', '_hashlib', 'hmac', 'logging', 'typing',\n"
@@ -918,7 +919,7 @@ def test_folded_headers_from_a_hostile_server_do_not_escape_as_bugs(serve):
         req.handler.wfile.write(raw)
         return None
     server = serve(handle)
-    t = transport.Session(server.url(), "cpe", "pw")
+    t = transport.AcsClient(server.url(), "cpe", "pw")
     t.post(b"cookie")
     fails("auth", t.post, b"auth")
     assert "Cookie" not in server.requests[1].headers

@@ -17,7 +17,7 @@ Measured in one run, each figure in its own child process:
            for about 100, 1,000 and 10,000 parameters (the shipped tr181.json plus a table
            X_000000_BenchRow.{i}. of ten parameters per row, stored values only: no OS
            providers), and for the real model of this machine (default_model() in the child
-           code below: wiring.build with the Linux providers).
+           code below: device.Device with the Linux providers).
   --emu    the same memory figures under qemu-user (see ../shared/emu/README.md): the
            daemon, the floors and `--help`, as guest RSS (peak-rss.py); with --insns also
            the guest instructions of one engine session per size (qemu plugin): emulated
@@ -116,11 +116,12 @@ from tr069client.store import Store
 
 
 def default_model(store, cfg):
-    # The daemon's model, as the daemon builds it (wiring.build: the Linux providers unless
+    # The daemon's model, as the daemon builds it (device.Device: the Linux providers unless
     # cfg says "platform-providers": false, as for the synthetic model).
-    from tr069client import config, identity, wiring
+    from tr069client import config, identity
+    from tr069client.device import Device
     cfg = dict((k, config.check(k, v)) for k, v in cfg.items())
-    return wiring.build(store, cfg, identity.resolve(cfg)).model
+    return Device(store, cfg, identity.resolve(cfg)).model
 
 
 _ENV = ('<soap-env:Envelope xmlns:soap-enc="http://schemas.xmlsoap.org/soap/encoding/" '
@@ -638,7 +639,7 @@ def report(res):
     for e in res["engine"]:
         add("  %6d  %7.1f ms  %7.1f ms  %7.2f  %9d  %s" % (
             e["params"], e["first"] * 1e3, e["best"] * 1e3, e["us_per_param"], e["bytes"], _mb(e["peak_kb"])))
-    add("  real model of this machine (wiring.build, Linux providers): %d params, %.1f ms first, "
+    add("  real model of this machine (device.Device, Linux providers): %d params, %.1f ms first, "
         "%.1f ms best, %.2f us/param, child peak RSS %s" % (d["params"], d["first"] * 1e3, d["best"] * 1e3,
                                                          d["best"] / d["params"] * 1e6, _mb(d["peak_kb"])))
     big = res["engine"][-1]

@@ -38,7 +38,7 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), handler).serve_
 # runner (worker thread, pipe, select) as the daemon's loop will drive it.
 _CHILD = r"""
 import json, select, sys
-import tr069client.daemon, tr069client.wiring
+import tr069client.daemon, tr069client.device
 from tr069client.diagnostics import rules, runner
 
 def status(field):

@@ -4,7 +4,7 @@
     python3 tools/coverage.py [--config FILE] [--root DIR] [--xml FILE]
                               [--profile NAME ...] [--all-profiles] [--json]
 
-The model is built the way the daemon builds it (wiring.build: the Linux providers and
+The model is built the way the daemon builds it (device.Device: the Linux providers and
 the config's bindings) over an empty store, and seen the way an ACS sees it: through
 GetParameterNames on "Device.". A profile is complete when every object it names exists
 (a createDelete table accepts AddObject), every parameter exists, and every readWrite
@@ -32,7 +32,8 @@ if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
 from tr069client import config as config_mod  # noqa: E402
-from tr069client import identity, metadata, wiring  # noqa: E402
+from tr069client import identity, metadata  # noqa: E402
+from tr069client.device import Device  # noqa: E402
 from tr069client.store import Store  # noqa: E402
 
 # TR069_BBF_DIR: the folder of the BBF XML files, as for the tests.
@@ -41,12 +42,12 @@ DEFAULT_XML = os.path.join(os.environ.get("TR069_BBF_DIR") or os.path.join(REPO,
 
 
 def build_model(config=None, root="/", store=None):
-    """The daemon's model (wiring.build) for a config dict or file path, over `store`
+    """The daemon's model (device.Device) for a config dict or file path, over `store`
     (default: an empty in-memory one) and the filesystem `root`."""
     if isinstance(config, str):
         config = config_mod.load(config)
     cfg = dict(config or {})
-    return wiring.build(store or Store(), cfg, identity.resolve(cfg, root), root).model
+    return Device(store or Store(), cfg, identity.resolve(cfg, root), root).model
 
 
 def gpv_device(model):

@@ -71,7 +71,7 @@ def _socket(source):
     return s
 
 
-class Slowloris(object):
+class Slowloris:
     """`count` sockets that each send half a request head, then one byte a second; a socket
     the listener drops is replaced at once."""
 
@@ -164,7 +164,7 @@ def _exchange(sock, data):
 KINDS = ("no-credentials", "wrong-password", "big-header", "garbage")
 
 
-class Flood(object):
+class Flood:
     """`total` hostile requests (or until stopped, if total is None) from FLOOD_SOURCES by
     `workers` threads, plus one thread sending 10 MB bodies; counts answers by kind."""
 
@@ -267,7 +267,7 @@ class Flood(object):
                 s.close()
 
 
-class Remote(object):
+class Remote:
     """An attacker (`make()` gives a Slowloris or a Flood) in a child process of its own, so
     its work does not slow the measuring client down (one interpreter, one GIL)."""
 

@@ -124,7 +124,7 @@ def _usable_digest(params):
     return (algorithm, "auth") if "auth" in offered else None  # auth-int: not supported
 
 
-class Client(object):
+class Client:
     """Answers an HTTP server's challenges; keeps the Digest nonce and nc between requests."""
 
     def __init__(self, username, password):

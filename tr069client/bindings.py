@@ -34,17 +34,16 @@ once per session (model.cache).
 
 import re
 
-from . import datatypes, metadata
+from . import datatypes, instances, metadata
 from .config import ConfigError, read_json
-from .commands import Runner
+from .binding_commands import Runner
 from .faults import CwmpFault
-from .linux import rows
 from .provider import Provider, ProviderError
 
 _SOURCE = ("value", "file", "command")
 _PARAM_KEYS = _SOURCE + ("match", "default", "map", "split", "set", "apply")
 _TABLE_KEYS = ("rows", "params", "add", "delete", "apply")
-_SPACE = "bound_instances"   # rows.py key space of bound rows, apart from the OS's
+_SPACE = instances.BOUND_ROWS   # bound rows are numbered apart from the OS's
 _KEY = re.compile(r"\[([^\]]+)\]")
 
 
@@ -89,7 +88,7 @@ def _resolve(model, name):
         if not owners:
             raise BindingError("[%s] names a row the operating system gives, but no built-in "
                                "provider gives %s (is platform-providers false?)" % (m.group(1), table))
-        n = rows.number(model, table, m.group(1))
+        n = instances.number(model.store, table, m.group(1))
         needs.append((table, m.group(1), n, max(owners, key=lambda p: len(p.prefix))))
         name = "%s%d%s" % (table, n, name[m.end():])
 
@@ -104,7 +103,7 @@ def _watched(get, path, needs, runner):
         except ProviderError as e:
             got, error = None, e
         for table, key, n, owner in needs:
-            gone = n not in rows.present(m, table, owner)
+            gone = n not in instances.present(m, table, owner)
             runner.report("%s[%s]" % (table, key), "the system has no such row, so the parameters "
                           "bound under it are left out until it appears" if gone else None)
             if gone:
@@ -260,11 +259,11 @@ def _table(model, table, d, runner):
     def row(m, path):
         n = int(path[len(table):].partition(".")[0])
         rel = path[len(table):].partition(".")[2]
-        return n, rel, {"{key}": rows.key_of(m, table, n, _SPACE) or "", "{instance}": str(n)}
+        return n, rel, {"{key}": instances.key_of(m.store, table, n, _SPACE) or "", "{instance}": str(n)}
 
     def get(m):
         out = {}
-        for key, n in rows.assign(m, table, keys.keys(m, runner), _SPACE).items():
+        for key, n in instances.assign(m.store, table, keys.keys(m, runner), _SPACE).items():
             inst = "%s%d." % (table, n)
             subs = {"{key}": key, "{instance}": str(n)}
             for rel, p in columns.items():
@@ -279,7 +278,7 @@ def _table(model, table, d, runner):
                 elif inst + rel in m.store.values:
                     out[inst + rel] = m.store.values[inst + rel]
                 else:
-                    out[inst + rel] = rows.alias(n) if rel == "Alias" else datatypes.default_value(p)
+                    out[inst + rel] = instances.alias(n) if rel == "Alias" else datatypes.default_value(p)
         return out
 
     def can_set(path):
@@ -299,7 +298,7 @@ def _table(model, table, d, runner):
 
     def add_row(m, path):
         if add_key is not None:
-            n = rows.reserve(m, table, _SPACE)
+            n = instances.reserve(m.store, table, _SPACE)
             key = add_key.replace("{instance}", str(n))
             for argv in add_cmds:
                 runner.run([_fill(a, {"{key}": key, "{instance}": str(n)}) for a in argv])
@@ -308,15 +307,15 @@ def _table(model, table, d, runner):
             if not out:
                 raise ProviderError("`%s` printed no key for the new row" % " ".join(add_cmds[0]))
             key = out.splitlines()[-1].strip()
-            n = rows.number(m, table, key, _SPACE)
-        rows.remember(m, table, key, n, _SPACE)
+            n = instances.number(m.store, table, key, _SPACE)
+        instances.remember(m.store, table, key, n, _SPACE)
         return n, runner.schedule(apply)
 
     def delete_row(m, path):
         n, _, subs = row(m, path)
         for argv in delete:
             runner.run([_fill(a, subs) for a in argv])
-        rows.forget(m, table, subs["{key}"], _SPACE)
+        instances.forget(m.store, table, subs["{key}"], _SPACE)
         return runner.schedule(apply)
 
     return Provider(table, get, set=set_, can_set=can_set, apply=runner.apply,

@@ -5,7 +5,7 @@ import json
 import os
 import sys
 
-from . import __version__, config, control, dhcp, identity, log, settings
+from . import __version__, config, control, dhcp, identity, log, settings, state
 from .faults import CwmpFault
 from .store import Store, StoreError
 
@@ -125,17 +125,15 @@ class _CommandError(Exception):
 
 
 def _offline(state_dir, args, writing=False):
-    """Model and agent over the state file, for commands run while no daemon runs; a
-    damaged file is set aside only by a command that writes a new one."""
-    from .agent import Agent
-    from .wiring import build
+    """Store, model and planner of the device over the state file, for commands run while no
+    daemon runs; a damaged file is set aside only by a command that writes a new one."""
+    from .device import Device
     store = Store.load(os.path.join(state_dir, config.STATE_FILE), set_aside=writing)
     if store.load_problem:
         sys.stderr.write("tr069client: %s\n" % store.load_problem)
     cfg = config.load(args.config)
-    ident = identity.resolve(cfg)
-    parts = build(store, cfg, ident)
-    return store, parts.model, Agent(store, parts.model, ident, None)
+    device = Device(store, cfg, identity.resolve(cfg))
+    return store, device.model, device.planner
 
 
 def cmd_run(args):
@@ -153,14 +151,14 @@ def cmd_status(args):
     import time
     state_dir = _state_dir(args)
     reply = _ask(state_dir, {"cmd": "status"})
-    store, model, agent = _offline(state_dir, args)
+    store, model, planner = _offline(state_dir, args)
     info = dict(settings.show(model))
     invalid = settings.problems(model)
     if reply is not None:
         info.update(reply["status"])
         info["daemon"] = "running"
     else:
-        info.update(agent.report(time.monotonic(), time.time()))
+        info.update(planner.report(time.monotonic(), time.time()))
         info["daemon"] = "not running"
         if info["status"] == "running":
             info["next-session"] = ""
@@ -230,7 +228,7 @@ def cmd_reset_config(args):
     if _ask(state_dir, {"cmd": "reset-config"}) is not None:
         return 0
     store = Store.load(os.path.join(state_dir, config.STATE_FILE))
-    settings.reset(store)
+    state.reset(store)
     store.save()
     return 0
 

@@ -7,6 +7,8 @@ import re
 
 from . import log
 
+# IANA's port for CWMP connection requests: the listener's when cr-port is not set.
+CR_PORT = 7547
 # key -> (kind, default, help). Kinds: str, int, bool, argv (a command as a list of strings).
 KEYS = {
     # Identity (Device.DeviceInfo and the Inform's DeviceId); empty = derived from the machine.
@@ -30,7 +32,7 @@ KEYS = {
     "connection-request-username": ("str", None, "user name the ACS uses for connection requests"),
     "connection-request-password": ("str", None, "password the ACS uses for connection requests"),
     "cr-address": ("str", None, "address in ConnectionRequestURL; default: the route to the ACS"),
-    "cr-port": ("int", None, "connection-request port; default 7547"),
+    "cr-port": ("int", None, "connection-request port; default %d" % CR_PORT),
     # The platform data model (tr069client/linux/, bindings.py).
     "platform-providers": ("bool", True, "read TR-181 values from /proc, /sys and /etc "
                                          "(false: stored values and bindings only)"),
@@ -76,9 +78,6 @@ KEYS = {
     "download-dir": ("str", "/tmp/tr069client", "private folder for downloaded and uploaded files "
                      "(RAM on OpenWrt; a firmware image must fit)"),
 }
-SETTING_KEYS = ("enabled", "acs-url", "username", "password", "periodic-inform-enabled",
-                "periodic-inform-interval", "client-certificate", "ca-file",
-                "connection-request-username", "connection-request-password", "cr-address", "cr-port")
 
 
 _INT = re.compile(r"-?[0-9]+\Z")

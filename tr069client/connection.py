@@ -43,7 +43,7 @@ def _select(readable, writable, timeout):
     return r, w
 
 
-class _Deadline(object):
+class _Deadline:
     # Every connect, read and write runs non-blocking: while the peer is not ready the socket
     # waits through `wait(readable, writable, timeout) -> (readable, writable)`, which may
     # serve the caller's own sockets meanwhile and return early. Each operation still waits
@@ -89,10 +89,10 @@ class _Deadline(object):
                 return
 
     def recv_into(self, *args):
-        return self._call(super(_Deadline, self).recv_into, args)
+        return self._call(super().recv_into, args)
 
     def send(self, data, flags=0):
-        n = self._call(super(_Deadline, self).send, (data, flags), True)
+        n = self._call(super().send, (data, flags), True)
         self.written += n
         return n
 

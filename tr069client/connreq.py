@@ -104,7 +104,7 @@ def _spend(bucket, budget, now):
     return tokens >= 1
 
 
-class Gate(object):
+class Gate:
     """The answers of one listener: answer() for each complete request head.
 
     `credentials()` (an attribute) gives (username, password) at each request; `rate`

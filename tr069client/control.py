@@ -13,6 +13,10 @@ import time
 
 from . import log, sockserver
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:   # annotations only: the daemon does not load typing
+    from typing import Optional, Sequence
+
 MAX_LINE = 64 * 1024  # bytes of JSON in one line, each way
 REPLY_TOO_LARGE = "reply too large"
 _RECV = 16384
@@ -102,7 +106,7 @@ class Server(sockserver.Server):
         sockserver.Server.__init__(self, sock, max_clients, timeout, clock)
         self._inode = os.stat(path).st_ino
 
-    def handle(self, readable, now=None):
+    def handle(self, readable: "Sequence", now: "Optional[float]" = None) -> None:
         """Serve what select() reported and flush pending replies; the number of commands run."""
         now = self._clock() if now is None else now
         self._done = 0
@@ -111,7 +115,7 @@ class Server(sockserver.Server):
             self._flush(c, now)
         return self._done
 
-    def close(self):
+    def close(self) -> None:
         """Close everything and remove the socket file if it is still ours."""
         was_open = self._sock is not None
         sockserver.Server.close(self)

@@ -4,7 +4,7 @@ import email.utils
 import time
 
 
-class Cookies(object):
+class Cookies:
     """One session's cookies (RFC 6265 subset: Path, Max-Age, Expires, Secure; no Domain)."""
 
     def __init__(self):

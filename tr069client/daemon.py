@@ -1,20 +1,25 @@
 """The daemon's one loop: select over the connection-request listener, the control socket and
-a signal pipe, with the agent's timers as the timeout; sessions run synchronously inside it,
+a signal pipe, with the planner's timers as the timeout; sessions run synchronously inside it,
 and while one waits on the ACS (or a transfer on its server) the same sockets are served."""
 
 import os
-import random
 import select
 import signal
 import time
 
-from . import agent as agent_mod
-from . import config, control, dhcp, exchange, identity, listener, log, settings, transport, wiring
+from . import boot, config, control, control_commands, http_session, identity, listener, log, settings
+from . import transport
+from .device import Device
 from .events import CONNECTION_REQUEST
-from .faults import CwmpFault
 from .store import Store, StoreError
 
-MS = "Device.ManagementServer."
+TYPE_CHECKING = False
+if TYPE_CHECKING:   # annotations only: the daemon does not load typing
+    from typing import Dict, Optional
+
+    from .session import Session
+
+MS = settings.MS
 # The longest select(): beyond some 290 years of timeout it overflows, and a wake-up an hour
 # costs nothing.
 _MAX_SLEEP = 3600.0
@@ -23,34 +28,23 @@ _MAX_SLEEP = 3600.0
 _LISTEN_RETRY = (5.0, 300.0)
 
 
-def _boot_id(root="/"):
-    # Tests simulate a reboot by giving another boot id; the kernel's otherwise.
-    forced = os.environ.get("TR069CLIENT_BOOT_ID")
-    if forced:
-        return forced
-    try:
-        with open(os.path.join(root, "proc/sys/kernel/random/boot_id")) as f:
-            return f.read().strip() or None
-    except OSError:
-        return None
-
-
 def _new_id():
     return os.urandom(8).hex()
 
 
 class Daemon:
-    """The long-running agent; `run()` returns when it is told to stop."""
+    """The long-running daemon of one device; `run()` returns when it is told to stop."""
 
-    def __init__(self, state_dir, config_path=None, overrides=None):
+    def __init__(self, state_dir: str, config_path: "Optional[str]" = None,
+                 overrides: "Optional[Dict[str, object]]" = None):
         self.state_dir = state_dir
         self.config_path = config_path
         self.overrides = overrides or {}
         self.stopping = False
         self.reload_requested = False
         self.in_session = False
-        self._session_since = None   # wall time the running session began
-        self._nested = False     # serving the sockets from inside a session or device operation
+        self.session_since = None    # wall time the running session began
+        self.busy = False        # serving the sockets from inside a session or device operation
         self._wake = None        # the read end of the signal pipe, while run() runs
         self.listener = None
         self._listen_error = None    # why the listener cannot open, a sentence
@@ -63,7 +57,8 @@ class Daemon:
             raise StoreError("cannot create the state folder %s: %s" % (state_dir, e.strerror or e))
         # One daemon per state: another one running is found before the state is read, so a
         # second start (with other flags) cannot write into the running daemon's state.
-        self.control = control.Server(os.path.join(state_dir, config.CONTROL_SOCKET), self._on_control)
+        self.control = control.Server(os.path.join(state_dir, config.CONTROL_SOCKET),
+                                      lambda req: control_commands.handle(self, req))
         try:
             self.store = Store.load(os.path.join(state_dir, config.STATE_FILE))
             if self.store.load_problem:
@@ -76,43 +71,40 @@ class Daemon:
     # --- configuration -------------------------------------------------------------------
 
     def _configure(self):
-        """Read the config file and build model and agent; on an error nothing has changed."""
+        """Read the config file and build the device; on an error nothing has changed."""
         cfg = config.load(self.config_path)
         cfg.update({k: v for k, v in self.overrides.items() if v is not None})
         ident = identity.resolve(cfg)
-        parts = wiring.build(self.store, cfg, ident)
-        changed = settings.apply_initial(parts.model, {k: cfg.get(k) for k in config.SETTING_KEYS})
+        device = Device(self.store, cfg, ident)
+        changed = settings.apply_initial(device.model, {k: cfg.get(k) for k in settings.NAMES})
         log.configure(config.get(cfg, "log-level"), config.get(cfg, "syslog"))
         if changed:
             log.info("settings applied from the command line or config file: %s", ", ".join(changed))
-        for name, why in settings.problems(parts.model).items():
+        for name, why in settings.problems(device.model).items():
             log.warning("setting %s: the stored value is invalid: %s", name, why)
-        self.settings_cfg, self.model, self.parts = cfg, parts.model, parts
-        self.agent = agent_mod.Agent(self.store, self.model, ident, random.random,
-                                     parts.handlers, parts.extra,
-                                     config.CWMP_VERSIONS[config.get(cfg, "cwmp-version")])
-        parts.stop = self._stop
-        parts.service = self._between_exchanges
-        parts.wait = self._wait_on_peer
-        parts.attach(self.agent)
-        self._save()
+        self.settings_cfg, self.device = cfg, device
+        self.model, self.planner = device.model, device.planner
+        device.stop = self._stop
+        device.service = self._between_exchanges
+        device.wait = self._wait_on_peer
+        self.save()
 
-    def reload(self):
+    def reload(self) -> None:
         log.info("reloading the configuration")
-        old = self.agent
+        old = self.planner
         try:
             self._configure()
-            # The new agent keeps the old one's timers: a reload is not a reason to retry now.
+            # The new planner keeps the old one's timers: a reload is not a reason to retry now.
             for name in ("retry_at", "active_at", "last_active", "extra_session"):
-                setattr(self.agent, name, getattr(old, name))
-            self.agent.settings_changed(time.monotonic(), time.time())
+                setattr(self.planner, name, getattr(old, name))
+            self.planner.settings_changed(time.monotonic(), time.time())
         except (config.ConfigError, identity.IdentityError, settings.SettingError) as e:
             log.error("configuration not reloaded: %s", e)
         self._sync_listener()
 
     # --- the loop ----------------------------------------------------------------------------
 
-    def run(self):
+    def run(self) -> None:
         rfd, wfd = os.pipe()
         os.set_blocking(rfd, False)
         os.set_blocking(wfd, False)
@@ -121,30 +113,30 @@ class Daemon:
         old_handlers = [(sig, signal.signal(sig, fn)) for sig, fn in (
             (signal.SIGTERM, self._stop), (signal.SIGINT, self._stop), (signal.SIGHUP, self._on_hup))]
         try:
-            self.agent.start(_boot_id(), time.monotonic(), time.time())
+            self.planner.start(boot.kernel_boot_id(), time.monotonic(), time.time())
             self._sync_listener()
-            self._save()
-            log.info("tr069client started: status %s, ACS %s", self.agent.status(),
+            self.save()
+            log.info("tr069client started: status %s, ACS %s", self.planner.status(),
                      log.shown_url(settings.get(self.model, "acs-url")) or "(none)")
             next_poll = time.monotonic()
             while not self.stopping:
                 mono, wall = time.monotonic(), time.time()
                 if mono >= next_poll:
-                    self._poll_notifications(mono)
+                    self.poll_notifications(mono)
                     next_poll = mono + self._poll_interval()
-                self.agent.on_timers(mono, wall)
-                for t in self.parts.timers:
+                self.planner.on_timers(mono, wall)
+                for t in self.device.timers:
                     t.tick(mono, wall)
                 if self.stopping:
                     break
-                if self.agent.due(mono):
+                if self.planner.due(mono):
                     self._session()
                     continue
-                self._save()
-                deadlines = [d for d in [self.agent.deadline(mono, wall), self._listener_deadline(),
+                self.save()
+                deadlines = [d for d in [self.planner.deadline(mono, wall), self._listener_deadline(),
                                          self.control.next_deadline(),
                                          next_poll]
-                             + [t.deadline(mono, wall) for t in self.parts.timers] if d is not None]
+                             + [t.deadline(mono, wall) for t in self.device.timers] if d is not None]
                 self._wait(rfd, min(max(0.0, min(deadlines) - mono), _MAX_SLEEP))
                 if self.reload_requested:
                     self.reload_requested = False
@@ -159,10 +151,10 @@ class Daemon:
             if self.listener is not None:
                 self.listener.close()
             self.control.close()
-            self._save()
+            self.save()
             log.info("tr069client stopped")
 
-    def _save(self):
+    def save(self) -> "Optional[str]":
         """Save the state if it changed; None, or the reason it could not be saved. A full or
         read-only flash is said once and the daemon carries on from memory, saving again
         at the next change."""
@@ -199,13 +191,13 @@ class Daemon:
         sockets and ours, serving ours (connection requests, the CLI) meanwhile; which of
         its sockets are ready (none if ours woke us first)."""
         wake = [self._wake] if self._wake is not None else []
-        nested, self._nested = self._nested, True
+        nested, self.busy = self.busy, True
         try:
             r, w = self._select(list(readable) + wake, timeout, writable)
             _drain(self._wake, r)
             self._service(r, w)
         finally:
-            self._nested = nested
+            self.busy = nested
         return [s for s in r if s in readable], [s for s in w if s in writable]
 
     def _wait_on_acs(self, readable, writable, timeout):
@@ -219,29 +211,29 @@ class Daemon:
     def _service(self, r, w):
         now = time.monotonic()
         if self.listener is None and self._listen_retry is not None \
-                and now >= self._listen_retry[0] and not self._nested:
+                and now >= self._listen_retry[0] and not self.busy:
             self._sync_listener()
             if self.listener is not None:
-                self._poll_notifications(now)   # the ACS learns the URL now (active notification)
+                self.poll_notifications(now)   # the ACS learns the URL now (active notification)
         if self.listener is not None:
             self.listener.expire(now)
             # TR-069 3.2.2: a request while a session it asked for is still to come joins it.
-            self.listener.pending = self.agent.extra_session if self.in_session else \
-                self.agent.events.has(CONNECTION_REQUEST)
+            self.listener.pending = self.planner.extra_session if self.in_session else \
+                self.planner.events.has(CONNECTION_REQUEST)
             if self.listener.handle(r, w, now):
                 log.debug("connection request accepted%s", " (a session follows this one)" if self.in_session else "")
-                self.agent.connection_request(self.in_session)
+                self.planner.connection_request(self.in_session)
         self.control.expire(now)
         self.control.handle(r, now)
 
     def _between_exchanges(self):
         """Keep the listener and control socket answering while a session runs; once told to
         stop, end the session (procd sends SIGKILL 5 s after SIGTERM)."""
-        self._nested = True
+        self.busy = True
         try:
             self._service(*self._select([], 0))
         finally:
-            self._nested = False
+            self.busy = False
         return "the daemon is stopping" if self.stopping else None
 
     def _listener_deadline(self):
@@ -249,7 +241,7 @@ class Daemon:
             return self.listener.next_deadline()
         return self._listen_retry[0] if self._listen_retry is not None else None
 
-    def _listener_status(self, mono):
+    def listener_status(self, mono: float) -> str:
         """The `connection-requests` line of `status`: where they are taken, or why not."""
         if self.listener is not None:
             return self.listener.describe()
@@ -260,9 +252,9 @@ class Daemon:
     def _poll_interval(self):
         return max(1, int(self.settings_cfg.get("notification-poll-interval", 60)))
 
-    def _poll_notifications(self, mono):
-        self._update_cr_url()
-        passive, active = self.agent.poll_notifications(mono)
+    def poll_notifications(self, mono: float) -> None:
+        self.update_cr_url()
+        passive, active = self.planner.poll_notifications(mono)
         if passive or active:
             log.debug("value change: %s", ", ".join(active + passive))
 
@@ -273,51 +265,42 @@ class Daemon:
         url = settings.get(self.model, "acs-url")
         self._acs_peer = None   # the session resolves the ACS's name anyway: so may we
         # Changes seen now (a new ConnectionRequestURL, ...) ride in this Inform.
-        self._poll_notifications(mono)
-        s = self.agent.begin(wall, _new_id)
+        self.poll_notifications(mono)
+        s = self.planner.begin(wall, _new_id)
         # In progress for `status` until its outcome is saved.
-        self.in_session, self._session_since = True, wall
+        self.in_session, self.session_since = True, wall
         try:
             self._exchange(s, url)
             mono, wall = time.monotonic(), time.time()
-            actions = self.agent.finish(s, url, mono, wall)
-            for p in self.model.pending_apply:
-                try:
-                    p.apply(self.model)
-                except Exception as e:  # an integrator's apply hook must not stop the daemon
-                    log.error("applying changes under %s failed: %s", p.prefix, e)
-            self._save()
+            self.planner.finish(s, url, mono, wall)
+            self.device.run(s.actions, wall, late=False)
+            self.save()
         finally:
             self.in_session = False
         if s.ok:
             log.info("%s", s.summary)
         else:
-            log.warning("%s; %s", s.summary, self.agent.failure_note(s, mono, wall))
+            log.warning("%s; %s", s.summary, self.planner.failure_note(s, mono, wall))
         if {MS + "EnableCWMP", MS + "HTTPConnectionRequestEnable"} & self.model.acs_changed:
             self._sync_listener()
-            self.agent.settings_changed(mono, wall)
+            self.planner.settings_changed(mono, wall)
         # Parameters the ACS just put under notification get their baseline now.
-        self._poll_notifications(mono)
-        self._run_actions(actions)
+        self.poll_notifications(mono)
+        self.device.run(s.actions, wall, late=True)
 
-    def _exchange(self, s, url):
+    def _exchange(self, s: "Session", url: str) -> None:
         try:
-            http = transport.Session(url, settings.get(self.model, "username"), settings.get(self.model, "password"),
-                                     ca_file=settings.get(self.model, "ca-file") or None,
-                                     client_cert=settings.get(self.model, "client-certificate") or None,
-                                     session_limit=config.get(self.settings_cfg, "session-timeout"),
-                                     wait=self._wait_on_acs)
+            http = transport.AcsClient(url, settings.get(self.model, "username"), settings.get(self.model, "password"),
+                                       ca_file=settings.get(self.model, "ca-file") or None,
+                                       client_cert=settings.get(self.model, "client-certificate") or None,
+                                       session_limit=config.get(self.settings_cfg, "session-timeout"),
+                                       wait=self._wait_on_acs)
         except transport.TransportError as e:  # a URL this client cannot use
             s.abort(str(e))
         else:
-            exchange.run(s, http, between=self._between_exchanges)
+            http_session.run(s, http, between=self._between_exchanges)
 
-    def _run_actions(self, actions):
-        for a in actions:
-            if not self.parts.run_action(a):
-                log.warning("no handler for the action %s", a[0])
-
-    def _update_cr_url(self):
+    def update_cr_url(self) -> None:
         if self.listener is None:
             return
         addr = settings.get(self.model, "cr-address") or self._route_address()
@@ -325,9 +308,7 @@ class Daemon:
             return
         url = self.listener.url(addr)
         if self.model.value(MS + "ConnectionRequestURL") != url:
-            self.store.values[MS + "ConnectionRequestURL"] = url
-            self.store.dirty = True
-            self.model.refresh()
+            self.model.set_own(MS + "ConnectionRequestURL", url)
 
     def _route_address(self):
         """The address the ACS reaches us on. Its name is looked up once per session, not at
@@ -348,12 +329,8 @@ class Daemon:
             self.listener.close()   # the operator moved it to another port
             self.listener = None
         if want and self.listener is None:
-            st = self.store.state
-            if "cr_path" not in st:
-                st["cr_path"] = "/" + os.urandom(10).hex()
-                self.store.dirty = True
             try:
-                self.listener = listener.open_any(port, st["cr_path"], self._cr_credentials)
+                self.listener = listener.open_any(port, listener.cr_path(self.store), self._cr_credentials)
             except OSError as e:
                 # Tried again on a timer, backing off (a try before its time, for a settings
                 # change, keeps the wait); said once until the reason changes, and by `status`.
@@ -368,7 +345,7 @@ class Daemon:
             if self._listen_error is not None:
                 log.info("listening for connection requests on %s", self.listener.where())
             self._listen_error = self._listen_retry = None
-            self._update_cr_url()
+            self.update_cr_url()
         elif not want:
             self._listen_error = self._listen_retry = None
             if self.listener is not None:
@@ -387,59 +364,11 @@ class Daemon:
     def _on_hup(self, signum, frame):
         self.reload_requested = True
 
-    def _on_control(self, req):
-        """Requests from `tr069client inform|set|get|status|reset-config` while we run."""
-        cmd = req.get("cmd")
-        if cmd == "inform":
-            if self.agent.status() != agent_mod.STATUS_RUNNING:
-                return {"ok": False, "error": "no session possible: status is %s" % self.agent.status()}
-            self.agent.inform_now()
-            return {"ok": True}
-        if cmd == "status":
-            report = self.agent.report(time.monotonic(), time.time())
-            report["session-in-progress"] = "since " + agent_mod.format_time(self._session_since) \
-                if self.in_session else ""
-            report["connection-requests"] = self._listener_status(time.monotonic())
-            return {"ok": True, "status": report}
-        if cmd == "get":
-            try:
-                paths = req.get("paths") or []
-                return {"ok": True, "values": settings.get_values(self.model, paths),
-                        "invalid": settings.problems(self.model, paths)}
-            except (settings.SettingError, CwmpFault) as e:
-                return {"ok": False, "error": _message(e)}
-        if cmd == "set":
-            return self._change(lambda: settings.set_values(self.model, req.get("items") or []))
-        if cmd == "dhcp":
-            done = []
-            reply = self._change(lambda: done.extend(dhcp.apply(self.model, req.get("options") or {})))
-            if done:
-                reply["applied"], reply["kept"] = done
-            return reply
-        if cmd == "reset-config":
-            if self._nested:  # the state would be pulled away from under the running work
-                return {"ok": False, "error": "a session or device operation is in progress; "
-                                             "try again when it ends"}
-            settings.reset(self.store)
-            if self.listener is not None:  # the open listener keeps its path
-                self.store.state["cr_path"] = self.listener.path
-            self.reload()
-            self.agent.retry_at = None
-            self.agent.start(_boot_id(), time.monotonic(), time.time())
-            self._update_cr_url()
-            return _saved(self._save())
-        return {"ok": False, "error": "unknown command %r" % (cmd,)}
-
-    def _change(self, change):
-        """Run `change()` (settings, all or nothing) and act on it as on any local change."""
-        try:
-            change()
-        except (settings.SettingError, CwmpFault, dhcp.DhcpError, ValueError) as e:
-            return {"ok": False, "error": _message(e)}
-        self.agent.settings_changed(time.monotonic(), time.time())
+    def local_change(self) -> None:
+        """The operator changed settings or values (control_commands.py): act on it."""
+        self.planner.settings_changed(time.monotonic(), time.time())
         self._sync_listener()
-        self._poll_notifications(time.monotonic())   # a local change is checked at once
-        return _saved(self._save())
+        self.poll_notifications(time.monotonic())   # a local change is checked at once
 
 
 def _drain(rfd, readable):
@@ -450,15 +379,4 @@ def _drain(rfd, readable):
                 pass
         except BlockingIOError:
             pass
-
-
-def _message(e):
-    return e.message if isinstance(e, CwmpFault) else str(e)
-
-
-def _saved(error):
-    """The reply to a command that changed the state."""
-    if error is None:
-        return {"ok": True}
-    return {"ok": False, "error": "in effect until the daemon stops, but not saved: %s" % error}
 

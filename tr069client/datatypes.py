@@ -19,17 +19,23 @@ decimal parameters (the range check then decides), integer types also fit boolea
 """
 
 import re
+import time
 
 from .faults import CwmpFault, INVALID_TYPE, INVALID_VALUE
 from .metadata import generic
 
+MAX_UINT = 4294967295                 # the largest unsignedInt
+UNKNOWN_TIME = "0001-01-01T00:00:00Z"   # TR-106 3.2.1: the unknown time
+INFINITE_TIME = "9999-12-31T23:59:59Z"  # TR-106 3.2.1: the infinite time ("never")
+_INFINITE = 253402300799                # INFINITE_TIME as a Unix time
+
 _LIMITS = {
-    "unsignedInt": (0, 4294967295),
+    "unsignedInt": (0, MAX_UINT),
     "int": (-2147483648, 2147483647),
     "unsignedLong": (0, 18446744073709551615),
     "long": (-9223372036854775808, 9223372036854775807),
 }
-_NULL = {"boolean": "false", "dateTime": "0001-01-01T00:00:00Z", "decimal": "0",
+_NULL = {"boolean": "false", "dateTime": UNKNOWN_TIME, "decimal": "0",
          "unsignedInt": "0", "int": "0", "unsignedLong": "0", "long": "0"}
 _XSD = {"base64": "xsd:base64Binary"}
 _WS = " \t\n\r"
@@ -37,7 +43,7 @@ _NO_FACETS = {}
 
 # The complement of XML 1.0's Char production (section 2.2), lone surrogates included;
 # written this way round it compiles in 0.1 ms instead of 4.
-_BAD_XML = re.compile(u"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_BAD_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _INT = re.compile(r"[+-]?[0-9]{1,40}\Z")
 _DEC = re.compile(r"([+-]?)([0-9]*)(?:\.([0-9]*))?\Z")
 _DATETIME = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})"
@@ -92,6 +98,29 @@ def readback(param, value):
     if param.facets and "command" in param.facets:
         return default_value(param)
     return value
+
+
+def format_time(wall):
+    """A Unix time as a dateTime in UTC; None gives the unknown time, a time beyond year
+    9999 the infinite one."""
+    if wall is None:
+        return UNKNOWN_TIME
+    if wall >= _INFINITE:
+        return INFINITE_TIME
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(wall))
+
+
+def parse_time(value):
+    """The Unix time of a dateTime (its fraction and zone ignored: UTC), None for the
+    unknown time or anything that is no dateTime."""
+    import calendar
+    if not value or value.startswith("0001-"):
+        return None
+    try:
+        t = time.strptime(value[:19], "%Y-%m-%dT%H:%M:%S")
+    except ValueError:
+        return None
+    return calendar.timegm(t)
 
 
 def default_value(param):

@@ -10,7 +10,7 @@ import re
 import stat
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-from . import config, descriptor, hooks, log, transport
+from . import config, descriptor, log, platform_commands, transport
 from .faults import (CwmpFault, CANNOT_ACCESS_FILE, CANNOT_COMPLETE_DOWNLOAD,
                      CANNOT_CONTACT_SERVER, FILE_CORRUPTED, INTERNAL_ERROR, INVALID_ARGUMENTS,
                      REQUEST_DENIED, SERVER_AUTH_FAILURE, TRANSFER_FAILURE, UNSUPPORTED_PROTOCOL,
@@ -115,7 +115,7 @@ class Worker:
             kind = m.group(2) or m.group(4)
             rec["instance"] = m.group(5) or ""
             hook = "vendor-config-command" if kind == "Vendor Configuration File" else "vendor-log-command"
-        if hooks.command(self.cfg, hook) is None:
+        if platform_commands.command(self.cfg, hook) is None:
             raise CwmpFault(REQUEST_DENIED, "%s is not configured on this device" % hook)
         rec["hook"] = hook
 
@@ -276,13 +276,13 @@ class Worker:
         self._run(rec["hook"], files, {"TR069_FILE_TYPE": rec["file_type"]}, started)
 
     def _run(self, name, args, env, started=None):
-        argv = hooks.command(self.cfg, name)
+        argv = platform_commands.command(self.cfg, name)
         if argv is None:
             raise CwmpFault(INTERNAL_ERROR, "%s is not configured on this device" % name)
         try:
-            hooks.run(name, argv, args, hooks.timeout(self.cfg, name), env, self.service,
+            platform_commands.run(name, argv, args, platform_commands.timeout(self.cfg, name), env, self.service,
                       started=started)
-        except hooks.HookError as e:
+        except platform_commands.CommandError as e:
             raise CwmpFault(INTERNAL_ERROR, str(e))
 
 

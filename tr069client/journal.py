@@ -1,6 +1,7 @@
 """Undoing an RPC's change of the model when it cannot be saved: a copy of the stored state
 taken before, and a journal of what providers did to the OS meanwhile; no I/O."""
 
+from . import instances
 from .provider import ProviderError
 
 
@@ -14,8 +15,7 @@ class Checkpoint:
         st = model.store
         self.model = model
         self.values, self.attrs = dict(st.values), dict(st.attrs)
-        self.counters = st.state.get("next_instance")
-        self.counters = None if self.counters is None else dict(self.counters)
+        self.counters = instances.counters(st)
         self.acs_changed = set(model.acs_changed)
         # (undo callable or None, what was done), appended by the model as providers act.
         self.os = []
@@ -43,10 +43,7 @@ class Checkpoint:
         st.values.update(self.values)
         st.attrs.clear()
         st.attrs.update(self.attrs)
-        if self.counters is None:
-            st.state.pop("next_instance", None)
-        else:
-            st.state["next_instance"] = self.counters
+        instances.restore_counters(st, self.counters)
         model.acs_changed.intersection_update(self.acs_changed)
         model.refresh()
         return left

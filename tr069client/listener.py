@@ -9,10 +9,18 @@ writable(), handle(), next_deadline() and expire().
 """
 
 import errno
+import os
 import socket
 import time
 
 from . import auth, connreq, sockserver
+from .config import CR_PORT
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:   # annotations only: the daemon does not load typing
+    from typing import Optional, Sequence
+
+    from .store import Store
 
 _ACCEPTS = 64  # accepts per handle() call, so a connect flood cannot starve the loop
 # Pending connections the kernel holds for us: room for an attacker's hundreds of sockets
@@ -75,7 +83,7 @@ class Listener(sockserver.Server):
     _LINGER = True  # an HTTP answer before unread input must not be lost to a RST
     _WHO = "connection request listener"
 
-    def __init__(self, address="0.0.0.0", port=7547, path=None, credentials=None,
+    def __init__(self, address="0.0.0.0", port=CR_PORT, path=None, credentials=None,
                  clock=time.monotonic, max_clients=64, header_timeout=5.0, max_request=4096,
                  rate=connreq.RATE, failures=connreq.FAILURES):
         self.path = path or "/" + auth.new_nonce()[:20]
@@ -90,24 +98,24 @@ class Listener(sockserver.Server):
                                    header_timeout, clock, _ACCEPTS)
         self.port = self._sock.getsockname()[1]
 
-    def url(self, host):
+    def url(self, host: str) -> str:
         """The ConnectionRequestURL for clients reaching this device as `host`."""
         if ":" in host and not host.startswith("["):
             host = "[%s]" % host.replace("%", "%25")  # RFC 6874: a zone id's % is escaped
         return "http://%s:%d%s" % (host, self.port, self.path)
 
-    def where(self):
+    def where(self) -> str:
         """The address and port listened on, as an operator reads them."""
         return _show(self.address, self.port)
 
-    def describe(self):
+    def describe(self) -> str:
         """A sentence for `status`: where requests are taken, and whether all are refused."""
         if all(self._gate.credentials()):
             return "listening on " + self.where()
         return "listening on %s; refusing all: ConnectionRequestUsername/Password are not set" \
             % self.where()
 
-    def handle(self, readable, writable=(), now=None):
+    def handle(self, readable: "Sequence", writable: "Sequence" = (), now: "Optional[float]" = None) -> bool:
         """Serve what select() reported; the number of valid, authenticated requests."""
         now = self._clock() if now is None else now
         self._events = 0
@@ -177,6 +185,21 @@ def local_address(peer):
             s.close()
     except OSError:
         return None
+
+
+def cr_path(store: "Store") -> str:
+    """The random path of ConnectionRequestURL: made once, kept in the state (this module
+    owns its key "cr_path") so that the URL the ACS knows stays the same across restarts."""
+    if "cr_path" not in store.state:
+        store.state["cr_path"] = "/" + os.urandom(10).hex()
+        store.dirty = True
+    return store.state["cr_path"]
+
+
+def keep_path(store: "Store", path: str) -> None:
+    """Keep `path`, the path of a listener that stays open while the state is reset."""
+    store.state["cr_path"] = path
+    store.dirty = True
 
 
 def open_any(port, path, credentials):

@@ -3,9 +3,8 @@
 No I/O of its own: providers (the OS seam) and the store are passed in.
 """
 
-import re
-
 from . import datatypes, metadata
+from .actions import apply_changes
 from .attributes import default_notification
 from .faults import (CwmpFault, INTERNAL_ERROR, INVALID_ARGUMENTS, INVALID_NAME, NOT_WRITABLE,
                      RESOURCES_EXCEEDED)
@@ -13,15 +12,21 @@ from .provider import ProviderError
 from .tables import Tables
 
 PARAMETER_KEY = "Device.ManagementServer.ParameterKey"
-# TR-106 3.6: an object name, and an instance number (a positive unsignedInt, written
-# without leading zeros); anything else ("01", "{i}", "", other scripts' digits) names nothing.
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
-_INSTANCE = re.compile(r"[1-9][0-9]{0,9}\Z")
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:   # annotations only: the daemon does not load typing
+    from typing import Dict, List, Optional, Sequence, Tuple
+
+    from .provider import Provider
+    from .store import Store
 
 
-class Model(Tables):
-    """GPN/GPV/SPV over metadata, store and providers (AddObject/DeleteObject: tables.py,
-    attributes: attributes.py)."""
+class Model:
+    """GPN/GPV/SPV over metadata, store and providers; its table rows are `tables`
+    (tables.py: AddObject, DeleteObject, NumberOfEntries), attributes are attributes.py's.
+
+    Methods that may leave work for the end of the session (a provider's apply) take
+    `later`, the session's action list (actions.py); without one, nothing is deferred."""
 
     # A GetParameterValues/Names/Attributes answer beyond this many entries is refused with
     # 9004 before any is built (check_answer): 16,384 names of "Device." would otherwise list
@@ -29,51 +34,48 @@ class Model(Tables):
     # router's whole tree is a few thousand.
     max_answer = 16384
 
-    def __init__(self, store, meta=None, providers=(), config=None, root="/", defaults=None):
+    def __init__(self, store: "Store", meta: "Optional[metadata.Meta]" = None,
+                 providers: "Sequence[Provider]" = (), root: str = "/",
+                 defaults: "Optional[Dict[str, str]]" = None):
         self.store = store
         self.product_defaults = defaults or {}
         self.meta = meta or metadata.load()
         self.providers = list(providers)
-        self.config = config or {}
         self.root = root
+        self.tables = Tables(self)
         self._defaults = None
         self._view = None
-        self._index = None
         self._failed = {}
         self._owners = {}
         self.acs_changed = set()   # paths the ACS set in the session that is open or just ended
         self.session_open = False  # while true, the ACS's own changes are not notified back
         self.journal = None        # while an RPC's change may be undone: see journal.py
-        self.pending_apply = []    # providers whose apply() runs when the session ends
         # Providers memoize OS reads here (a file, a command's output): emptied whenever
         # the model reads the OS afresh, so one GPV of Device. reads each source once.
         self.cache = {}
 
     # --- the per-session view -------------------------------------------------------
 
-    def begin_session(self):
+    def begin_session(self) -> None:
         """Forget cached provider values so this session reads the OS afresh."""
         self._view = None
-        self._index = None
         self.cache = {}
         self.acs_changed = set()
         self.session_open = True
-        self.pending_apply = []
 
-    def end_session(self):
+    def end_session(self) -> None:
         """The session is over: a later change of what the ACS set is a change to notify."""
         self.session_open = False
 
-    def refresh(self):
+    def refresh(self) -> None:
         """Drop the session's cached view (after a change made outside the model)."""
         self._view = None
-        self._index = None
         self.cache = {}
 
-    def values(self):
+    def values(self) -> "Dict[str, str]":
         """All current values as a flat dict, each provider read at most once per session."""
         if self._view is None:
-            view = dict(self._static_defaults())
+            view = dict(self.defaults())
             view.update(self.store.values)
             self._failed = {}
             self._owners = {}
@@ -94,18 +96,19 @@ class Model(Tables):
                     view[k] = v if isinstance(v, str) else str(v)
                     self._owners[k] = p
             self._view = view
-            self._reindex()
+            self.tables.reindex(view)
             for prefix in self._failed:
                 # Defaults would pass for OS values: a failed provider's parameters fail too.
                 for k in [k for k in view if _covers(prefix, k) and k not in self.store.values]:
                     del view[k]
         return self._view
 
-    def value(self, path, default=None):
+    def value(self, path: str, default: "Optional[str]" = None) -> "Optional[str]":
         return self.values().get(path, default)
 
-    def _static_defaults(self):
-        # Every parameter of an object outside any table exists from the start.
+    def defaults(self) -> "Dict[str, str]":
+        """{path: default value} of every parameter of an object outside any table: they
+        exist from the start."""
         if self._defaults is None:
             d = {}
             stack = ["Device."]
@@ -122,36 +125,22 @@ class Model(Tables):
 
     # --- existence and access ---------------------------------------------------------
 
-    def object_exists(self, path):
+    def object_exists(self, path: str) -> bool:
         """Whether the concrete object path `path` ("X." or "X.N.") exists now."""
-        if path == "Device.":
-            return True
-        if not path.startswith("Device.") or not path.endswith("."):
-            return False
-        head, _, last = path[:-1].rpartition(".")
-        parent = head + "."
-        if _INSTANCE.match(last):
-            return self._table_meta(parent) is not None and int(last) in self.instances(parent) \
-                and self.object_exists(parent)
-        if not _NAME.match(last):
-            return False
-        g = metadata.generic(path)
-        if self.meta.object(g) is None and self._table_meta(path) is None:
-            return False
-        return self.object_exists(parent)
+        return self.tables.exists(path)
 
-    def _owner(self, path):
+    def owner(self, path: str) -> "Optional[Provider]":
         """The provider that supplied the value of `path`, or None for a stored one."""
         self.values()
         return self._owners.get(path)
 
-    def param_writable(self, path, param):
+    def param_writable(self, path: str, param: "metadata.Param") -> bool:
         if not param.writable:
             return False
-        owner = self._owner(path)
+        owner = self.owner(path)
         return owner is None or owner.can_set(path)
 
-    def _provider_for(self, path):
+    def provider_for(self, path: str) -> "Optional[Provider]":
         """The provider with the longest prefix covering `path` (the first of equals), or None."""
         best = None
         for p in self.providers:
@@ -181,9 +170,9 @@ class Model(Tables):
     def _walk(self, obj, params_only, depth=None):
         """Yield (path, param_or_None) below the existing object `obj`, in model order."""
         view = self.values()
-        table = self._table_meta(obj) if not obj[:-1].rpartition(".")[2].isdigit() else None
+        table = self.tables.table_meta(obj) if not obj[:-1].rpartition(".")[2].isdigit() else None
         if table is not None:  # a table's name object: its children are the instances
-            for n in self.instances(obj):
+            for n in self.tables.instances(obj):
                 inst = "%s%d." % (obj, n)
                 if not params_only:
                     yield inst, None
@@ -224,7 +213,7 @@ class Model(Tables):
                 raise CwmpFault(RESOURCES_EXCEEDED, "the answer would hold more than %d %s"
                                 % (self.max_answer, what))
 
-    def get_values(self, paths):
+    def get_values(self, paths: "Sequence[str]") -> "List[Tuple[str, str, str]]":
         """[(name, value, xsd type)] for GetParameterValues; secured values read as ""."""
         self.check_answer(paths, "values")
         view = self.values()
@@ -241,7 +230,7 @@ class Model(Tables):
                 out.append((path, datatypes.readback(p, view[path]), datatypes.xsd_type(p)))
         return out
 
-    def get_names(self, path, next_level):
+    def get_names(self, path: str, next_level: bool) -> "List[Tuple[str, bool]]":
         """[(name, writable)] for GetParameterNames (TR-069 A.3.2.3)."""
         if path == "":
             if next_level:
@@ -257,13 +246,15 @@ class Model(Tables):
         if not self.object_exists(path):
             raise CwmpFault(INVALID_NAME, "no such object: %s" % path)
         self.check_answer([path], "names", False, 1 if next_level else None)
-        out = [(path, self._object_writable(path))] if include_self else []
+        out = [(path, self.tables.object_writable(path))] if include_self else []
         for full, p in self._walk(path, False, 1 if next_level else None):
-            out.append((full, self._object_writable(full) if p is None else self.param_writable(full, p)))
+            out.append((full, self.tables.object_writable(full) if p is None else self.param_writable(full, p)))
         return out
 
-    def set_values(self, items, key):
-        """SetParameterValues, all or nothing; returns the Status (1: applied at session end)."""
+    def set_values(self, items: "Sequence[Tuple[str, str, Optional[str]]]", key: "Optional[str]",
+                   later: "Optional[list]" = None) -> int:
+        """SetParameterValues, all or nothing; returns the Status (1: applied at session end,
+        by the ApplyChanges put in `later`)."""
         view = self.values()
         faults, plan, seen = [], [], set()
         for name, value, xsi_type in items:
@@ -276,12 +267,12 @@ class Model(Tables):
                 if not self.param_writable(name, p):
                     raise CwmpFault(NOT_WRITABLE, "%s is read-only" % name)
                 v = datatypes.normalize(p, value, xsi_type)
-                self._check_references(p, v)
+                self.tables.check_references(p, v)
                 plan.append((name, v))
             except CwmpFault as f:
                 faults.append((name, f.code, f.message))
         if not faults:
-            faults = self._unique_key_faults(plan)
+            faults = self.tables.unique_key_faults(plan)
         if faults:
             first = "%s: %s" % (faults[0][0], faults[0][2])
             raise CwmpFault(INVALID_ARGUMENTS, first if len(faults) == 1 else
@@ -290,14 +281,14 @@ class Model(Tables):
         status = 0
         try:
             for name, v in plan:
-                owner = self._owner(name)
+                owner = self.owner(name)
                 old = view[name]
                 undo.append((name, old, owner, name in self.store.values))
                 if owner is not None and owner.can_set(name):
                     if owner.set(self, name, v):
                         status = 1
-                        self._apply_later(owner)
-                    self._did(lambda o=owner, n=name, v=old: o.set(self, n, v), "%s was set" % name)
+                        apply_changes(later, owner)
+                    self.note_os_change(lambda o=owner, n=name, v=old: o.set(self, n, v), "%s was set" % name)
                 else:
                     self.store.values[name] = v
                 view[name] = v
@@ -305,7 +296,7 @@ class Model(Tables):
             self._rollback(undo)
             raise CwmpFault(INTERNAL_ERROR, "setting %s failed: %s" % (name, e))
         self.acs_changed.update(n for n, _ in plan)
-        self._set_key(key)
+        self.set_parameter_key(key)
         return status
 
     def _rollback(self, undo):
@@ -321,30 +312,28 @@ class Model(Tables):
                 pass  # best effort: the fault already says the set failed
             self._view[name] = old
 
-    def _did(self, undo, what):
+    def note_os_change(self, undo, what: str) -> None:
         """Note a provider's change of the OS: `undo()` reverses it (None: it cannot)."""
         if self.journal is not None:
             self.journal.append((undo, what))
 
-    def _apply_later(self, provider):
-        if provider not in self.pending_apply:
-            self.pending_apply.append(provider)
-
-    def _set_key(self, key):
+    def set_parameter_key(self, key: "Optional[str]") -> None:
+        """The ACS's ParameterKey of the change just made (None: it gave none)."""
         if key is not None:
             self.store.values[PARAMETER_KEY] = key
             if self._view is not None:
                 self._view[PARAMETER_KEY] = key
         self.store.dirty = True
 
-    def set_local(self, path, value):
-        """A change made on the device (command line, daemon), validated like an ACS's."""
+    def set_local(self, path: str, value: str) -> str:
+        """A change made on the device (command line, daemon), validated like an ACS's and
+        applied at once."""
         p = self._param(path)
-        owner = self._owner(path)
+        owner = self.owner(path)
         if owner is not None and not owner.can_set(path):
             raise CwmpFault(NOT_WRITABLE, "%s is owned by the operating system" % path)
         v = datatypes.normalize(p, value)
-        self._check_references(p, v)
+        self.tables.check_references(p, v)
         if owner is not None:
             if owner.set(self, path, v) and owner.apply is not None:
                 owner.apply(self)
@@ -354,9 +343,29 @@ class Model(Tables):
         self.values()[path] = v
         return v
 
+    def set_own(self, path: str, value: str) -> None:
+        """A value the device itself keeps (ConnectionRequestURL), stored as it is."""
+        self.store.values[path] = value
+        self.store.dirty = True
+        self.refresh()
+
+    # --- tables ---------------------------------------------------------------------------
+
+    def instances(self, table: str) -> "Sequence[int]":
+        """Instance numbers of the concrete table path `table` ("Device.NAT.PortMapping.")."""
+        return self.tables.instances(table)
+
+    def add_object(self, path: str, key: "Optional[str]", later: "Optional[list]" = None) -> "Tuple[int, int]":
+        """AddObject: (instance number, status); instance numbers are never reused."""
+        return self.tables.add_object(path, key, later)
+
+    def delete_object(self, path: str, key: "Optional[str]", later: "Optional[list]" = None) -> int:
+        """DeleteObject of an instance `X.N.`; returns the status."""
+        return self.tables.delete_object(path, key, later)
+
     # --- attributes and notification --------------------------------------------------------
 
-    def params_under(self, path):
+    def params_under(self, path: str) -> "List[Tuple[str, metadata.Param]]":
         """[(path, Param)] of the parameter `path`, or of every one below the object `path`."""
         if path.endswith(".") or path == "":
             path = path or "Device."
@@ -365,29 +374,29 @@ class Model(Tables):
             return list(self._walk(path, True))
         return [(path, self._param(path))]
 
-    def notified(self, kind):
+    def notified(self, kind: int) -> "List[str]":
         """Paths with notification `kind` (1 passive, 2 active); they may no longer exist."""
         out = [path for path, (n, _) in self.store.attrs.items() if n == kind]
         if kind == 2:
             # Parameters outside tables whose model default is active notification.
-            for path in self._static_defaults():
+            for path in self.defaults():
                 if path not in self.store.attrs and default_notification(self.meta.param(path)) == 2:
                     out.append(path)
         return out
 
-    def poll(self, paths):
+    def poll(self, paths: "Sequence[str]") -> "Dict[str, str]":
         """Fresh values of `paths` (missing ones left out), running only the providers that
         own them: a notification poll must not read the whole OS every minute."""
         out = {}
         self.cache = {}
-        defaults = self._static_defaults()
+        defaults = self.defaults()
         owners = {}
         for path in paths:
             if path in self.store.values:
                 out[path] = self.store.values[path]
             elif path in defaults:
                 out[path] = defaults[path]
-            p = self._provider_for(path)
+            p = self.provider_for(path)
             if p is not None:
                 owners.setdefault(p, []).append(path)
         for p, mine in owners.items():

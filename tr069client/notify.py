@@ -3,19 +3,31 @@
 The baseline is what the ACS last learned (or set); a poll compares the model with it.
 """
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:   # annotations only: the daemon does not load typing
+    from .model import Model
+
 
 class Watcher:
-    """Compares notified parameters with their baseline, kept in `state` (the store's)."""
+    """Compares notified parameters with their baseline, kept in `state` (the store's; this
+    module owns its keys "notify_baseline" and "notify_pending")."""
 
-    def __init__(self, model, state):
+    def __init__(self, model: "Model", state: dict):
         self.model = model
         self.state = state
-        self.baseline = state.setdefault("notify_baseline", {})
-        # Changed paths not yet delivered in an Inform, by kind: {"1": [...], "2": [...]}.
-        self.pending = state.setdefault("notify_pending", {"1": [], "2": []})
         # Paths that changed again after the last Inform was built: its delivery does not
         # cover their new value.
         self._since_inform = set()
+
+    @property
+    def baseline(self) -> dict:
+        """{path: value} the ACS last learned (or set)."""
+        return self.state.setdefault("notify_baseline", {})
+
+    @property
+    def pending(self) -> dict:
+        """Changed paths not yet delivered in an Inform, by kind: {"1": [...], "2": [...]}."""
+        return self.state.setdefault("notify_pending", {"1": [], "2": []})
 
     def poll(self):
         """Read the watched values; return (passive, active) lists of newly changed paths."""
@@ -23,15 +35,16 @@ class Watcher:
         kinds.update((p, 2) for p in self.model.notified(2))
         view = self.model.poll(list(kinds))
         changed = {1: [], 2: []}
+        baseline = self.baseline
         for path, kind in kinds.items():
             value = view.get(path)
             if value is None:
                 continue
-            old = self.baseline.get(path)
+            old = baseline.get(path)
             if old is None:
-                self.baseline[path] = value   # newly watched: nothing to report yet
+                baseline[path] = value   # newly watched: nothing to report yet
             elif old != value:
-                self.baseline[path] = value
+                baseline[path] = value
                 if self.model.session_open and path in self.model.acs_changed:
                     continue                  # TR-069 3.2.1: the ACS's own changes are not notified
                 lst = self.pending[str(kind)]
@@ -39,8 +52,8 @@ class Watcher:
                     lst.append(path)
                 self._since_inform.add(path)
                 changed[kind].append(path)
-        for path in [p for p in self.baseline if p not in kinds]:
-            del self.baseline[path]
+        for path in [p for p in baseline if p not in kinds]:
+            del baseline[path]
         return changed[1], changed[2]
 
     def accept_acs_changes(self):
@@ -62,8 +75,9 @@ class Watcher:
     def delivered(self, sent):
         """The Inform carrying `sent` was answered; what changed since stays pending."""
         done = set(sent) - self._since_inform
+        pending = self.pending
         for kind in ("1", "2"):
-            self.pending[kind] = [p for p in self.pending[kind] if p not in done]
+            pending[kind] = [p for p in pending[kind] if p not in done]
 
     def has_active(self):
         return bool(self.pending["2"])

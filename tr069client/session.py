@@ -17,6 +17,12 @@ from .metadata import generic
 from .rpcs import Context
 from .soap import SoapError, element, escape
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:   # annotations only: the daemon does not load typing
+    from typing import Callable, Iterable, List, Mapping, Optional, Sequence, Union
+
+    from .model import Model
+
 INFORM, WAIT_INFORM_RESPONSE, CPE_TURN, WAIT_CPE_RESPONSE, WAIT_ACS, RESPOND, DONE = range(7)
 
 DeviceId = namedtuple("DeviceId", "manufacturer oui product_class serial_number")
@@ -27,13 +33,16 @@ CpeRequest = namedtuple("CpeRequest", "method body token")
 
 class Session:
     """Drive it with `next_post()` and `receive()` until `done`; then read `ok`, `error`,
-    `informed`, `actions`, `acknowledged`, `retry_after` and `summary`. `commit()` persists
-    the model's stored state (None, or why it could not), so that a change the ACS is told
-    was applied survives a power cut; None: nothing is persisted."""
+    `informed`, `actions` (actions.py: the work left for the session's end),
+    `acknowledged`, `retry_after` and `summary`. `commit()` persists the model's stored
+    state (None, or why it could not), so that a change the ACS is told was applied survives
+    a power cut; None: nothing is persisted."""
 
-    def __init__(self, model, device_id, events, retry_count, now, new_id,
-                 inform_params=(), cpe_requests=(), handlers=None, extra=None,
-                 ns=soap.DEFAULT_NS, commit=None):
+    def __init__(self, model: "Model", device_id: DeviceId, events: "Iterable[Sequence[str]]",
+                 retry_count: int, now: str, new_id: "Callable[[], str]",
+                 inform_params: "Iterable[str]" = (), cpe_requests: "Iterable[CpeRequest]" = (),
+                 handlers: "Optional[Mapping]" = None, ns: str = soap.DEFAULT_NS,
+                 commit: "Optional[Callable[[], Optional[str]]]" = None):
         self.model = model
         self.device_id = device_id
         self.events = [tuple(e) for e in events]
@@ -42,7 +51,7 @@ class Session:
         self._new_id = new_id       # randomness is a parameter: tests pass a counter
         self.inform_params = list(inform_params)
         self.cpe_requests = list(cpe_requests)
-        self.ctx = Context(model, handlers, extra, commit)
+        self.ctx = Context(model, handlers, commit)
         self.ns = ns
         self.state = INFORM
         self.ok = False
@@ -56,14 +65,15 @@ class Session:
         self._request = None        # the CpeRequest awaiting its answer
 
     @property
-    def done(self):
+    def done(self) -> bool:
         return self.state == DONE
 
     @property
-    def actions(self):
+    def actions(self) -> "List[tuple]":
+        """The work left for the end of the session, in the order the RPCs asked for it."""
         return self.ctx.actions
 
-    def next_post(self):
+    def next_post(self) -> "Optional[object]":
         """The body to POST next: a list of byte chunks, b"" for the empty POST, None when done."""
         if self.state == INFORM:
             self.state = WAIT_INFORM_RESPONSE
@@ -85,7 +95,8 @@ class Session:
             return None
         raise RuntimeError("next_post() called while waiting for the ACS (state %d)" % self.state)
 
-    def receive(self, status, headers, body):
+    def receive(self, status: int, headers: "Mapping[str, str]",
+                body: "Union[bytes, soap.Reader]") -> None:
         """Take the ACS's HTTP answer to the last POST; `body` is its bytes, or the soap.Reader
         that was fed them as they arrived."""
         if self.state not in (WAIT_INFORM_RESPONSE, WAIT_CPE_RESPONSE, WAIT_ACS):
@@ -190,7 +201,7 @@ class Session:
         self._pending = (ns, msg.id or "", body)
         self.state = RESPOND
 
-    def abort(self, error):
+    def abort(self, error: str) -> None:
         """End the session from outside (the transport failed); `error` is the reason."""
         self._fail(error)
 
@@ -224,7 +235,7 @@ class Session:
                     self.retry_count, soap.array("ParameterList", "cwmp:ParameterValueStruct", params)))
 
     @property
-    def summary(self):
+    def summary(self) -> str:
         """One line for the log: what happened in this session."""
         ev = ", ".join(c + (" " + k if k else "") for c, k in self.events) or "no events"
         runs = []   # GenieACS asks GetParameterValues in batches of 32: say "x 32" once

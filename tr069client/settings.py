@@ -29,8 +29,9 @@ PRODUCT_DEFAULTS = {
     MS + "SupportedConnReqMethods": "HTTP",   # TR-069 3.2.2; no UDP (TR-111) nor XMPP
 }
 SECRET = ("password", "connection-request-password")
-LOCAL_DEFAULTS = {"client-certificate": "", "ca-file": "", "cr-address": "", "cr-port": 7547}
-SETTING_NAMES = tuple(PARAMS) + tuple(LOCAL_DEFAULTS)
+LOCAL_DEFAULTS = {"client-certificate": "", "ca-file": "", "cr-address": "", "cr-port": config.CR_PORT}
+# Every setting, in the order `status` shows them.
+NAMES = tuple(PARAMS) + tuple(LOCAL_DEFAULTS)
 
 
 class SettingError(Exception):
@@ -54,11 +55,11 @@ def get(model, name):
     return LOCAL_DEFAULTS[name]
 
 
-def problems(model, names=SETTING_NAMES):
+def problems(model, names=NAMES):
     """{setting: sentence} for the settings among `names` whose stored value is invalid."""
     out = {}
     for name in names:
-        if name in SETTING_NAMES:
+        if name in NAMES:
             why = _check(model, name, _stored(model, name))[1]
             if why is not None:
                 used = get(model, name)
@@ -73,7 +74,7 @@ def _stored(model, name):
         return model.value(PARAMS[name], "")
     if name in LOCAL_DEFAULTS:
         return _local(model.store.state).get(name, LOCAL_DEFAULTS[name])
-    raise SettingError("unknown setting %r (known: %s)" % (name, ", ".join(SETTING_NAMES)))
+    raise SettingError("unknown setting %r (known: %s)" % (name, ", ".join(NAMES)))
 
 
 def _check(model, name, raw):
@@ -108,8 +109,8 @@ def _text(value):
 
 def put(model, name, value):
     """Validate and store one setting; returns the stored value."""
-    if name not in SETTING_NAMES:
-        raise SettingError("unknown setting %r (known: %s)" % (name, ", ".join(SETTING_NAMES)))
+    if name not in NAMES:
+        raise SettingError("unknown setting %r (known: %s)" % (name, ", ".join(NAMES)))
     try:
         value = config.check(name, value)
     except config.ConfigError as e:
@@ -174,7 +175,7 @@ def show(model, reveal=False):
     shown as stored (problems() says why)."""
     out = {}
     bad = problems(model)
-    for n in SETTING_NAMES:
+    for n in NAMES:
         v = _stored(model, n) if n in bad else get(model, n)
         if not reveal and n in SECRET:
             v = "*" * 8 if v else ""
@@ -199,10 +200,8 @@ def get_values(model, names):
 
 def set_values(model, items):
     """Apply KEY=VALUE pairs (settings or TR-181 paths) all or nothing."""
-    import copy
     store = model.store
-    # Deep: settings live in nested dicts of the state.
-    saved = copy.deepcopy((store.values, store.attrs, store.state))
+    saved = store.snapshot()
     try:
         for k, v in items:
             if k.startswith("Device."):
@@ -213,8 +212,7 @@ def set_values(model, items):
             else:
                 put(model, k, v)
     except Exception:  # whatever went wrong, nothing of it stays
-        for d, old in zip((store.values, store.attrs, store.state), saved):
-            _restore(d, old)
+        store.restore(saved)
         model.refresh()
         raise
     store.dirty = True
@@ -223,25 +221,3 @@ def set_values(model, items):
 def _about(name, message):
     """`message` about `name`, naming it once."""
     return message if name in message else "%s: %s" % (name, message)
-
-
-def _restore(d, old):
-    """Make `d` equal `old` again, keeping the entries that did not change: the agent holds
-    some of them (the event list, the notification baseline) and must keep saving into them."""
-    for k in [k for k in d if k not in old]:
-        del d[k]
-    for k, v in old.items():
-        if k not in d or d[k] != v:
-            d[k] = v
-
-
-def reset(store):
-    """Forget configuration and state (MikroTik's reset-tr069-config); the boot id stays,
-    as this is no reboot: the next session is a BOOTSTRAP, not a BOOT."""
-    boot_id = store.state.get("boot_id")
-    store.values.clear()
-    store.attrs.clear()
-    store.state.clear()
-    if boot_id is not None:
-        store.state["boot_id"] = boot_id
-    store.dirty = True

@@ -10,11 +10,15 @@ import socket
 
 from . import log
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:   # annotations only: the daemon does not load typing
+    from typing import Optional
+
 _REST = 1.0  # seconds the listening socket is left alone after accept() ran out of descriptors
 _DRAIN = 16384  # bytes read and discarded after a closing answer before closing anyway
 
 
-class Client(object):
+class Client:
     """One accepted socket: input and output buffers, deadline, and how it ends."""
 
     __slots__ = ("sock", "peer", "source", "inbuf", "out", "deadline", "closing", "draining",
@@ -31,7 +35,7 @@ class Client(object):
         self.drained = 0  # bytes discarded while draining
 
 
-class Server(object):
+class Server:
     """Clients of one listening socket; at most `max_clients`.
 
     Clients that select() found readable are read before new connections are accepted, and
@@ -66,25 +70,25 @@ class Server(object):
         # select() would return at once, for ever. It rests until then instead.
         self._resting_until = None
 
-    def readable(self):
+    def readable(self) -> list:
         """Sockets to select() for reading: the listening socket and clients with no output due."""
         if self._sock is None:
             return []
         listening = [self._sock] if self._resting_until is None else []
         return listening + [c.sock for c in self._clients.values() if not c.out]
 
-    def writable(self):
+    def writable(self) -> list:
         """Sockets with output still to send."""
         return [c.sock for c in self._clients.values() if c.out]
 
-    def next_deadline(self):
+    def next_deadline(self) -> "Optional[float]":
         """When the next client times out or accepting resumes (monotonic seconds), or None."""
         times = [c.deadline for c in self._clients.values()]
         if self._resting_until is not None:
             times.append(self._resting_until)
         return min(times) if times else None
 
-    def expire(self, now=None):
+    def expire(self, now: "Optional[float]" = None) -> None:
         """Drop every client past its deadline (and end a rest that is over); how many were
         dropped."""
         now = self._clock() if now is None else now
@@ -96,7 +100,7 @@ class Server(object):
             self._drop(c)
         return len(late)
 
-    def close(self):
+    def close(self) -> None:
         """Close every client and the listening socket."""
         for c in list(self._clients.values()):
             self._drop(c)

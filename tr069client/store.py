@@ -1,7 +1,12 @@
-"""The persistent store: parameter values, attributes and daemon state in one JSON file."""
+"""The persistent store: parameter values, attributes and daemon state in one JSON file
+(the keys of the state, each with its owner: state.py)."""
 
 import json
 import os
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:   # annotations only: the daemon does not load typing
+    from typing import Optional
 
 FORMAT = 1
 
@@ -14,7 +19,7 @@ class Store:
     """A flat `{path: value}` dict, attributes `{path: [notification, [access...]]}` and
     a `state` dict for the daemon, saved together by atomic replace."""
 
-    def __init__(self, path=None):
+    def __init__(self, path: "Optional[str]" = None):
         self.path = path
         self.values = {}
         self.attrs = {}
@@ -24,7 +29,7 @@ class Store:
         self.load_problem = None
 
     @classmethod
-    def load(cls, path, set_aside=True):
+    def load(cls, path: str, set_aside: bool = True) -> "Store":
         """Read `path`; a missing file gives an empty store, a damaged one is kept aside
         (left in place with `set_aside` false, for commands that only look)."""
         store = cls(path)
@@ -62,7 +67,7 @@ class Store:
         store.values, store.attrs, store.state = values, attrs, state
         return store
 
-    def save(self):
+    def save(self) -> None:
         """Write everything atomically: temporary file, fsync, rename, fsync of the folder."""
         if self.path is None:
             self.dirty = False
@@ -102,7 +107,7 @@ class Store:
             raise StoreError("cannot write %s: %s" % (self.path, e.strerror or e))
         self.dirty = False
 
-    def save_now(self):
+    def save_now(self) -> "Optional[str]":
         """Save at once (a step that must survive a power cut); None, or the reason the
         file could not be written, for the caller to report."""
         self.dirty = True
@@ -112,9 +117,22 @@ class Store:
             return str(e)
         return None
 
-    def save_if_dirty(self):
+    def save_if_dirty(self) -> None:
         if self.dirty:
             self.save()
+
+    def snapshot(self) -> tuple:
+        """A deep copy of values, attributes and state, for restore()."""
+        import copy
+        return copy.deepcopy((self.values, self.attrs, self.state))
+
+    def restore(self, snapshot: tuple) -> None:
+        """Put back what snapshot() copied (all or nothing changes); the three dicts stay the
+        same objects, for whoever holds them."""
+        for d, old in zip((self.values, self.attrs, self.state), snapshot):
+            d.clear()
+            d.update(old)
+        self.dirty = True
 
 
 def _attribute_ok(a):

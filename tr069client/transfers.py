@@ -17,15 +17,23 @@ SoftwareVersion the device runs then: a restart is never proof of success by its
 command known to have started can have changed the device.
 """
 
-import re
 import time
 
+from . import boot, fetch, log, namespaces, outcomes, platform_commands
 from . import events as ev
-from . import fetch, hooks, log, namespaces, settings
-from .faults import (CwmpFault, CANCEL_NOT_PERMITTED, INTERNAL_ERROR, INVALID_ARGUMENTS,
-                     RESOURCES_EXCEEDED, TRANSFER_FAILURE)
+from .datatypes import UNKNOWN_TIME, format_time
+from .faults import (CwmpFault, CANCEL_NOT_PERMITTED, INTERNAL_ERROR, RESOURCES_EXCEEDED,
+                     TRANSFER_FAILURE)
+from .rpc_args import key, string, uint
 from .session import CpeRequest, transfer_complete
-from .soap import array, element, text
+from .soap import array, element
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:   # annotations only: the daemon does not load typing
+    from typing import Callable, List, Optional
+
+    from .events import EventQueue
+    from .store import Store
 
 QUEUED, TRANSFERRING, APPLYING, DONE = "queued", "transferring", "applying", "done"
 # TR-069 A.4.1.1 TransferState: 1 not yet started, 2 in progress, 3 completed.
@@ -34,40 +42,38 @@ _STATE = {QUEUED: 1, TRANSFERRING: 2, APPLYING: 2, DONE: 3}
 MAX_TRANSFERS = 16
 MAX_TRIES = 3
 POLL = 5.0   # seconds between looks at a command that an earlier daemon left running
-UNKNOWN_TIME = "0001-01-01T00:00:00Z"
-_MAX_UINT = 4294967295
-_DIGITS = re.compile(r"[0-9]+\Z")
 _TOKEN = "transfer"
 
 
-def _time(wall):
-    return UNKNOWN_TIME if wall is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(wall))
-
-
 class Queue:
-    """The transfers in `store.state["transfers"]`; a timer of the daemon's loop (`deadline`,
-    `tick`) that runs them one at a time through `worker` (a fetch.Worker) between sessions.
-    `reboot(reason)` restarts the device after a firmware upgrade (False if it could not); a
-    command an earlier daemon left running is waited for at most `timeout(hook name)` seconds
-    from its start; `version()` is Device.DeviceInfo.SoftwareVersion as the device runs now."""
+    """The transfers in the state's "transfers" list (this module owns it and
+    "transfers_next"); a timer of the daemon's loop (`deadline`, `tick`) that runs them one at
+    a time through `worker` (a fetch.Worker) between sessions, raising their events in
+    `events` (the planner's EventQueue). `reboot(reason)` restarts the device after a firmware
+    upgrade (False if it could not); a command an earlier daemon left running is waited for
+    at most `timeout(hook name)` seconds from its start; `version()` is
+    Device.DeviceInfo.SoftwareVersion as the device runs now; `session_due(mono)` says whether
+    a session is due, which goes first."""
 
-    def __init__(self, store, worker, clock=time.time, reboot=None, timeout=lambda name: 600,
-                 version=lambda: None):
+    def __init__(self, store: "Store", events: "EventQueue", worker: "fetch.Worker",
+                 clock: "Callable[[], float]" = time.time,
+                 reboot: "Optional[Callable[[str], bool]]" = None,
+                 timeout: "Callable[[str], float]" = lambda name: 600,
+                 version: "Callable[[], Optional[str]]" = lambda: None,
+                 session_due: "Callable[[float], bool]" = lambda mono: False):
         self.store = store
+        self.events = events
         self.worker = worker
         self.clock = clock
         self.reboot = reboot
         self.timeout = timeout
         self.version = version
-        self.agent = None
+        self.session_due = session_due
         self._recovered = False
 
     @property
-    def items(self):
+    def items(self) -> "List[dict]":
         return self.store.state.setdefault("transfers", [])
-
-    def _events(self):
-        return ev.EventQueue(self.store.state.setdefault("events", []))
 
     def _save(self):
         error = self.store.save_now()
@@ -75,15 +81,9 @@ class Queue:
             log.error("transfer queue not saved: %s", error)
         return error is None
 
-    def attach(self, agent):
-        """Hook into the agent: TransferComplete requests, their acknowledgement, due sessions."""
-        self.agent = agent
-        agent.cpe_requests.append(self.requests)
-        agent.on_acknowledged.append(self.acknowledged)
-
     # --- what the RPCs do ----------------------------------------------------------------
 
-    def add(self, rec):
+    def add(self, rec: dict) -> dict:
         """Queue a transfer (kind, key, file_type, url, username, password, size, target,
         delay) and save it before the ACS hears it was accepted; the stored record."""
         if len(self.items) >= MAX_TRANSFERS:
@@ -101,7 +101,7 @@ class Queue:
                  log.shown_url(rec["url"]), rec["key"], ", in %d s" % rec["delay"] if rec["delay"] else "")
         return rec
 
-    def cancel(self, key):
+    def cancel(self, key: str) -> None:
         """CancelTransfer: drop the transfers with CommandKey `key`, all not yet started."""
         found = [r for r in self.items if r["key"] == key]
         if not found:
@@ -122,13 +122,13 @@ class Queue:
 
     # --- TransferComplete ------------------------------------------------------------------
 
-    def requests(self):
+    def requests(self) -> "List[CpeRequest]":
         """TransferComplete requests for every finished transfer the ACS has not acknowledged."""
         return [CpeRequest("TransferComplete", transfer_complete(
-            r["key"], r["fault"][0], r["fault"][1], _time(r["start"]), _time(r["complete"]),
+            r["key"], r["fault"][0], r["fault"][1], format_time(r["start"]), format_time(r["complete"]),
             upload=r["kind"] == "Upload"), (_TOKEN, r["id"])) for r in self.items if r["state"] == DONE]
 
-    def acknowledged(self, token):
+    def acknowledged(self, token: object) -> None:
         """The ACS answered a TransferComplete: the transfer leaves the queue, its events too."""
         if not (isinstance(token, tuple) and len(token) == 2 and token[0] == _TOKEN):
             return
@@ -137,15 +137,14 @@ class Queue:
             return
         self.items.remove(rec)
         done = [r for r in self.items if r["state"] == DONE]
-        events = self._events()
-        events.transfer_acknowledged(rec["kind"], rec["key"], bool(done))
+        self.events.transfer_acknowledged(rec["kind"], rec["key"], bool(done))
         for r in done:  # another transfer with the same CommandKey still needs its M event
-            events.add("M " + r["kind"], r["key"])
+            self.events.add(ev.method_event(r["kind"]), r["key"])
         self.store.dirty = True
 
     # --- the timer ---------------------------------------------------------------------------
 
-    def deadline(self, mono, wall):
+    def deadline(self, mono: float, wall: float) -> "Optional[float]":
         times = [mono + max(0.0, r["due"] - wall) for r in self.items if r["state"] == QUEUED]
         if not self._recovered:
             times.append(mono)
@@ -153,21 +152,21 @@ class Queue:
             return mono + POLL   # only a look at the command left running: nothing else starts
         return min(times) if times else None
 
-    def tick(self, mono, wall):
+    def tick(self, mono: float, wall: float) -> None:
         if not self._recovered:
             self._recovered = True
             self.recover(wall)
         if self._left_running(wall):
             return
         # A due session goes first: it reports finished transfers before the next one starts.
-        if self.agent is not None and self.agent.due(mono):
+        if self.session_due(mono):
             return
         for rec in self.items:
             if rec["state"] == QUEUED and rec["due"] <= wall:
                 self._run(rec)
                 return
 
-    def recover(self, wall):
+    def recover(self, wall: float) -> None:
         """At start: settle what a restart interrupted (see the module docstring)."""
         for rec in list(self.items):
             state = rec["state"]
@@ -182,11 +181,11 @@ class Queue:
                     rec["state"], rec["due"] = QUEUED, wall
             elif state == APPLYING:
                 # A firmware command that returned was followed by our reboot, which the
-                # agent counts as a boot even when only the daemon restarted.
-                if rec.get("boot") is None or rec.get("boot") != self.store.state.get("boot_id") \
+                # planner counts as a boot even when only the daemon restarted (boot.py).
+                if rec.get("boot") is None or rec.get("boot") != boot.boot_id(self.store) \
                         or rec.get("returned"):
                     self._finish(rec, *self._after_boot(rec))
-                elif hooks.alive(rec.get("pid")):
+                elif platform_commands.alive(rec.get("pid")):
                     log.info("%s, started before tr069client stopped, still runs; waiting for it",
                              rec["hook"])
                 else:
@@ -202,7 +201,7 @@ class Queue:
         transfers whose command has ended (or ran past its timeout)."""
         waiting = False
         for rec in [r for r in self.items if r["state"] == APPLYING]:
-            if hooks.alive(rec.get("pid")) and wall < rec.get("since", wall) + self.timeout(rec["hook"]):
+            if platform_commands.alive(rec.get("pid")) and wall < rec.get("since", wall) + self.timeout(rec["hook"]):
                 waiting = True
             else:
                 self._unknown(rec)
@@ -270,7 +269,7 @@ class Queue:
 
     def _launch(self, rec, files):
         """Record, before the command starts, that it is about to (see the module docstring)."""
-        rec.update(state=APPLYING, files=files, boot=self.store.state.get("boot_id"),
+        rec.update(state=APPLYING, files=files, boot=boot.boot_id(self.store),
                    launched=self.clock(), version=self.version())
         if not self._save():
             raise CwmpFault(INTERNAL_ERROR, "%s was not started: the state file cannot be written, "
@@ -285,18 +284,17 @@ class Queue:
                                                                      code, message)
             log.warning("%s", text_)
             # For `status`: shown until the session after the one that reports it.
-            self.store.state["last_error"] = self.store.state["operation_error"] = text_
+            outcomes.operation_failed(self.store, text_)
         else:
             log.info("%s %d done", rec["kind"], rec["id"])
         self._announce(rec)
         self._save()
 
     def _announce(self, rec):
-        events = self._events()
-        events.add(ev.TRANSFER_COMPLETE)
-        events.add("M " + rec["kind"], rec["key"])
+        self.events.add(ev.TRANSFER_COMPLETE)
+        self.events.add(ev.method_event(rec["kind"]), rec["key"])
 
-    def listing(self):
+    def listing(self) -> "List[dict]":
         """Every transfer still in the queue, oldest first (GetAllQueuedTransfers)."""
         return list(self.items)
 
@@ -305,91 +303,59 @@ class Queue:
 # Which namespace has which of them is namespaces.py's, checked by the session engine.
 
 
-def _arg(req, name, default=None, limit=256, strip=True):
-    value = text(req, name)
-    if value is None:
-        if default is None:
-            raise CwmpFault(INVALID_ARGUMENTS, "argument %s is missing" % name)
-        return default
-    value = value.strip() if strip else value
-    if len(value) > limit:
-        raise CwmpFault(INVALID_ARGUMENTS, "%s is longer than %d characters" % (name, limit))
-    return value
-
-
-def _uint(req, name):
-    value = _arg(req, name, "0", 10) or "0"
-    # xsd:unsignedInt has ASCII digits only; str.isdigit() also takes "\u00b2", which int() refuses.
-    if not _DIGITS.match(value) or int(value) > _MAX_UINT:
-        raise CwmpFault(INVALID_ARGUMENTS, "%s must be an unsigned integer, not %r" % (name, value))
-    return int(value)
-
-
 def _request(req, kind):
-    return {"kind": kind, "key": _arg(req, "CommandKey", "", 32), "file_type": _arg(req, "FileType", None, 64),
-            "url": _arg(req, "URL", None, 1024), "username": _arg(req, "Username", "", 256, False),
-            "password": _arg(req, "Password", "", 256, False),
-            "size": _uint(req, "FileSize") if kind == "Download" else 0,
-            "target": _arg(req, "TargetFileName", "", 256) if kind == "Download" else "",
-            "delay": _uint(req, "DelaySeconds")}
+    return {"kind": kind, "key": _command_key(req), "file_type": string(req, "FileType", None, 64),
+            "url": string(req, "URL", None, 1024), "username": string(req, "Username", "", 256, False),
+            "password": string(req, "Password", "", 256, False),
+            "size": uint(req, "FileSize", default=0) if kind == "Download" else 0,
+            "target": string(req, "TargetFileName", "", 256) if kind == "Download" else "",
+            "delay": uint(req, "DelaySeconds", default=0)}
+
+
+def _command_key(req):
+    return key(req, "CommandKey") or ""
 
 
 # The work happens after the session (Status 1), so both times are the unknown time.
 _ACCEPTED = element("Status", "1") + element("StartTime", UNKNOWN_TIME) + element("CompleteTime", UNKNOWN_TIME)
 
 
-def download(ctx, req):
-    ctx.extra["transfers"].add(_request(req, "Download"))
-    return _ACCEPTED
+def rpcs(queue: Queue) -> dict:
+    """The RPC table rows of the transfers that `queue` holds: {method name: fn(ctx, req)}."""
 
+    def download(ctx, req):
+        # Saved before the ACS hears it was accepted (Queue.add); the queue's timer runs it.
+        queue.add(_request(req, "Download"))
+        return _ACCEPTED
 
-def upload(ctx, req):
-    ctx.extra["transfers"].add(_request(req, "Upload"))
-    return _ACCEPTED
+    def upload(ctx, req):
+        queue.add(_request(req, "Upload"))
+        return _ACCEPTED
 
+    def get_queued_transfers(ctx, req):
+        return array("TransferList", "cwmp:QueuedTransferStruct", [
+            "<QueuedTransferStruct>%s%s</QueuedTransferStruct>" % (
+                element("CommandKey", r["key"]), element("State", str(_STATE[r["state"]])))
+            for r in queue.listing()])
 
-def get_queued_transfers(ctx, req):
-    return array("TransferList", "cwmp:QueuedTransferStruct", [
-        "<QueuedTransferStruct>%s%s</QueuedTransferStruct>" % (
-            element("CommandKey", r["key"]), element("State", str(_STATE[r["state"]])))
-        for r in ctx.extra["transfers"].listing()])
+    def get_all_queued_transfers(ctx, req):
+        return array("TransferList", "cwmp:AllQueuedTransferStruct", [
+            "<AllQueuedTransferStruct>%s%s%s%s%s%s</AllQueuedTransferStruct>" % (
+                element("CommandKey", r["key"]), element("State", str(_STATE[r["state"]])),
+                element("IsDownload", "true" if r["kind"] == "Download" else "false"),
+                element("FileType", namespaces.queued_file_type(ctx.ns, r["file_type"])),
+                element("FileSize", str(r["size"])),
+                element("TargetFileName", r["target"]))
+            for r in queue.listing()])
 
+    def cancel_transfer(ctx, req):
+        queue.cancel(_command_key(req))
+        return ""
 
-def get_all_queued_transfers(ctx, req):
-    return array("TransferList", "cwmp:AllQueuedTransferStruct", [
-        "<AllQueuedTransferStruct>%s%s%s%s%s%s</AllQueuedTransferStruct>" % (
-            element("CommandKey", r["key"]), element("State", str(_STATE[r["state"]])),
-            element("IsDownload", "true" if r["kind"] == "Download" else "false"),
-            element("FileType", namespaces.queued_file_type(ctx.ns, r["file_type"])),
-            element("FileSize", str(r["size"])),
-            element("TargetFileName", r["target"]))
-        for r in ctx.extra["transfers"].listing()])
-
-
-def cancel_transfer(ctx, req):
-    ctx.extra["transfers"].cancel(_arg(req, "CommandKey", "", 32))
-    return ""
-
-
-RPCS = {
-    "Download": download,
-    "Upload": upload,
-    "GetQueuedTransfers": get_queued_transfers,
-    "GetAllQueuedTransfers": get_all_queued_transfers,
-    "CancelTransfer": cancel_transfer,
-}
-
-
-def install(parts, store, cfg, reboot=None):
-    """Plug the queue into the daemon's parts: RPCs, timer, agent hooks; returns the queue."""
-    worker = fetch.Worker(cfg, ca_file=lambda: settings.get(parts.model, "ca-file") or None,
-                          service=lambda: parts.service and parts.service(),
-                          wait=lambda: parts.wait)
-    version = "Device.DeviceInfo.SoftwareVersion"
-    queue = Queue(store, worker, reboot=reboot, timeout=lambda name: hooks.timeout(cfg, name),
-                  version=lambda: parts.model.poll([version]).get(version))
-    parts.extra["transfers"] = queue
-    parts.handlers.update(RPCS)
-    parts.timers.append(queue)
-    parts.attachers.append(queue.attach)
-    return queue
+    return {
+        "Download": download,
+        "Upload": upload,
+        "GetQueuedTransfers": get_queued_transfers,
+        "GetAllQueuedTransfers": get_all_queued_transfers,
+        "CancelTransfer": cancel_transfer,
+    }

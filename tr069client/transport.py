@@ -9,6 +9,12 @@ from .connection import HTTPConnection, HTTPSConnection, SlowExchange, Transport
     dropped, http, tls_context
 from .cookies import Cookies  # noqa: I100 - after .connection, which loads http.client
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:   # annotations only: the daemon does not load typing
+    from typing import Dict, List, Optional, Tuple, Union
+
+    from . import soap
+
 MAX_BODY = 16 * 1024 * 1024
 _CHUNK = 64 * 1024
 _DRAIN = 1024 * 1024  # largest 401/redirect body read to keep the connection
@@ -19,7 +25,7 @@ _USER_AGENT = "tr069client/" + __version__
 _TARGET_SAFE = "/?#[]@!$&'()*+,;=:-._~%"
 
 
-class _Peer(object):
+class _Peer:
     """One HTTP(S) server over one kept-alive connection: auth, cookies, redirects, errors."""
 
     def __init__(self, url, username, password, ca_file, client_cert, timeout, user_agent,
@@ -227,7 +233,7 @@ def _stream(resp, limit, sink, too_large):
         sink(piece)
 
 
-class Session(object):
+class AcsClient:
     """The HTTP side of one CWMP session: every POST on one kept-alive connection."""
 
     def __init__(self, url, username="", password="", ca_file=None, client_cert=None,
@@ -246,11 +252,13 @@ class Session(object):
         self._end = time.monotonic() + session_limit if session_limit else None
 
     @property
-    def url(self):
+    def url(self) -> str:
         """The URL in use, after redirects (without any user:password@)."""
         return self._peer.url
 
-    def post(self, body, soap_action="", name="request", reader=None):
+    def post(self, body: "Union[bytes, List[bytes]]", soap_action: "Optional[str]" = "",
+             name: str = "request", reader: "Optional[soap.Reader]" = None
+             ) -> "Tuple[int, Dict[str, str], bytes]":
         """POST a SOAP body (bytes or list of bytes); soap_action None sends the empty POST.
         `name` says what it is ("Inform", ...) in error sentences.
 
@@ -302,13 +310,13 @@ class Session(object):
             raise peer.error(e) from None
         return resp.status, dict((k.lower(), v) for k, v in resp.getheaders()), b"".join(parts)
 
-    def close(self):
+    def close(self) -> None:
         """Close the connection and forget cookies and authentication state."""
         self._peer.close()
         self._peer.cookies.jar.clear()
         self._peer.auth.reset()
 
-    def __enter__(self):
+    def __enter__(self) -> "AcsClient":
         return self
 
     def __exit__(self, *exc):
@@ -338,7 +346,7 @@ def _transfer(url, username, password, ca_file, timeout, method, send, headers, 
 def download(url, fileobj, username="", password="", ca_file=None, timeout=30,
              max_size=None, on_chunk=None, require_length=True, limit=None, wait=None):
     """GET `url` into `fileobj` as it arrives, never all in memory; bytes written. `timeout`
-    bounds each read, `limit` (if given) the whole transfer; `wait` is Session's.
+    bounds each read, `limit` (if given) the whole transfer; `wait` is AcsClient's.
 
     Errors of `fileobj` itself (disk full) propagate as they are, not as TransportError.
     `on_chunk(nbytes)`, if given, runs after each piece is written (the daemon serves
@@ -371,7 +379,7 @@ def download(url, fileobj, username="", password="", ca_file=None, timeout=30,
 def upload(url, fileobj, size, username="", password="", ca_file=None, timeout=30,
            method="PUT", limit=None, wait=None):
     """Send `size` bytes of seekable `fileobj` from its position, streamed; the HTTP status.
-    `timeout` bounds each write, `limit` (if given) the whole transfer; `wait` is Session's.
+    `timeout` bounds each write, `limit` (if given) the whole transfer; `wait` is AcsClient's.
 
     The body is sent again from the same position after a 401 or a redirect.
     """

@@ -10,11 +10,12 @@ PRODUCT_DEFAULTS = {
 }
 
 
-def providers(ident):
-    """The Linux providers; `ident` is identity.resolve()'s dict (DeviceInfo identity)."""
+def providers(ident, ntp_servers=""):
+    """The Linux providers; `ident` is identity.resolve()'s dict (DeviceInfo identity),
+    `ntp_servers` the config's "ntp-servers"."""
     from . import clock, deviceinfo, dns, hosts, interfaces, processes, routing
     memory = {}   # what the network device scan keeps between sessions
-    out = (deviceinfo.providers(ident) + [processes.provider(), clock.provider()]
+    out = (deviceinfo.providers(ident) + [processes.provider(), clock.provider(ntp_servers)]
            + interfaces.providers(memory)
            + [dns.provider(memory), hosts.provider(memory), routing.provider(memory)])
     for p in out:

@@ -5,6 +5,7 @@ NTP configuration (OpenWrt uci, systemd-timesyncd, chrony, ntpd)."""
 import re
 import time
 
+from .. import instances
 from ..provider import Provider
 from . import files, rows
 
@@ -21,14 +22,16 @@ _NTP_FILES = (
 )
 
 
-def provider():
-    return Provider(T, clock)
+def provider(configured=""):
+    """Device.Time.; `configured` is the config's "ntp-servers" (comma separated), else the
+    system's NTP configuration names them."""
+    return Provider(T, lambda model: clock(model, configured))
 
 
-def clock(model):
+def clock(model, configured=""):
     root = model.root
     enabled = model.store.values.get(T + "Enable", model.product_defaults.get(T + "Enable", "true"))
-    servers = ntp_servers(model.config, root)
+    servers = ntp_servers(configured, root)
     if enabled == "false":
         status = "Disabled"
     elif any(files.exists(root, f) for f in _SYNCED):
@@ -37,10 +40,10 @@ def clock(model):
         status = "Unsynchronized"
     out = {T + "Status": status, T + "CurrentLocalTime": local_time(time.time()),
            T + "LocalTimeZone": time_zone(root)[:256]}
-    for _, n in rows.assign(model, T + "Client.", ["ntp"]).items():
+    for _, n in instances.assign(model.store, T + "Client.", ["ntp"]).items():
         rows.fill(out, model, "%sClient.%d." % (T, n), T + "Client.{i}.", {
             "Enable": bool(servers), "Status": status if servers else "Disabled",
-            "Alias": rows.alias(n), "Mode": "Unicast", "Servers": ",".join(servers)})
+            "Alias": instances.alias(n), "Mode": "Unicast", "Servers": ",".join(servers)})
     return out
 
 
@@ -72,9 +75,9 @@ def time_zone(root):
     return "UTC0"
 
 
-def ntp_servers(config, root):
-    """NTP server names: the config's "ntp-servers" (comma or space separated) when set."""
-    given = config.get("ntp-servers")
+def ntp_servers(given, root):
+    """NTP server names: `given` (the config's "ntp-servers", comma or space separated) when
+    set, else the system's NTP configuration."""
     if given:
         return [s for s in re.split(r"[,\s]+", given) if s]
     for name, pattern in _NTP_FILES:

@@ -4,7 +4,7 @@ VendorConfigFile. table and SupportedDataModel.{i}."""
 
 import os
 
-from .. import identity
+from .. import datatypes, identity, instances, outcomes
 from ..provider import Provider, ProviderError
 from . import files, rows
 
@@ -32,28 +32,18 @@ def deviceinfo(model, params):
     out = dict(params)
     up = files.uptime(root)
     if up is not None:
-        out[DI + "UpTime"] = str(min(up, rows.MAX_UINT))
+        out[DI + "UpTime"] = str(min(up, datatypes.MAX_UINT))
     host = files.read(root, "proc/sys/kernel/hostname")
     if host:
         out[DI + "HostName"] = files.printable(host[:255])
     kernel = files.read(root, "proc/sys/kernel/osrelease")
     if kernel:
         out[DI + "AdditionalSoftwareVersion"] = ("Linux " + kernel).replace(",", " ")[:64]
-    out[DI + "FirstUseDate"] = _first_use(model)
-    for name, n in rows.assign(model, DI + "SupportedDataModel.", [DATA_MODEL["URL"]]).items():
+    out[DI + "FirstUseDate"] = outcomes.first_use(model.store)
+    for name, n in instances.assign(model.store, DI + "SupportedDataModel.", [DATA_MODEL["URL"]]).items():
         rows.fill(out, model, "%sSupportedDataModel.%d." % (DI, n), DI + "SupportedDataModel.{i}.",
-                  dict(DATA_MODEL, Alias=rows.alias(n)))
+                  dict(DATA_MODEL, Alias=instances.alias(n)))
     return out
-
-
-def _first_use(model):
-    # TR-181: when the device first had both an IP connection and an absolute time. The
-    # first successful ACS session proves the first; a clock past 2020 stands for the second.
-    st = model.store.state
-    if "first_use" not in st and st.get("last_success", 0) > 1577836800:
-        st["first_use"] = int(st["last_success"])
-        model.store.dirty = True
-    return rows.iso_time(st["first_use"]) if "first_use" in st else rows.UNKNOWN_TIME
 
 
 def memory(model):
@@ -77,4 +67,4 @@ def memory(model):
         out["TotalPersistent"] = st.f_blocks * st.f_frsize // 1024
         out["FreePersistent"] = st.f_bavail * st.f_frsize // 1024
         break
-    return {DI + "MemoryStatus." + k: str(min(v, rows.MAX_UINT)) for k, v in out.items()}
+    return {DI + "MemoryStatus." + k: str(min(v, datatypes.MAX_UINT)) for k, v in out.items()}

@@ -3,6 +3,7 @@ wants for servers learnt from DHCP or RA), beside which the ACS may add stored r
 
 import socket
 
+from .. import instances
 from ..provider import Provider
 from . import files, netdev, rows
 
@@ -35,7 +36,7 @@ def dns(model, memory):
     out = {D + "SupportedRecordTypes": "A,AAAA,SRV,PTR", D + "Client.Status": "Enabled"}
     scan = None
     keys = [a for a, _ in servers]
-    numbers = rows.assign(model, SERVERS, keys)
+    numbers = instances.assign(model.store, SERVERS, keys)
     for addr, scope in servers:
         n = numbers[addr]
         interface = ""
@@ -45,7 +46,7 @@ def dns(model, memory):
             interface = scan.ip.get(scope, "")
         v6 = ":" in addr
         rows.fill(out, model, "%s%d." % (SERVERS, n), SERVERS + "{i}.", {
-            "Enable": True, "Status": "Enabled", "Alias": rows.alias(n), "DNSServer": addr,
+            "Enable": True, "Status": "Enabled", "Alias": instances.alias(n), "DNSServer": addr,
             "Interface": interface,
             "Type": ("DHCPv6" if v6 else "DHCPv4") if learnt else "Static"})
     return out

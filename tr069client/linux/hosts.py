@@ -7,7 +7,7 @@ import socket
 import struct
 import time
 
-from .. import log
+from .. import datatypes, instances, log
 from ..provider import Provider
 from . import files, netdev, netlink, rows
 
@@ -43,7 +43,7 @@ def hosts(model, s, seen):
     fdb = {}
     now = time.time()
     out = {}
-    for mac, n in rows.assign(model, H + "Host.", list(found)).items():
+    for mac, n in instances.assign(model.store, H + "Host.", list(found)).items():
         h = found[mac]
         inst = "%sHost.%d." % (H, n)
         l1 = _port(root, s, h["dev"], mac, fdb)
@@ -53,9 +53,9 @@ def hosts(model, s, seen):
             "Layer3Interface": s.ip.get(h["dev"], ""),
             "InterfaceType": "Wi-Fi" if l1 and s.devs[l1]["wireless"] else "Ethernet",
             "HostName": names.get(mac, "")[:64], "Active": True,
-            "ActiveLastChange": rows.iso_time(seen.setdefault(mac, now))})
+            "ActiveLastChange": datatypes.format_time(seen.setdefault(mac, now))})
         for kind, gobj in (("v4", "IPv4Address."), ("v6", "IPv6Address.")):
-            for addr, m in rows.assign(model, inst + gobj, h[kind]).items():
+            for addr, m in instances.assign(model.store, inst + gobj, h[kind]).items():
                 out["%s%s%d.IPAddress" % (inst, gobj, m)] = addr
     return out
 

@@ -5,6 +5,7 @@ scan and the kernel's address table (netlink)."""
 import socket
 import time
 
+from .. import datatypes, instances
 from ..provider import Provider, ProviderError
 from . import netdev, netlink, routing, rows
 
@@ -31,7 +32,7 @@ def providers(memory):
 def _common(s, name, path, **more):
     """The parameters every interface row has, from the device `name` at `path`."""
     d = s.devs[name]
-    return dict({"Enable": d["up"], "Status": d["status"], "Alias": rows.alias(int(path.rpartition(".")[2])),
+    return dict({"Enable": d["up"], "Status": d["status"], "Alias": instances.alias(int(path.rpartition(".")[2])),
                  "Name": name, "LastChange": d["last_change"], "LowerLayers": s.lower_layers(path)}, **more)
 
 
@@ -87,17 +88,17 @@ def ip(model, s):
         rows.fill(out, model, obj + "Stats.", _IP + "Stats.", netdev.stats(d, False))
         mine = [a for a in table if a[0] == d["index"]]
         v4 = [a for a in mine if a[1] == socket.AF_INET]
-        for addr, m in rows.assign(model, obj + "IPv4Address.", [a[2] for a in v4]).items():
+        for addr, m in instances.assign(model.store, obj + "IPv4Address.", [a[2] for a in v4]).items():
             a = [x for x in v4 if x[2] == addr][0]
             rows.fill(out, model, "%sIPv4Address.%d." % (obj, m), _V4, {
-                "Enable": True, "Status": "Enabled", "Alias": rows.alias(m), "IPAddress": addr,
+                "Enable": True, "Status": "Enabled", "Alias": instances.alias(m), "IPAddress": addr,
                 "SubnetMask": _mask(a[3]), "AddressingType": _addressing(a)})
         v6 = [a for a in mine if a[1] == socket.AF_INET6]
-        for addr, m in rows.assign(model, obj + "IPv6Address.", [a[2] for a in v6]).items():
+        for addr, m in instances.assign(model.store, obj + "IPv6Address.", [a[2] for a in v6]).items():
             a = [x for x in v6 if x[2] == addr][0]
             rows.fill(out, model, "%sIPv6Address.%d." % (obj, m), _V6, {
                 "Enable": True, "Status": "Enabled", "IPAddressStatus": _v6_status(a[4]),
-                "Alias": rows.alias(m), "IPAddress": addr, "Origin": _v6_origin(a),
+                "Alias": instances.alias(m), "IPAddress": addr, "Origin": _v6_origin(a),
                 "PreferredLifetime": _lifetime(a[5], now), "ValidLifetime": _lifetime(a[6], now)})
     return out
 
@@ -105,12 +106,12 @@ def ip(model, s):
 def stack(model, s):
     out = {}
     keys = ["%s,%s" % pair for pair in s.stack]
-    for key, n in rows.assign(model, "Device.InterfaceStack.", keys).items():
+    for key, n in instances.assign(model.store, "Device.InterfaceStack.", keys).items():
         higher, _, lower = key.partition(",")
         rows.fill(out, model, "Device.InterfaceStack.%d." % n, "Device.InterfaceStack.{i}.", {
-            "Alias": rows.alias(n), "HigherLayer": higher, "LowerLayer": lower,
-            "HigherAlias": rows.alias(int(higher.rpartition(".")[2])),
-            "LowerAlias": rows.alias(int(lower.rpartition(".")[2]))})
+            "Alias": instances.alias(n), "HigherLayer": higher, "LowerLayer": lower,
+            "HigherAlias": instances.alias(int(higher.rpartition(".")[2])),
+            "LowerAlias": instances.alias(int(lower.rpartition(".")[2]))})
     return out
 
 
@@ -149,4 +150,4 @@ def _v6_origin(a):
 
 
 def _lifetime(seconds, now):
-    return rows.INFINITE if seconds == netlink.FOREVER else rows.iso_time(now + seconds)
+    return datatypes.INFINITE_TIME if seconds == netlink.FOREVER else datatypes.format_time(now + seconds)

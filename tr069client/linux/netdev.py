@@ -2,8 +2,9 @@
 /proc/net/route): their facts, their TR-181 rows with stable instance numbers, and how
 those rows stack; shared by the interface, host and routing providers via model.cache."""
 
+from .. import datatypes, instances
 from ..provider import ProviderError
-from . import files, rows
+from . import files
 
 ETH_IF = "Device.Ethernet.Interface."
 ETH_LINK = "Device.Ethernet.Link."
@@ -79,7 +80,7 @@ def _scan(model, memory):
     ips = [d["name"] for d in devs if not d["master"]]
     for table, names_, target in ((ETH_IF, eth, s.eth), (SSID, ssids, s.ssid),
                                   (ETH_LINK, links, s.link), (IP_IF, ips, s.ip)):
-        for name, n in rows.assign(model, table, names_).items():
+        for name, n in instances.assign(model.store, table, names_).items():
             target[name] = "%s%d" % (table, n)
     for name, path in s.ip.items():
         if name in s.link:
@@ -145,7 +146,7 @@ def _last_change(memory, d, now):
     seen = memory.get(d["name"])
     if seen is None or seen[0] != d["status"]:
         seen = memory[d["name"]] = (d["status"], 0 if seen is None else now)
-    return min(max(0, now - seen[1]), rows.MAX_UINT)
+    return min(max(0, now - seen[1]), datatypes.MAX_UINT)
 
 
 def _proc_net_dev(root):

@@ -7,6 +7,7 @@ processes would rewrite the state file in every session."""
 
 import os
 
+from .. import datatypes
 from ..provider import Provider, ProviderError
 from . import files, rows
 
@@ -40,11 +41,11 @@ def processes(model, last):
         command = " ".join(cmdline.split("\x00")).strip() or "[%s]" % comm
         rows.fill(out, model, "%sProcess.%s." % (PS, pid), PS + "Process.{i}.", {
             "PID": pid, "Command": files.printable(command[:256]),
-            "Size": min(int(f[21]) * page_kib, rows.MAX_UINT),
+            "Size": min(int(f[21]) * page_kib, datatypes.MAX_UINT),
             # Linux priority: 0-39 for normal tasks (nice + 20), negative for real-time
             # ones, which TR-181's "0 is highest" maps to 0.
             "Priority": min(max(int(f[15]), 0), 99),
-            "CPUTime": min((int(f[11]) + int(f[12])) * 1000 // tick, rows.MAX_UINT),
+            "CPUTime": min((int(f[11]) + int(f[12])) * 1000 // tick, datatypes.MAX_UINT),
             "State": _STATE.get(f[0], "Sleeping")})
     return out
 

@@ -5,9 +5,17 @@ import re
 from . import log, soap
 from .transport import TransportError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:   # annotations only: the daemon does not load typing
+    from typing import Callable, Optional
 
-def run(session, http, between=None):
-    """Drive `session` over `http` (a transport.Session) until it is done, then close.
+    from .session import Session
+    from .transport import AcsClient
+
+
+def run(session: "Session", http: "AcsClient",
+        between: "Optional[Callable[[], Optional[str]]]" = None) -> "Session":
+    """Drive `session` over `http` (a transport.AcsClient) until it is done, then close.
 
     `between()` runs after every exchange (the daemon services connection requests there);
     a sentence it returns ends the session with that reason. A bug in the engine or below the

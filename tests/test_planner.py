@@ -1,4 +1,4 @@
-"""The agent's decisions, driven with a fake clock, fixed randomness and the real engine fed
+"""The session planner's decisions, driven with a fake clock, fixed randomness and the real engine fed
 literal ACS answers: no sockets, no sleeps."""
 
 import itertools
@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from tr069client import agent as agent_mod
-from tr069client import settings
+from tr069client import planner as planner_mod
+from tr069client import settings, url_trials
+from tr069client.actions import ScheduleInform
 from tr069client.model import Model
 from tr069client.provider import Provider
 from tr069client.store import Store
@@ -20,7 +21,7 @@ IDENT = {"manufacturer": "Acme", "oui": "00D0C9", "product-class": "Router", "se
 T0 = 1764064800.0   # 2025-11-25T10:00:00Z
 
 
-class Clock(object):
+class Clock:
     def __init__(self):
         self.mono, self.wall = 1000.0, T0
 
@@ -37,7 +38,7 @@ def make(url=URL_A, random=lambda: 0.5, boot="boot-1", values=None, start=True):
         settings.put(model, "acs-url", url)
     for k, v in (values or {}).items():
         model.set_local(k, v)
-    a = agent_mod.Agent(store, model, IDENT, random)
+    a = planner_mod.Planner(store, model, IDENT, random)
     clock = Clock()
     if start:
         a.start(boot, clock.mono, clock.wall)
@@ -54,6 +55,9 @@ def session(a, clock, *acs_requests, url=None):
     answers = [genieacs(INFORM_RESPONSE)] + [genieacs(r, "r%d" % i) for i, r in enumerate(acs_requests)] + [END_204]
     posts = drive(s, answers)
     a.finish(s, url, clock.mono, clock.wall)
+    for action in s.actions:   # the one action the planner runs (device.py's table)
+        if isinstance(action, ScheduleInform):
+            a.schedule_inform(action.delay, action.command_key, clock.wall)
     s.posts = posts
     return s
 
@@ -108,13 +112,13 @@ def test_first_start_is_bootstrap_and_boot_and_due_at_once():
 def test_restart_is_no_boot_but_a_new_boot_id_or_an_ordered_reboot_is():
     a, clock = make()
     session(a, clock)
-    again = agent_mod.Agent(a.store, a.model, IDENT, None)
+    again = planner_mod.Planner(a.store, a.model, IDENT, None)
     again.start("boot-1", clock.mono, clock.wall)
     assert again.events.pending() == []
     again.start("boot-2", clock.mono, clock.wall)
     assert codes(again.events.pending()) == ["1 BOOT"]
     session(again, clock)
-    a.store.state["expect_boot"] = "returned"   # the agent rebooted the device; the hook only restarted us
+    a.store.state["expect_boot"] = "returned"   # tr069client rebooted the device; the command only restarted us
     again.start("boot-2", clock.mono, clock.wall)
     assert codes(again.events.pending()) == ["1 BOOT"]
 
@@ -126,7 +130,7 @@ def test_an_ordered_reboot_that_never_happened_is_not_reported():
     a.events.add("M Reboot", "earlier")     # a real reboot's, not yet delivered
     a.events.add("M Reboot", "rk")
     a.store.state["expect_boot"] = "started"
-    again = agent_mod.Agent(a.store, a.model, IDENT, None)
+    again = planner_mod.Planner(a.store, a.model, IDENT, None)
     again.start("boot-1", clock.mono, clock.wall)
     assert again.events.pending() == [("M Reboot", "earlier")]
     assert again.report(clock.mono, clock.wall)["last-session-error"] == (
@@ -268,7 +272,7 @@ def test_kept_events_survive_failures_and_a_new_store_load():
     failed(a, clock)
     failed(a, clock)
     assert codes(a.events.pending()) == ["0 BOOTSTRAP", "1 BOOT"]
-    again = agent_mod.Agent(a.store, a.model, IDENT, None)
+    again = planner_mod.Planner(a.store, a.model, IDENT, None)
     again.start("boot-1", clock.mono, clock.wall)
     assert codes(again.events.pending()) == ["0 BOOTSTRAP", "1 BOOT"] and again.retry_count == 2
     again.start("boot-2", clock.mono, clock.wall)
@@ -285,7 +289,7 @@ def test_a_restarted_daemon_waits_out_the_backoff_but_a_boot_does_not():
         # A new process: its monotonic clock has nothing to do with the old one's.
         store = Store()
         store.state = json.loads(json.dumps(a.store.state))   # as saved, then loaded
-        again = agent_mod.Agent(store, a.model, IDENT, None)
+        again = planner_mod.Planner(store, a.model, IDENT, None)
         again.start(boot, mono_base, clock.wall)
         return again
     again = restart()
@@ -411,7 +415,7 @@ def test_a_failing_url_from_the_acs_falls_back_after_bounded_attempts():
     a, clock = make()
     session(a, clock)
     session(a, clock, spv(MS + "URL", URL_B))
-    for n in range(agent_mod.URL_TRIALS):
+    for n in range(url_trials.MAX_FAILURES):
         assert settings.get(a.model, "acs-url") == URL_B
         failed(a, clock, error="ACS unreachable: connection refused (acs-b.example:80)")
     assert settings.get(a.model, "acs-url") == URL_A
@@ -436,7 +440,7 @@ def test_a_password_in_a_url_from_the_acs_is_not_shown():
     failed(a, clock)
     assert a.report(clock.mono, clock.wall)["url-on-trial"].startswith(
         "http://cpe:********@acs-b.example/acs (1 failed")
-    for _ in range(agent_mod.URL_TRIALS - 1):
+    for _ in range(url_trials.MAX_FAILURES - 1):
         failed(a, clock)
     assert settings.get(a.model, "acs-url") == URL_A
     assert "hunter2" not in a.store.state["last_error"]
@@ -450,7 +454,7 @@ def test_an_operator_url_change_is_tried_at_once_without_trial():
     settings.put(a.model, "acs-url", URL_B)
     a.settings_changed(clock.mono, clock.wall)
     assert a.due(clock.mono) and codes(a.events.pending()) == ["0 BOOTSTRAP"]
-    for _ in range(agent_mod.URL_TRIALS + 1):
+    for _ in range(url_trials.MAX_FAILURES + 1):
         failed(a, clock)
     assert settings.get(a.model, "acs-url") == URL_B
 

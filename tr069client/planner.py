@@ -1,29 +1,26 @@
-"""The agent's decisions: which events the next Inform carries, when a session is due, and
-what a finished session changes; no I/O (clocks and randomness are passed in).
+"""The session planner: which events the next Inform carries, when a session is due
+(retry backoff, periodic timer, ScheduleInform, notification throttle, connection
+requests), and what a finished session changes; owner of the one EventQueue and of the
+planner's keys of the state (state.py); no I/O (clocks and randomness are passed in).
 
 Times: `mono` is a monotonic clock for delays, `wall` Unix time for what the ACS sees.
 """
 
-import calendar
-import time
-
+from . import boot, log, outcomes, schedule, settings, url_trials
 from . import events as ev
-from . import log, schedule, settings
+from .datatypes import format_time, parse_time
 from .notify import Watcher
 from .session import DeviceId, Session
 
-MS = "Device.ManagementServer."
-# How many failed sessions a URL set by the ACS gets before the last good one returns.
-URL_TRIALS = 3
+TYPE_CHECKING = False
+if TYPE_CHECKING:   # annotations only: the daemon does not load typing
+    from typing import Callable, Dict, List, Optional
+
+    from .model import Model
+    from .store import Store
+
+MS = settings.MS
 STATUS_DISABLED, STATUS_WAITING, STATUS_RUNNING = "disabled", "waiting-URL", "running"
-_NEVER = 253402300799  # 9999-12-31T23:59:59Z
-
-
-def format_time(wall):
-    """A Unix time as a TR-181 dateTime; beyond year 9999 the TR-106 "never" time."""
-    if wall >= _NEVER:
-        return "9999-12-31T23:59:59Z"
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(wall))
 
 
 def _int(model, name, default, low=None):
@@ -34,11 +31,13 @@ def _int(model, name, default, low=None):
     return v if low is None or v >= low else default
 
 
-class Agent:
-    """One CPE's CWMP state: events, retries, schedule, notifications, ACS URL trials."""
+class Planner:
+    """One CPE's session planning: its events, retries, timers and notifications; `begin()`
+    makes the engine of the next session, `finish()` records how it went."""
 
-    def __init__(self, store, model, identity, random, handlers=None, extra=None, ns=None,
-                 commit=None):
+    def __init__(self, store: "Store", model: "Model", identity: "Dict[str, str]",
+                 random: "Callable[[], float]", handlers: "Optional[dict]" = None,
+                 ns: "Optional[str]" = None, commit: "Optional[Callable[[], Optional[str]]]" = None):
         self.store = store
         # What the session calls to persist an applied change before answering the ACS
         # (store.save_now: the daemon's state file); a parameter so that tests can fail it.
@@ -48,10 +47,9 @@ class Agent:
         self.identity = identity
         self.random = random
         self.handlers = handlers
-        self.extra = extra or {}
-        st = store.state
-        self.events = ev.EventQueue(st.setdefault("events", []))
-        self.watcher = Watcher(model, st)
+        # The device's one event queue: transfers and operations raise their events in it.
+        self.events = ev.EventQueue(store)
+        self.watcher = Watcher(model, store.state)
         self._retry_at = None       # mono: earliest next attempt after a failure
         self.periodic_at = None     # wall: next periodic Inform
         self.active_at = None       # mono: earliest VALUE CHANGE session (throttle)
@@ -63,11 +61,11 @@ class Agent:
         # another reason, or an ACS that never takes it would get a loop of sessions.
         self._left = self._settled = (frozenset(), frozenset())
         self._offered = frozenset()
-        self.cpe_requests = []      # callables returning CpeRequest lists (transfers)
-        self.on_acknowledged = []   # callables(token) for answered CPE requests
+        self.cpe_requests = []      # type: List[Callable[[], list]]  # CpeRequests (transfers)
+        self.on_acknowledged = []   # type: List[Callable[[object], None]]  # answered CPE requests
 
     @property
-    def retry_at(self):
+    def retry_at(self) -> "Optional[float]":
         """Monotonic time of the earliest next attempt after a failure, or None."""
         return self._retry_at
 
@@ -97,7 +95,7 @@ class Agent:
 
     # --- state the operator sees ---------------------------------------------------------
 
-    def status(self):
+    def status(self) -> str:
         if not settings.get(self.model, "enabled"):
             return STATUS_DISABLED
         if not settings.get(self.model, "acs-url"):
@@ -105,60 +103,55 @@ class Agent:
         return STATUS_RUNNING
 
     @property
-    def retry_count(self):
-        return self.store.state.get("retry_count", 0)
+    def retry_count(self) -> int:
+        return outcomes.retry_count(self.store)
 
-    def report(self, mono, wall):
+    def report(self, mono: float, wall: float) -> "Dict[str, object]":
         """The operator's view: status, last-session-error, retry-count, and the times of the
         last successful and the next planned session."""
-        st = self.store.state
         status = self.status()
         nxt = self.deadline(mono, wall)
         if nxt is not None:
             nxt = wall + max(nxt, mono) - mono
         out = {
             "status": status,
-            "last-session-error": st.get("last_error", ""),
+            "last-session-error": outcomes.last_error(self.store),
             "retry-count": self.retry_count,
-            "last-successful-session": format_time(st["last_success"]) if st.get("last_success") else "",
+            "last-successful-session": format_time(outcomes.last_success(self.store))
+            if outcomes.last_success(self.store) else "",
             "next-session": format_time(nxt) if nxt is not None else "",
             "pending-events": [c + (" " + k if k else "") for c, k in self.events.pending()],
         }
-        trial = st.get("url_trial")
+        trial = url_trials.describe(self.store)
         if trial:
-            out["url-on-trial"] = "%s (%d failed, falls back to %s)" % (
-                log.shown_url(trial["url"]), trial["failures"], log.shown_url(trial.get("fallback") or ""))
+            out["url-on-trial"] = trial
         return out
 
     # --- start-up --------------------------------------------------------------------------
 
-    def start(self, boot_id, mono, wall):
+    def start(self, boot_id: "Optional[str]", mono: float, wall: float) -> None:
         """The daemon started; `boot_id` identifies the kernel's boot (None if unknown)."""
-        st = self.store.state
-        # A reboot the agent ordered (Reboot, FactoryReset, firmware) counts as a boot even
-        # when the hook only restarted the daemon, once the command returned (True: an older
+        # A reboot tr069client ordered (Reboot, FactoryReset, firmware) counts as a boot even
+        # when the command only restarted the daemon, once it returned (True: an older
         # daemon's mark). One that started, never returned, and left the same boot never
         # happened: the ACS must not hear that it did.
-        ordered = st.pop("expect_boot", False)
-        if ordered == "started" and boot_id is not None and st.get("boot_id") == boot_id:
+        ordered = boot.take_order(self.store)
+        if ordered == boot.STARTED and boot_id is not None and boot.boot_id(self.store) == boot_id:
             ordered = False
-            mine = [e for e in self.events.items if e[0] == ev.M_REBOOT][-1:]   # queued last
-            for e in mine:
-                self.events.items.remove(e)
-            st["last_error"] = st["operation_error"] = (
-                "the reboot ordered before tr069client stopped did not happen: reboot-command did "
-                "not finish and the device did not restart")
-            log.error("%s", st["last_error"])
-            self.store.dirty = True
-        if ordered or boot_id is None or st.get("boot_id") != boot_id:
+            self.events.remove_last(ev.M_REBOOT)
+            message = ("the reboot ordered before tr069client stopped did not happen: reboot-command "
+                       "did not finish and the device did not restart")
+            outcomes.operation_failed(self.store, message)
+            log.error("%s", message)
+        if ordered or boot_id is None or boot.boot_id(self.store) != boot_id:
             # A real boot (or the first start ever): 1 BOOT, and retry-count starts over.
             self.events.add(ev.BOOT)
-            st["boot_id"] = boot_id
-            st["retry_count"] = 0
+            boot.started_in(self.store, boot_id)
+            outcomes.retries_over(self.store)
             self.retry_at = None
-            self.store.dirty = True
         else:
             self._resume_backoff(mono, wall)
+        outcomes.note_first_use(self.store)
         self._url_check()
         self._bootstrap_if_new_url()
         self.reschedule(mono, wall)
@@ -166,27 +159,23 @@ class Agent:
     def _bootstrap_if_new_url(self):
         url = settings.get(self.model, "acs-url")
         if url and self.store.state.get("bootstrap_url") != url:
-            if self.events.add(ev.BOOTSTRAP):
-                self.store.dirty = True
+            self.events.add(ev.BOOTSTRAP)
 
-    def reschedule(self, mono, wall, after_session=False):
+    def reschedule(self, mono: float, wall: float, after_session: bool = False) -> None:
         """Recompute the periodic timer from the ManagementServer parameters."""
         if not settings.get(self.model, "periodic-inform-enabled"):
             self.periodic_at = None
             return
         interval = _int(self.model, "PeriodicInformInterval", 3600, 1)
-        anchor = _parse_time(self.model.value(MS + "PeriodicInformTime", ""))
-        last = wall if after_session else self.store.state.get("last_success")
+        anchor = parse_time(self.model.value(MS + "PeriodicInformTime", ""))
+        last = wall if after_session else outcomes.last_success(self.store)
         self.periodic_at = schedule.next_periodic(wall, interval, anchor, last)
 
-    def settings_changed(self, mono, wall):
+    def settings_changed(self, mono: float, wall: float) -> None:
         """The operator (or a reloaded config file) changed settings: apply what follows."""
-        st = self.store.state
         if not settings.get(self.model, "enabled"):
             # Disabled: nothing is retried, so nothing counts as a consecutive failure.
-            if st.get("retry_count") or self.retry_at is not None:
-                st["retry_count"] = 0
-                self.store.dirty = True
+            outcomes.retries_over(self.store)
             self.retry_at = None
         if self._url_check():
             self.retry_at = None  # a new URL is tried now
@@ -194,24 +183,11 @@ class Agent:
         self.reschedule(mono, wall)
 
     def _url_check(self):
-        """Note an ACS URL the operator set; True if it changed. Such a URL is nobody's
-        trial, and an old fallback note no longer applies."""
-        st = self.store.state
-        url = settings.get(self.model, "acs-url")
-        if url == st.get("last_url"):
-            return False
-        known = "last_url" in st
-        trial = st.get("url_trial")
-        if trial and trial["url"] != url:
-            st.pop("url_trial")
-        st.pop("url_fallback", None)
-        st["last_url"] = url
-        self.store.dirty = True
-        return known
+        return url_trials.operator_set(self.store, settings.get(self.model, "acs-url"))
 
     # --- what makes a session due ------------------------------------------------------------
 
-    def connection_request(self, in_session):
+    def connection_request(self, in_session: bool) -> None:
         """An authenticated connection request arrived."""
         if in_session:
             self.extra_session = True
@@ -220,13 +196,14 @@ class Agent:
             self.retry_at = None  # the ACS is asking now: no backoff
         self.store.dirty = True
 
-    def inform_now(self):
+    def inform_now(self) -> None:
         """The operator asked for a session (`tr069client inform`)."""
         self.retry_at = None
         self.store.state["inform_requested"] = True
         self.store.dirty = True
 
-    def schedule_inform(self, delay, command_key, wall):
+    def schedule_inform(self, delay: int, command_key: str, wall: float) -> None:
+        """ScheduleInform: "3 SCHEDULED" and "M ScheduleInform" `delay` seconds from `wall`."""
         scheduled = self.store.state.setdefault("scheduled", [])
         scheduled.append([wall + delay, command_key])
         # Bounded like the event queue: the soonest are kept.
@@ -234,12 +211,11 @@ class Agent:
         del scheduled[ev.MAX_EVENTS:]
         self.store.dirty = True
 
-    def on_timers(self, mono, wall):
+    def on_timers(self, mono: float, wall: float) -> None:
         """Turn elapsed timers into events."""
         if self.periodic_at is not None and wall >= self.periodic_at:
             self.events.add(ev.PERIODIC)
             self.periodic_at = None
-            self.store.dirty = True
         elif self.periodic_at is not None and \
                 self.periodic_at - wall > _int(self.model, "PeriodicInformInterval", 3600, 1) + 1:
             # The wall clock went back (NTP after a boot with a wrong clock): start over
@@ -253,12 +229,12 @@ class Agent:
             self.store.state["scheduled"] = [s for s in self.store.state["scheduled"] if s[0] > wall]
             self.store.dirty = True
 
-    def poll_notifications(self, mono):
+    def poll_notifications(self, mono: float) -> "tuple":
         """Compare notified parameters with their baseline; queue VALUE CHANGE as needed."""
         passive, active = self.watcher.poll()
         if passive or active:
             self.events.add(ev.VALUE_CHANGE)
-            self.store.dirty = True
+            self.store.dirty = True   # the watcher's pending changes, even if the event was queued
         if active and self.active_at is None:
             self._arm_active(mono)
         return passive, active
@@ -280,7 +256,7 @@ class Agent:
             return True
         return any(r.token not in tried for f in self.cpe_requests for r in (f() or ()))
 
-    def due(self, mono):
+    def due(self, mono: float) -> bool:
         """Should a session start now?"""
         if self.status() != STATUS_RUNNING:
             return False
@@ -288,7 +264,7 @@ class Agent:
             return False
         return self._wanted(mono)
 
-    def deadline(self, mono, wall):
+    def deadline(self, mono: float, wall: float) -> "Optional[float]":
         """Monotonic time at which a session can next become due (None: no timer leads to
         one): the first reason for a session, but no earlier than the retry backoff allows.
         An expired backoff with nothing wanted is no deadline: the loop would wake at once,
@@ -313,7 +289,7 @@ class Agent:
 
     # --- one session -------------------------------------------------------------------------
 
-    def begin(self, wall, new_id):
+    def begin(self, wall: float, new_id: "Callable[[], str]") -> Session:
         """The engine for the next session."""
         self._bootstrap_if_new_url()
         # TR-069 3.2.2: a request that came during the last session gets one more session,
@@ -331,12 +307,12 @@ class Agent:
                                             ident["serial-number"]),
                        self.events.pending(), self.retry_count, format_time(wall), new_id,
                        inform_params=self.watcher.begin_inform(), cpe_requests=requests,
-                       handlers=self.handlers, extra=self.extra, commit=self.commit,
+                       handlers=self.handlers, commit=self.commit,
                        **({"ns": self.ns} if self.ns else {}))
 
-    def finish(self, s, url, mono, wall):
-        """Record a finished session; returns the actions the daemon must run now."""
-        st = self.store.state
+    def finish(self, s: Session, url: str, mono: float, wall: float) -> None:
+        """Record how the session `s` with the ACS at `url` went. Its actions (s.actions) are
+        the loop's to run (device.py)."""
         self.store.dirty = True
         left = frozenset()
         if s.informed:
@@ -344,7 +320,7 @@ class Agent:
             left = frozenset(s.events) & frozenset(tuple(e) for e in self.events.items)
             self.watcher.delivered(s.inform_params)
             if any(c == ev.BOOTSTRAP for c, _ in s.events):
-                st["bootstrap_url"] = url
+                self.store.state["bootstrap_url"] = url
             if any(c == ev.VALUE_CHANGE for c, _ in s.events):
                 # In memory only: a monotonic time means nothing after a reboot.
                 self.last_active = mono
@@ -367,47 +343,34 @@ class Agent:
         if MS + "URL" in changed and not new_url.strip():
             # An empty URL cannot even be tried, so it could never fall back: keep ours.
             settings.put(self.model, "acs-url", url)
-            st["url_fallback"] = "the ACS set an empty ACS URL; kept %s" % log.shown_url(url)
+            url_trials.kept_empty(self.store, url)
         elif MS + "URL" in changed and new_url != url:
             # TR-069 3.7.1.5: a new URL gets a BOOTSTRAP session, at once; it stays on
             # trial until a session with it succeeds.
-            fallback = url if s.ok else st.get("last_good_url", url)
-            st["url_trial"] = {"url": new_url, "fallback": fallback, "failures": 0}
-            st["last_url"] = new_url
-            st.pop("url_fallback", None)
+            url_trials.acs_set(self.store, new_url, url, s.ok)
             self._bootstrap_if_new_url()
         prev, self._left = self._left, (frozenset(), frozenset())
         self._settled = self._left
         if s.ok:
             self._left = (left, self._offered)
             self._settled = (self._left[0] & prev[0], self._left[1] & prev[1])
-            st["retry_count"] = 0
             # After a fallback the session works, but the operator must still learn why the
             # URL is not the one the ACS set: that stays until the URL changes again.
-            # So must a device operation that failed after the ACS was answered (a reboot or
-            # firmware command): shown until the next successful session after this one.
-            st["last_error"] = st.get("url_fallback", "") or st.pop("operation_error", "")
-            st["last_success"] = wall
-            st["last_good_url"] = url
-            if st.get("url_trial", {}).get("url") == url:
-                st.pop("url_trial")
+            outcomes.succeeded(self.store, wall, url_trials.note(self.store))
+            url_trials.succeeded(self.store, url)
             self.retry_at = None
         else:
-            st["retry_count"] = st.get("retry_count", 0) + 1
-            st["last_error"] = s.error
+            outcomes.failed(self.store, s.error)
             self._url_trial_failed(url, s.error)
-            wait = schedule.retry_wait(st["retry_count"], _int(self.model, "CWMPRetryMinimumWaitInterval", 5, 1),
+            wait = schedule.retry_wait(self.retry_count, _int(self.model, "CWMPRetryMinimumWaitInterval", 5, 1),
                                        _int(self.model, "CWMPRetryIntervalMultiplier", 2000, 1000), self.random)
             self._back_off(mono, wall, max(wait, s.retry_after or 0))
-        st["last_session"] = wall
-        for a in [a for a in s.actions if a[0] == "schedule_inform"]:
-            self.schedule_inform(a[1], a[2], wall)
+        outcomes.ended(self.store, wall)
         if s.ok or any(c in (MS + "PeriodicInformInterval", MS + "PeriodicInformTime", MS + "PeriodicInformEnable")
                        for c in changed):
             self.reschedule(mono, wall, after_session=True)
-        return [a for a in s.actions if a[0] != "schedule_inform"]
 
-    def failure_note(self, s, mono, wall):
+    def failure_note(self, s: Session, mono: float, wall: float) -> str:
         """How the log line of `s`, a failed session just finished, ends: when its retry
         comes, or why none does. RetryCount counts the failure either way."""
         nxt = self.deadline(mono, wall)
@@ -426,32 +389,13 @@ class Agent:
         return note + "; next session at " + format_time(wall + max(nxt, mono) - mono)
 
     def _url_trial_failed(self, url, error):
-        st = self.store.state
-        trial = st.get("url_trial")
-        if not trial or trial["url"] != url:
-            return
-        trial["failures"] += 1
-        fallback = trial.get("fallback")
-        if trial["failures"] >= URL_TRIALS and fallback and fallback != url:
+        back = url_trials.failed(self.store, url, error)
+        if back is not None:
+            fallback, note = back
             settings.put(self.model, "acs-url", fallback)
-            st.pop("url_trial")
-            st["last_url"] = fallback
             # The URL changed again, so the BOOTSTRAP still queued goes to the old ACS: it
             # learns at once that the device is back (TR-069 3.7.1.5).
             self.events.add(ev.BOOTSTRAP)
-            st["url_fallback"] = st["last_error"] = (
-                "ACS URL %s set by the ACS failed %d sessions (last: %s); returned to the last URL "
-                "that worked, %s" % (log.shown_url(url), URL_TRIALS, error, log.shown_url(fallback)))
+            outcomes.note(self.store, note)
+            outcomes.retries_over(self.store)
             self.retry_at = None
-            st["retry_count"] = 0
-
-
-def _parse_time(value):
-    """Unix time of a TR-181 dateTime, None for the unknown time or garbage."""
-    if not value or value.startswith("0001-"):
-        return None
-    try:
-        t = time.strptime(value[:19], "%Y-%m-%dT%H:%M:%S")
-    except ValueError:
-        return None
-    return calendar.timegm(t)

@@ -1,11 +1,11 @@
-"""exchange.run(): the engine driven over a hand-written fake HTTP session."""
+"""http_session.run(): the engine driven over a hand-written fake HTTP session."""
 
-from tr069client import exchange, transport
+from tr069client import http_session, transport
 
 from _engine import END_204, INFORM_RESPONSE, genieacs, make_session
 
 
-class FakeHttp(object):
+class FakeHttp:
     """Answers each POST with the next item: a (status, headers, body) or an exception."""
 
     def __init__(self, *answers):
@@ -28,7 +28,7 @@ class FakeHttp(object):
 
 def test_a_transport_error_ends_the_session_with_its_sentence():
     http = FakeHttp(transport.TransportError("ACS unreachable: connection refused (h:80)", "connect"))
-    s = exchange.run(make_session(), http)
+    s = http_session.run(make_session(), http)
     assert s.done and not s.ok and s.error == "ACS unreachable: connection refused (h:80)"
     assert http.closed
 
@@ -36,7 +36,7 @@ def test_a_transport_error_ends_the_session_with_its_sentence():
 def test_a_bug_below_the_transport_ends_the_session_not_the_daemon(logged):
     # e.g. http.client refusing a header value: a bug, which must not stop the daemon's loop.
     http = FakeHttp(UnicodeEncodeError("latin-1", "x", 0, 1, "ordinal not in range(256)"))
-    s = exchange.run(make_session(), http)
+    s = http_session.run(make_session(), http)
     assert s.done and not s.ok and http.closed
     assert s.error.startswith("internal error while talking to the ACS (UnicodeEncodeError")
     assert "Traceback" in logged.getvalue()
@@ -49,7 +49,7 @@ def test_a_bug_in_the_engine_building_a_message_ends_the_session(logged):
         raise KeyError("Device.DeviceInfo.SerialNumber")
     s.next_post = broken
     http = FakeHttp()
-    exchange.run(s, http)
+    http_session.run(s, http)
     assert s.done and not s.ok and http.closed and http.posts == []
     assert s.error.startswith("internal error while building a message for the ACS (KeyError")
 
@@ -57,10 +57,10 @@ def test_a_bug_in_the_engine_building_a_message_ends_the_session(logged):
 def test_between_may_end_the_session_but_not_undo_one_that_is_over():
     status, headers, body = genieacs(INFORM_RESPONSE)
     informed = (status, headers, body.encode())
-    s = exchange.run(make_session(), FakeHttp(informed, END_204), between=lambda: "the daemon is stopping")
+    s = http_session.run(make_session(), FakeHttp(informed, END_204), between=lambda: "the daemon is stopping")
     assert not s.ok and s.error == "the daemon is stopping"
     http = FakeHttp(informed, END_204)
-    s = exchange.run(make_session(), http, between=lambda: "the daemon is stopping" if len(http.posts) > 1 else None)
+    s = http_session.run(make_session(), http, between=lambda: "the daemon is stopping" if len(http.posts) > 1 else None)
     assert s.done and s.ok and s.error is None and len(http.posts) == 2
 
 
@@ -72,7 +72,7 @@ def test_each_post_is_named_for_the_transport_s_error_sentences():
     bad = genieacs("<cwmp:Nonsense/>", "r2")
     http = FakeHttp((status, headers, body.encode()), (gpv[0], gpv[1], gpv[2].encode()),
                     (bad[0], bad[1], bad[2].encode()), END_204)
-    assert exchange.run(make_session(), http).ok
+    assert http_session.run(make_session(), http).ok
     assert http.names == ["Inform", "empty POST", "GetParameterValuesResponse", "fault response"]
 
 

@@ -12,7 +12,7 @@ _GRACE = 5.0
 _TAIL = 2048
 
 
-class HookError(Exception):
+class CommandError(Exception):
     """A platform command could not run or failed; the message is one sentence."""
 
 
@@ -29,7 +29,7 @@ def timeout(cfg, name):
 
 
 def run(name, argv, args=(), timeout=600, env=None, service=None, poll=0.25, started=None):
-    """Run `argv` + `args` and wait for it; HookError with a sentence if it fails.
+    """Run `argv` + `args` and wait for it; CommandError with a sentence if it fails.
 
     `args` (file paths and the like) are appended as separate items and never pass through a
     shell; `env` adds variables; `service()` is called every `poll` seconds while it runs so
@@ -49,9 +49,9 @@ def run(name, argv, args=(), timeout=600, env=None, service=None, poll=0.25, sta
                                     stderr=subprocess.STDOUT, env=environ, close_fds=True,
                                     start_new_session=True)
         except OSError as e:
-            raise HookError("%s could not start %s: %s" % (name, full[0], e.strerror or e))
+            raise CommandError("%s could not start %s: %s" % (name, full[0], e.strerror or e))
         except ValueError as e:  # e.g. a NUL byte in an argument
-            raise HookError("%s could not start %s: %s" % (name, full[0], e))
+            raise CommandError("%s could not start %s: %s" % (name, full[0], e))
         if started is not None:
             started(proc.pid)
         deadline = time.monotonic() + timeout
@@ -63,14 +63,14 @@ def run(name, argv, args=(), timeout=600, env=None, service=None, poll=0.25, sta
             except subprocess.TimeoutExpired:
                 if time.monotonic() >= deadline:
                     _stop(proc)
-                    raise HookError("%s did not finish within %d s and was stopped%s"
+                    raise CommandError("%s did not finish within %d s and was stopped%s"
                                     % (name, timeout, _said(out)))
                 if service is not None:
                     service()
         said = _said(out)
     if code != 0:
         how = "exit status %d" % code if code > 0 else "killed by signal %d" % -code
-        raise HookError("%s failed (%s)%s" % (name, how, said))
+        raise CommandError("%s failed (%s)%s" % (name, how, said))
     return said[2:]
 
 

@@ -1,0 +1,97 @@
+"""One device's whole state as one object: its store, data model, RPC table, session planner
+(with the one event queue), transfer queue and device operations, and the table that runs
+the actions a session leaves for its end (actions.py). Nothing mutable is shared between
+two Devices, so one process can hold several (a fleet of simulated CPEs) as well as one
+(the daemon, which adds the loop's callbacks: `stop`, `service`, `wait`).
+"""
+
+import random as _random
+
+from . import bindings, config, fetch, linux, log, operations, platform_commands, rpcs, settings
+from . import transfers as transfers_mod
+from .actions import ApplyChanges, FactoryReset, Reboot, ScheduleInform
+from .model import Model
+from .planner import Planner
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:   # annotations only: the daemon does not load typing
+    from typing import Callable, Dict, Iterable, Optional
+
+    from .store import Store
+
+_VERSION = "Device.DeviceInfo.SoftwareVersion"
+
+
+class Device:
+    """Built from a store, a config dict (config.py's keys) and an identity (identity.py).
+
+    The loop's part: `timers`, objects with `deadline(mono, wall)` and `tick(mono, wall)` to
+    serve; `run(actions, wall, late)` after each session. Set by the daemon: `stop()` ends it
+    (after a reboot command, so that the supervisor restarts it); `service()` answers
+    connection requests and control requests during long work; `wait`, the transport's wait
+    that does the same while a file server is slow."""
+
+    def __init__(self, store: "Store", cfg: dict, ident: "Dict[str, str]", root: str = "/",
+                 random: "Callable[[], float]" = _random.random,
+                 commit: "Optional[Callable[[], Optional[str]]]" = None):
+        self.store = store
+        self.cfg = cfg
+        self.identity = ident
+        self.stop = None     # type: Optional[Callable[[], None]]
+        self.service = None  # type: Optional[Callable[[], object]]
+        self.wait = None
+        platform = linux.providers(ident, config.get(cfg, "ntp-servers")) \
+            if config.get(cfg, "platform-providers") else []
+        self.model = model = Model(store, providers=platform, root=root,
+                                   defaults=dict(linux.PRODUCT_DEFAULTS, **settings.PRODUCT_DEFAULTS))
+        # Bindings win over the built-in providers (a longer or, listed first, an equal prefix),
+        # and numbering their rows first gives them the low instance numbers of a new device.
+        model.providers[:0] = bindings.providers(model, config.get(cfg, "bindings"),
+                                                 config.get(cfg, "command-timeout"))
+        # The RPC table, in the order GetRPCMethods lists it.
+        self.handlers = dict(rpcs.RPCS)
+        self.planner = Planner(store, model, ident, random, self.handlers,
+                               config.CWMP_VERSIONS[config.get(cfg, "cwmp-version")], commit)
+        self.events = self.planner.events
+        worker = fetch.Worker(cfg, ca_file=lambda: settings.get(model, "ca-file") or None,
+                              service=self._service, wait=lambda: self.wait)
+        self.operations = operations.Operations(store, self.events, cfg, stop=self._stop,
+                                                service=self._service, clean=worker.clean)
+        self.transfers = transfers_mod.Queue(
+            store, self.events, worker, reboot=self.operations.restart_device,
+            timeout=lambda name: platform_commands.timeout(cfg, name),
+            version=lambda: model.poll([_VERSION]).get(_VERSION), session_due=self.planner.due)
+        self.handlers.update(operations.RPCS)
+        self.handlers.update(transfers_mod.rpcs(self.transfers))
+        self.planner.cpe_requests.append(self.transfers.requests)
+        self.planner.on_acknowledged.append(self.transfers.acknowledged)
+        self.timers = [self.transfers]
+        # The one table of deferred work: action type -> fn(action, wall).
+        self._runners = {
+            ScheduleInform: lambda a, wall: self.planner.schedule_inform(a.delay, a.command_key, wall),
+            ApplyChanges: self._apply,
+            Reboot: lambda a, wall: self.operations.reboot(a.command_key),
+            FactoryReset: lambda a, wall: self.operations.factory_reset(),
+        }
+        log.debug("RPC methods: %s", ", ".join(self.handlers))
+
+    def run(self, actions: "Iterable[tuple]", wall: float, late: bool) -> None:
+        """Run the session's `actions` that are `late` (after its outcome is saved and logged)
+        or not (as it is recorded), in the order the session gave them."""
+        for action in actions:
+            if action.late == late:
+                self._runners[type(action)](action, wall)
+
+    def _apply(self, action, wall):
+        provider = action.provider
+        try:
+            provider.apply(self.model)
+        except Exception as e:  # an integrator's apply hook must not stop the daemon
+            log.error("applying changes under %s failed: %s", provider.prefix, e)
+
+    def _stop(self):
+        if self.stop is not None:
+            self.stop()
+
+    def _service(self):
+        return self.service and self.service()
