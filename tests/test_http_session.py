@@ -81,7 +81,7 @@ def test_a_message_over_a_budget_ends_the_session_where_the_transport_reads_it()
     attrs = "".join(' a%d="1"' % i for i in range(99))
     wide = body.replace("<soap-env:Envelope ", "<soap-env:Envelope%s " % attrs)
     http = FakeHttp((status, headers, body.encode()), (200, {}, wide.encode()))
-    s = exchange.run(make_session(), http)
+    s = http_session.run(make_session(), http)
     assert not s.ok and s.informed and http.closed
     assert s.error == "ACS sent a message with more than 64 attributes on one element"
 
@@ -91,6 +91,6 @@ def test_a_request_over_a_budget_is_answered_with_a_fault_through_the_transport(
     deep = genieacs("<cwmp:GetParameterNames><ParameterPath>%s</ParameterPath></cwmp:GetParameterNames>"
                     % ("<a>" * 49000 + "</a>" * 49000), "r1")
     http = FakeHttp((status, headers, body.encode()), (200, {}, deep[2].encode()), END_204)
-    assert exchange.run(make_session(), http).ok
+    assert http_session.run(make_session(), http).ok
     assert b"<FaultCode>9004</FaultCode>" in b"".join(http.posts[2])
     assert http.names[2] == "fault response"

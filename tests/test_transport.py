@@ -294,7 +294,7 @@ def test_a_reader_takes_the_body_as_it_arrives_and_its_refusal_closes_the_connec
             done.set()
         return None
     server = serve(handle)
-    t = transport.Session(server.url())
+    t = transport.AcsClient(server.url())
     reader = soap.Reader()
     assert t.post(b"whole", reader=reader)[2] == b"" and reader.message().method == "X"
     with pytest.raises(soap.OverBudget) as e:
@@ -303,7 +303,7 @@ def test_a_reader_takes_the_body_as_it_arrives_and_its_refusal_closes_the_connec
     assert done.wait(30)   # the handler's write failed: the client closed long before 12 MB
     assert sent[-1] == "closed by the client" and sum(sent[:-1]) < 2000 * 6000
     server = serve(handle)
-    t = transport.Session(server.url())
+    t = transport.AcsClient(server.url())
     reader = soap.Reader()
     assert fails("too-large", t.post, b"length", reader=reader) == \
         "ACS sent a message of over 2 MiB (%s)" % server.url()
