@@ -78,11 +78,17 @@ def _measure(args, say, work, res):
     res["device"] = {"rows": setup.rows, "params": setup.states["device"][2],
                      "stored": setup.states["device"][1], "provisioned_stored": setup.states["provisioned"][1]}
 
+    made = bench_ship.build_candidates(os.path.join(work, "ship"), dx, child_version)
+    shipped = made[0][1]
     say("http session, native")
     sessions = [bench_session.daemon_run(setup, "session") for _ in range(1 if args.quick else 3)]
     res["device"]["gpn"] = sessions[0]["gpn"]
     lean = bench_session.floor(setup, "lean")
     _memory(res, "http", "http session, 1,000 parameters, x86-64", lean, sessions)
+    from_shipped = sorted(bench_session.daemon_run(setup, "session", code=shipped)["peak_kb"]
+                          for _ in range(1 if args.quick else 3))
+    res["rows"][-1]["text"] += "; the same from the shipped %s: %.1f MB" % (
+        bench_ship.SHIPPED, from_shipped[len(from_shipped) // 2] / MB)
 
     for arch in args.emu:
         say("emulated %s (qemu-user)" % arch)
@@ -107,7 +113,6 @@ def _measure(args, say, work, res):
     _cpu(res, bench_engine.cpu_rows(py, deps, args.quick))
 
     say("start-up and flash cost of the ship forms")
-    made = bench_ship.build_candidates(os.path.join(work, "ship"), dx, child_version)
     if args.quick:
         made = made[:1]
     costs = bench_ship.flash_costs(made, work)
