@@ -9,7 +9,6 @@ private copy of defusedxml, and nothing else, for floors and daemon alike.
 import os
 import shutil
 import subprocess
-import sys
 import threading
 import time
 

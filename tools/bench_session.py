@@ -17,7 +17,7 @@ import sys
 import time
 
 from bench_proc import EMU, FLAGS, REPO, TOOLS, BenchError, Watch, child_of, clean_env, \
-    guest_rss, idle_syscalls, launcher, namespace_prefix, prologue, vmhwm
+    guest_rss, idle_syscalls, launcher, namespace_prefix, prologue, run, vmhwm
 
 TABLE = "Device.NAT.PortMapping."
 ROW_PARAMS = 18
@@ -86,7 +86,7 @@ class Setup:
             paths = {k: os.path.join(folder, k + ".pem") for k in ("ca", "server", "bundle")}
             ca.cert_pem.write_to_path(paths["ca"])
             server.private_key_and_cert_chain_pem.write_to_path(paths["server"])
-            system = run_text([self.py] + FLAGS + ["-c", "import ssl; p = ssl.get_default_verify_paths(); "
+            system = run([self.py] + FLAGS + ["-c", "import ssl; p = ssl.get_default_verify_paths(); "
                                                    "print(p.cafile or p.openssl_cafile)"]).strip()
             if not os.path.isfile(system):
                 raise BenchError("no system CA bundle (%r)" % system)
@@ -119,15 +119,6 @@ class Setup:
     def next_name(self, label):
         self._seq += 1
         return "%02d-%s" % (self._seq, label)
-
-
-def run_text(argv, env=None, timeout=600, stdin=None):
-    r = subprocess.run(argv, env=env or clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       input=stdin, timeout=timeout)
-    if r.returncode != 0:
-        raise BenchError("%s exited with status %d:\n%s" % (" ".join(argv[:5])[:300], r.returncode,
-                                                            r.stderr.decode("utf-8", "replace")[-2500:]))
-    return r.stdout.decode("utf-8", "replace")
 
 
 def _emu_argv(setup, arch, env, insns=False):

@@ -19,8 +19,10 @@ import zipfile
 
 from bench_proc import TOOLS, BenchError
 
-# name -> (container, members, compile mode); mode None: no bytecode, "" / "OO": bytecode,
-# "OO" without docstrings (compile(optimize=2): asserts go too; the package has none).
+# (name, container, members, compile mode); mode None: no bytecode, "" / "OO": bytecode,
+# "OO" without docstrings (compile(optimize=2): asserts go too; the package has none). The
+# first is build_zipapp.py's own output (checked-hash .pyc: zipimport hashes each source at
+# import); the others carry unchecked-hash .pyc (never compared with a source).
 CANDIDATES = [
     ("zip deflate, .py+.pyc", "zip-deflate", "both", ""),       # build_zipapp.py's default
     ("zip stored, .py+.pyc", "zip-stored", "both", ""),
