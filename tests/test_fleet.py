@@ -12,6 +12,8 @@ import time
 import pytest
 
 from lab_acs import download, factory_reset, reboot, upload
+from tr069client import outcomes
+from tr069client.fleet import engine
 from tr069client.fleet.runner import Fleet, shard_range
 from tr069client.fleet.template import DEFAULT, Template
 
@@ -41,10 +43,10 @@ def step_until(fleet, predicate, timeout=30):
 def connection_request(fleet, acs, d, username=None, password=None, url=None):
     """The lab ACS's connection request to device `d` (its own credentials and URL unless
     given), while the fleet serves; the HTTP status."""
-    serial = d.model.value("Device.DeviceInfo.SerialNumber")
+    serial = engine.value(d.dev, "Device.DeviceInfo.SerialNumber")
     out = []
     t = threading.Thread(target=lambda: out.append(acs.connection_request(
-        url or d.model.value(MS + "ConnectionRequestURL"), username or serial, password or "cr-" + serial)))
+        url or engine.value(d.dev, MS + "ConnectionRequestURL"), username or serial, password or "cr-" + serial)))
     t.start()
     step_until(fleet, lambda: not t.is_alive())
     return out[0]
@@ -80,10 +82,10 @@ def test_fifty_devices_inform_once_each_with_no_problem(lab_acs, fleet_run):
     s = f.summary()
     assert s["sessions"]["ok"] == 50 and s["sessions"]["failed"] == 0 and s["informed"] == 50
     # Each device its own connection-request path on the fleet's one port.
-    urls = [d.model.value(MS + "ConnectionRequestURL") for d in f.devices]
+    urls = [engine.value(d.dev, MS + "ConnectionRequestURL") for d in f.devices]
     assert len(set(urls)) == 50 and len(set(u.rsplit("/", 2)[0] for u in urls)) == 1
     # The whole view of the model lives only during a session.
-    assert all(d.model._view is None for d in f.devices)
+    assert not any(d.dev.model._viewing for d in f.devices)
 
 
 def test_connection_requests_reach_the_right_device(lab_acs, fleet_run):
@@ -94,7 +96,7 @@ def test_connection_requests_reach_the_right_device(lab_acs, fleet_run):
     step_until(f, lambda: len(informs_of(lab_acs, "FLEET0000003")) == 2)
     assert events(informs_of(lab_acs, "FLEET0000003")[1]) == ["6 CONNECTION REQUEST"]
     assert len(informs_of(lab_acs, "FLEET0000004")) == 1
-    unknown = d3.model.value(MS + "ConnectionRequestURL").rsplit("/", 1)[0] + "/000000000000"
+    unknown = engine.value(d3.dev, MS + "ConnectionRequestURL").rsplit("/", 1)[0] + "/000000000000"
     assert connection_request(f, lab_acs, d3, url=unknown) == 404
     assert f.summary()["cr-accepted"] == 1 and f.summary()["cr-refused"] == 1
 
@@ -180,7 +182,7 @@ def test_failures_are_counted_by_cause_and_retried_with_backoff():
     # CWMPRetryMinimumWaitInterval is 5 s: one attempt each within half a second.
     assert summary["sessions"]["failures-by-cause"] == {"connect": 4} and summary["informed"] == 0
     assert list(summary["sessions"]["errors"]) == ["ACS unreachable: connection refused (%s)" % dead[7:-4]]
-    assert all(d.store.state["retry_count"] == 1 for d in f.devices)
+    assert all(outcomes.retry_count(d.store) == 1 for d in f.devices)
 
 
 def test_shards_split_the_serial_space():
@@ -195,6 +197,7 @@ def _cli(*args, timeout=60):
                           stderr=subprocess.PIPE, universal_newlines=True, env=env, timeout=timeout)
 
 
+@pytest.mark.e2e
 def test_command_line_runs_a_fleet_and_prints_a_summary(lab_acs):
     r = _cli("fleet", "--acs-url", lab_acs.url, "--count", "20", "--cr-port", "0", "--once",
              "--duration", "30", "--shard", "1/2", "--serial-pattern", "LAB{i:03}")
@@ -205,6 +208,7 @@ def test_command_line_runs_a_fleet_and_prints_a_summary(lab_acs):
     assert sorted(i["device_id"]["SerialNumber"] for i in lab_acs.informs) == ["LAB%03d" % i for i in range(10, 20)]
 
 
+@pytest.mark.e2e
 def test_command_line_errors_are_one_line(tmp_path):
     r = _cli("fleet", "--count", "3")
     assert r.returncode == 2 and r.stderr == "tr069client fleet: --acs-url is required\n"
@@ -217,10 +221,35 @@ def test_command_line_errors_are_one_line(tmp_path):
     assert json.loads(r.stdout)["values"]["Device.DeviceInfo.SerialNumber"] == "FLEET{i:07}"
 
 
-def test_the_daemon_loads_nothing_of_fleet_mode():
-    code = ("import sys; from tr069client import cli, daemon; cli._parser().parse_args(['run']); "
-            "print(sorted(m for m in sys.modules if m.startswith('tr069client.fleet')))")
-    r = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE, universal_newlines=True,
-                       env=dict(os.environ, PYTHONPATH=REPO), check=True)
-    assert r.stdout.strip() == "[]"
+_RUN_AND_LIST = """
+import json, os, signal, sys, threading, time
+from tr069client import cli
+state = os.path.join(sys.argv[1], "state.json")
+def report():
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            with open(state) as f:
+                if json.load(f)["state"].get("last_success"):
+                    break
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.05)
+    print(sorted(m for m in sys.modules if m.startswith("tr069client.fleet")), flush=True)
+    os.kill(os.getpid(), signal.SIGTERM)
+threading.Thread(target=report, daemon=True).start()
+sys.exit(cli.main(["run", "--state-dir", sys.argv[1], "--acs-url", sys.argv[2], "--cr-port", "0",
+                   "--config", sys.argv[3]]))
+"""
+
+
+@pytest.mark.e2e
+def test_the_daemon_loads_nothing_of_fleet_mode(lab_acs, tmp_path):
+    cfg = tmp_path / "config.json"
+    cfg.write_text('{"platform-providers": false}')
+    r = subprocess.run([sys.executable, "-c", _RUN_AND_LIST, str(tmp_path), lab_acs.url, str(cfg)],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                       env=dict(os.environ, PYTHONPATH=REPO), timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]" and len(lab_acs.informs) == 1   # after a whole session
     assert "fleet" in _cli("--help").stdout

@@ -12,7 +12,7 @@ from tr069client.fleet.client import Client
 from tr069client.fleet.loop import Loop
 
 
-class RawServer(object):
+class RawServer:
     """Loopback TCP server: `handler(conn, server)` runs in a thread per accepted connection."""
 
     def __init__(self, handler):

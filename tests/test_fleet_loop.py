@@ -5,7 +5,7 @@ import socket
 from tr069client.fleet.loop import READ, Loop
 
 
-class Clock(object):
+class Clock:
     def __init__(self):
         self.now = 100.0
 

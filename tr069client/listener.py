@@ -47,7 +47,9 @@ def _listen_error(host, port, exc):
     return err
 
 
-def _bind(host, port, backlog):
+def bind(host: str, port: int, backlog: int) -> "socket.socket":
+    """A non-blocking socket listening on `host` ("::": IPv6 and IPv4) and `port`; OSError
+    with a sentence saying why not."""
     try:
         # As bytes: getaddrinfo() of a str loads the idna codec (0.3 MB) even for "::".
         infos = socket.getaddrinfo(host.encode("ascii", "replace"), port, socket.AF_UNSPEC,
@@ -94,7 +96,7 @@ class Listener(sockserver.Server):
         self._gate = connreq.Gate(self.path, credentials or (lambda: ("", "")), rate, failures)
         self._max_request = max_request
         self._events = 0
-        sockserver.Server.__init__(self, _bind(self.address, port, _BACKLOG), max_clients,
+        sockserver.Server.__init__(self, bind(self.address, port, _BACKLOG), max_clients,
                                    header_timeout, clock, _ACCEPTS)
         self.port = self._sock.getsockname()[1]
 

@@ -1,12 +1,12 @@
 """`tr069client fleet ...`: many simulated CPEs against one ACS, for load tests (README,
 "Load-testing an ACS"); progress on stderr, a JSON summary on stdout."""
 
+import argparse
 import json
 import sys
 from urllib.parse import urlsplit
 
 from .. import config, log
-from ..cli import _Parser, _UsageError, _interval, _port
 from ..store import StoreError
 from . import template as templates
 from .runner import Fleet
@@ -14,10 +14,27 @@ from .runner import Fleet
 MS = "Device.ManagementServer."
 
 
-def _count(value):
-    if not value.isdigit() or int(value) < 1:
-        raise _type_error("a count is a whole number >= 1, not %r" % value)
-    return int(value)
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        # One line, as the other commands say it.
+        raise _UsageError("%s (see %s --help)" % (message, self.prog))
+
+
+def _whole(what, low, high=None):
+    """A type for argparse: a whole number from `low` (to `high`) naming `what`."""
+    def check(value):
+        if not value.isdigit() or int(value) < low or (high is not None and int(value) > high):
+            raise argparse.ArgumentTypeError("%s is a whole number from %d%s, not %r" % (
+                what, low, " to %d" % high if high is not None else " up", value))
+        return int(value)
+    return check
+
+
+_count = _whole("a count", 1)
 
 
 def _seconds(value):
@@ -26,20 +43,15 @@ def _seconds(value):
     except ValueError:
         s = -1.0
     if not s >= 0:
-        raise _type_error("a duration is a number of seconds >= 0, not %r" % value)
+        raise argparse.ArgumentTypeError("a duration is a number of seconds >= 0, not %r" % value)
     return s
 
 
 def _shard(value):
     k, sep, n = value.partition("/")
     if not (sep and k.isdigit() and n.isdigit() and int(k) < int(n)):
-        raise _type_error("a shard is K/N with 0 <= K < N (K counts from 0), not %r" % value)
+        raise argparse.ArgumentTypeError("a shard is K/N with 0 <= K < N (K counts from 0), not %r" % value)
     return int(k), int(n)
-
-
-def _type_error(message):
-    import argparse
-    return argparse.ArgumentTypeError(message)
 
 
 def _parser():
@@ -53,12 +65,12 @@ def _parser():
     p.add_argument("--serial-pattern", metavar="P", help="SerialNumber of device {i}, e.g. ACME{i:06}")
     p.add_argument("--username", metavar="U", help="user name towards the ACS")
     p.add_argument("--password", metavar="P", help="password towards the ACS")
-    p.add_argument("--periodic-inform-interval", type=_interval, metavar="S")
+    p.add_argument("--periodic-inform-interval", type=_whole("an interval in seconds", 1), metavar="S")
     p.add_argument("--ramp-up", type=_seconds, default=0.0, metavar="S",
                    help="spread the devices' first boot over S seconds (0: all at once, a bootstrap storm)")
     p.add_argument("--cr-address", metavar="A", help="address in the ConnectionRequestURLs "
                    "(default: the one that routes to the ACS)")
-    p.add_argument("--cr-port", type=_port, default=7547, metavar="PORT",
+    p.add_argument("--cr-port", type=_whole("a port", 0, 65535), default=7547, metavar="PORT",
                    help="the one connection-request port of the fleet (0: any free one)")
     p.add_argument("--shard", type=_shard, default=(0, 1), metavar="K/N",
                    help="run only slice K (from 0) of N of the serial space")

@@ -1,19 +1,18 @@
 """A non-blocking HTTP/1.1 client for the fleet's loop: one server over one kept-alive
 connection (a CWMP session, a download), with the daemon's own cookies, Basic/Digest answers,
-redirect rules and error sentences (transport._Peer holds that state), TLS by SSLSocket in
-non-blocking mode, and a timeout per read or write plus a deadline per exchange."""
+redirect rules and error sentences (transport.Peer holds that state and its rules), TLS by
+SSLSocket in non-blocking mode, and a timeout per read or write plus a deadline per exchange."""
 
 import errno
 import os
 import socket
 import sys
-from urllib.parse import urljoin
 
 from .. import __version__
 from ..connection import SlowExchange, TransportError, describe, dropped, http, tls_context
-# The daemon's HTTP policy, shared rather than copied: _Peer keeps URL, cookies (transport's
-# _Cookies), auth.Client and the rules for 401s and redirects (_answer, _redirected, _set_url).
-from ..transport import MAX_BODY, _MAX_REDIRECTS, _REDIRECTS, _Peer, _header_value
+# The daemon's HTTP policy, shared rather than copied: Peer keeps URL, cookies, auth.Client
+# and the rules for 401s and redirects (begin(), follow()).
+from ..transport import MAX_BODY, Peer, header_value, interim
 from .loop import READ, WRITE
 from .response import ProtocolError, ResponseParser, TooLarge, Truncated
 
@@ -26,6 +25,10 @@ _contexts = {}     # (ca_file, client_cert) -> one TLS context for every device
 
 class _Unsized(ProtocolError):
     """A 2xx body that only the closing of the connection would end, where that is refused."""
+
+
+class _Refused(ProtocolError):
+    """on_body() raised: its exception ends the exchange (args[0])."""
 
 
 def resolve(host, port):
@@ -47,23 +50,18 @@ def _tls(ca_file, client_cert):
     return _contexts[key]
 
 
-def post_headers(body, soap_action):
-    """Headers of a CWMP POST as transport.Session.post sends them (None: the empty POST)."""
-    if soap_action is None:
-        return [("Content-Length", "0")]
-    return [("Content-Type", 'text/xml; charset="utf-8"'), ("SOAPAction", soap_action),
-            ("Content-Length", str(len(body)))]
-
-
-class Client(object):
+class Client:
     """request() sends one request (answering 401s and following redirects) and later calls
     `done` with (status, {lower-case header: value}, body bytes) or a TransportError.
-    A bad URL raises TransportError at once, as transport.Session does."""
+    A bad URL raises TransportError at once, as transport.AcsClient does. A body over
+    `max_body` fails with `too_large` (a sentence) if given."""
 
     def __init__(self, loop, url, username="", password="", what="ACS", timeout=30, limit=120,
-                 ca_file=None, client_cert=None, max_body=MAX_BODY, user_agent=USER_AGENT):
+                 ca_file=None, client_cert=None, max_body=MAX_BODY, user_agent=USER_AGENT,
+                 too_large=None):
         self.loop = loop
-        self.peer = _Peer(url, username, password, ca_file, client_cert, timeout, user_agent, what)
+        self.too_large = too_large
+        self.peer = Peer(url, username, password, ca_file, client_cert, timeout, user_agent, what)
         self.peer.limit = limit
         self.max_body = max_body
         self.sock = None
@@ -81,14 +79,15 @@ class Client(object):
     # --- one request --------------------------------------------------------------------
 
     def request(self, method, body, headers, done, on_body=None, require_length=False):
-        """Send `body` (bytes) with `headers`; `on_body(piece)` takes a final 2xx body as it
-        arrives instead of keeping it; `require_length` refuses a body only a close would end."""
+        """Send `body` (bytes) with `headers`; `on_body(piece)` takes the final response's body
+        as it arrives instead of keeping it (an exception it raises ends the exchange: `done`
+        gets that exception, the connection closed, the rest unread); `require_length`
+        refuses a 2xx body only a close would end."""
         self._method, self._body, self._headers = method, bytes(body or b""), list(headers)
         self._done, self._on_body, self._require_length = done, on_body, require_length
-        self._redirects, self._answered, self._stale_left = 0, False, 1
         self._kept = []
-        now = self.loop.clock()
-        self.peer.deadline = now + self.peer.limit
+        self.peer.begin()
+        self.peer.deadline = self.loop.clock() + self.peer.limit
         self._send_request(0)
 
     def _send_request(self, attempt):
@@ -97,6 +96,7 @@ class Client(object):
         if self.sock is not None and (self.state != _IDLE or dropped(self.sock)):
             self._close_sock()
         self._reused = self.sock is not None
+        self._written = 0
         extra = [("User-Agent", peer.user_agent),
                  ("Cookie", peer.cookies.header(peer.host, peer.path, peer.https)),
                  ("Authorization", peer.auth.header(self._method, peer.target))]
@@ -107,7 +107,7 @@ class Client(object):
                  b"Host: " + host.encode("ascii", "replace")]
         for name, value in self._headers + extra:
             if value is not None:
-                value = _header_value(value)
+                value = header_value(value)
                 lines.append(name.encode("ascii") + b": " +
                              (value if isinstance(value, bytes) else value.encode("latin-1")))
         self._out = memoryview(b"\r\n".join(lines) + b"\r\n\r\n" + self._body)
@@ -121,12 +121,15 @@ class Client(object):
 
     def _piece(self, piece):
         p = self.parser
-        if p.status == 401 or (p.status in _REDIRECTS and p.header("location")):
+        if interim(p.status, p.header("location")):
             return   # a body nobody reads
-        if self._on_body is not None and 200 <= p.status < 300:
-            self._on_body(piece)
-        else:
+        if self._on_body is None:
             self._kept.append(piece)
+            return
+        try:
+            self._on_body(piece)
+        except Exception as e:  # noqa: B902 - the caller's refusal, handed back to it
+            raise _Refused(e)
 
     def _on_response(self):
         p, peer = self.parser, self.peer
@@ -136,28 +139,16 @@ class Client(object):
         else:
             self.state = _IDLE
             self.loop.unwatch(self.sock)
-        peer.cookies.store(peer.host, peer.path, p.header_list("set-cookie"))
-        location = p.header("location")
+        old = (peer.https, peer.host, peer.port)
         try:
-            if p.status == 401:
-                peer._answer(p.header_list("www-authenticate"), self._answered, self._stale_left)
-                self._stale_left -= self._answered
-                self._answered = True
-                return self._send_request(0)
-            if p.status in _REDIRECTS and location:
-                self._redirects += 1
-                if self._redirects > _MAX_REDIRECTS:
-                    raise TransportError("too many redirects (more than %d) from %s"
-                                         % (_MAX_REDIRECTS, peer.url), "http", p.status)
-                old = (peer.https, peer.host, peer.port)
-                peer._set_url(urljoin(peer.url, location.strip()))
-                if (peer.https, peer.host, peer.port) != old:
-                    self._close_sock()
-                    peer._redirected(old)
-                self._answered = False
-                return self._send_request(0)
+            again = peer.follow(p.status, p.header("location"), p.header_list("www-authenticate"),
+                                p.header_list("set-cookie"))
         except TransportError as e:
             return self._finish(e)
+        if again:
+            if (peer.https, peer.host, peer.port) != old:
+                self._close_sock()
+            return self._send_request(0)
         headers = {}
         for k, v in p.headers:
             headers[k] = v
@@ -173,11 +164,14 @@ class Client(object):
             self.loop.call_soon(lambda: done(result))
 
     def _fail(self, e):
-        """The exchange failed with `e`: retry once on a kept-alive connection the server
-        closed before answering, else report a sentence."""
-        idle_close = isinstance(e, ConnectionError) or (isinstance(e, Truncated) and not self.parser.started)
+        """The exchange failed with `e`: send it again on a new connection when a kept-alive
+        one turned out closed before a byte of it left (never a message the server may have
+        read, as transport.Peer does), else report a sentence."""
         self._close_sock()
-        if self._reused and idle_close and self._attempt == 0 and not self.parser.started:
+        if isinstance(e, _Refused):
+            return self._finish(e.args[0])
+        idle_close = isinstance(e, ConnectionError) or (isinstance(e, Truncated) and not self.parser.started)
+        if self._reused and idle_close and self._attempt == 0 and not self._written:
             return self._send_request(1)
         self._finish(self._sentence(e))
 
@@ -185,6 +179,8 @@ class Client(object):
         peer = self.peer
         if isinstance(e, TransportError):
             return e
+        if isinstance(e, TooLarge) and self.too_large:
+            return TransportError("%s (%s)" % (self.too_large, peer.url), "too-large")
         if isinstance(e, TooLarge):
             return TransportError("%s response larger than %d MiB (%s)" % (
                 peer.what, self.max_body >> 20, peer.url) if peer.what == "ACS" else
@@ -304,6 +300,7 @@ class Client(object):
                     return self._fail(e)
                 return self.loop.watch(self.sock, mask, self._ready)
             self._out = self._out[n:]
+            self._written += n
         self.state = _RECEIVING
         self.loop.watch(self.sock, READ, self._ready)
 

@@ -1,21 +1,18 @@
 """The fleet's connection-request server (TR-069 3.2.2): one listening socket for every device,
-the request path naming the device and Digest checked with that device's credentials; its
-sockets live in the fleet's loop.
+the request path naming the device; its sockets live in the fleet's loop.
 
-Request framing, answers, accept errors and rate-limited warnings are the daemon listener's own
-methods (listener.Listener: handle, _process, _reply, _accept_error, _warn), borrowed as they
-are; only routing and the nonce table, which here serve many devices, are this module's.
+Moving bytes is sockserver's (caps, deadlines, eviction), as for the daemon's listener; what
+each request is answered is connreq's: one Gate for the whole fleet, made for many devices
+(nonces need no table per device), given the routed device's credentials at each request.
 """
 
-import collections
 import functools
 
-from .. import auth, listener, sockserver
+from .. import connreq, listener, sockserver
 from .loop import READ, WRITE
 
-REALM = listener.REALM
-_NONCE_TTL = 60.0
-_NONCES = 16384       # outstanding challenges: an ACS may wake thousands of devices at once
+_LIVE = 16384     # answered nonces kept: an ACS may wake thousands of devices within a minute
+_EXPECT = 1.0     # seconds a client that got a challenge is kept before others for its answer
 
 
 class CrServer(sockserver.Server):
@@ -25,23 +22,17 @@ class CrServer(sockserver.Server):
     _RECV_SIZE = 4096
     _LINGER = True
     _WHO = None
-    handle = listener.Listener.handle
-    _process = listener.Listener._process
-    _reply = listener.Listener._reply
-    _accept_error = listener.Listener._accept_error
-    _warn = listener.Listener._warn
 
     def __init__(self, loop, address, port, route, accepted, max_clients=1024, timeout=5.0):
         self.loop = loop
         self._route, self._accepted = route, accepted
+        # No rate limit: a simulated device is there to take what the ACS sends.
+        self._gate = connreq.Gate(None, rate=None, live=_LIVE)
         self._max_request = 4096
-        self._nonces = collections.OrderedDict()   # nonce -> [issued, highest nc, path]
-        self._warned = {}
-        self._events = 0
         self._watched = {}
         self._expiry = None
-        self.refused = 0          # requests with wrong credentials or a replayed nonce
-        sockserver.Server.__init__(self, listener._bind(address, port, 1024), max_clients, timeout,
+        self.refused = 0          # authenticated requests refused (wrong credentials, replays)
+        sockserver.Server.__init__(self, listener.bind(address, port, 1024), max_clients, timeout,
                                    loop.clock, 64)
         self.port = self._sock.getsockname()[1]
         self.sync()
@@ -73,7 +64,12 @@ class CrServer(sockserver.Server):
             self.loop.unwatch(sock)
 
     def _event(self, sock, mask):
-        self.handle([sock] if mask & READ else [], [sock] if mask & WRITE else [], self.loop.clock())
+        now = self.loop.clock()
+        c = self._clients.get(sock)
+        if mask & WRITE and c is not None:
+            self._flush(c, now)
+        if mask & READ:
+            self._serve([sock], now)
         self.sync()
 
     def _expire(self):
@@ -92,50 +88,31 @@ class CrServer(sockserver.Server):
         self.loop.cancel(self._expiry)
         sockserver.Server.close(self)
 
-    # --- one request --------------------------------------------------------------------
+    # --- requests -------------------------------------------------------------------------
 
-    def _request(self, c, head, now):
-        parsed = listener._parse(head)
-        if parsed is None:
-            return self._reply(c, 400, close=True)
-        method, target, version, headers = parsed
-        tokens = [t.strip().lower() for t in headers.get("connection", "").split(",")]
-        keep = "keep-alive" in tokens if version == "HTTP/1.0" else "close" not in tokens
-        if "transfer-encoding" in headers or headers.get("content-length", "0") != "0":
-            return self._reply(c, 400, close=True)
-        path = listener._path_of(target)
-        found = self._route(path)
-        if found is None:
-            return self._reply(c, 404, close=True)
-        if found is False:
-            return self._drop(c)       # rebooting: nobody answers
-        if method != "GET":
-            return self._reply(c, 405, [("Allow", "GET")], close=True)
-        device, username, password = found
-        authorization = headers.get("authorization")
-        if authorization is None or not username or not password:
-            # TR-069 3.2.2: never accept an unauthenticated connection request
-            return self._challenge(c, keep, now, path)
-        fields = auth.verify(authorization, "GET", target, username, password, realm=REALM)
-        if fields is None or fields.get("qop") != "auth" or fields.get("algorithm", "MD5").upper() != "MD5":
-            self.refused += 1
-            return self._challenge(c, keep, now, path)
-        entry = self._nonces.get(fields["nonce"])
-        if entry is None or now - entry[0] > _NONCE_TTL:
-            return self._challenge(c, keep, now, path, stale=True)   # right password, old nonce
-        if entry[2] != path or fields["nc"] <= entry[1]:
-            self.refused += 1            # another device's nonce, or a replay
-            return self._challenge(c, keep, now, path)
-        entry[1] = fields["nc"]
-        self._events += 1
-        self._accepted(device)
-        return self._reply(c, 200, close=not keep)
-
-    def _challenge(self, c, keep, now, path, stale=False):
-        nonce = auth.new_nonce()
-        while self._nonces and (len(self._nonces) >= _NONCES
-                                or now - next(iter(self._nonces.values()))[0] > _NONCE_TTL):
-            self._nonces.popitem(last=False)
-        self._nonces[nonce] = [now, 0, path]
-        self._reply(c, 401, [("WWW-Authenticate", auth.challenge(REALM, nonce, stale=stale))],
-                    close=not keep)
+    def _process(self, c, now):
+        """Answer the complete requests in `c.inbuf`, one at a time (the next waits for `out`)."""
+        while c.sock in self._clients and not c.out and not c.closing:
+            found = connreq.find_head(c.inbuf, self._max_request)
+            if found is None:
+                return
+            if found is connreq.TOO_LARGE:
+                return self._queue(c, connreq.reply(431, close=True), close=True)
+            head, size = found
+            del c.inbuf[:size]
+            c.deadline = now + self._timeout   # keep-alive: a fresh deadline for the next one
+            path = connreq.request_path(head)
+            routed = self._route(path) if path is not None else (None, "", "")
+            if routed is False:
+                return self._drop(c)           # rebooting: nobody answers
+            if routed is None:
+                return self._queue(c, connreq.reply(404, close=True), close=True)
+            device, username, password = routed
+            status, data, close = self._gate.answer(c.peer, head, now, credentials=(username, password))
+            if status == 200:
+                self._accepted(device)
+            elif status == 401 and b"\nauthorization:" in head.lower():
+                self.refused += 1
+            # An ACS answers a challenge on the same connection, at once: keep it.
+            c.expect = now + _EXPECT if status == 401 and not close else None
+            self._queue(c, data, close)

@@ -1,27 +1,39 @@
 """One CWMP session of one device over the non-blocking client: the engine's bodies go out,
-the ACS's answers come back, as exchange.run does for the daemon, but driven by callbacks."""
+the ACS's answers are parsed as they arrive (soap.Reader, within its budgets) and go back in,
+as http_session.run does for the daemon, but driven by callbacks."""
 
 import traceback
 
-from .. import log
+from .. import log, soap
 from ..connection import TransportError
 from . import engine
-from .client import Client, post_headers
+from .client import Client
+
+_TOO_LARGE = soap.Reader().too_large   # the daemon's sentence for an ACS message over budget
 
 
-class Visit(object):
-    """Runs the engine session `s` against the device's ACS; `on_end(visit)` is called once,
+def post_headers(body, soap_action):
+    """Headers of a CWMP POST as transport.AcsClient.post sends them (None: the empty POST)."""
+    if soap_action is None:
+        return [("Content-Length", "0")]
+    return [("Content-Type", 'text/xml; charset="utf-8"'), ("SOAPAction", soap_action),
+            ("Content-Length", str(len(body)))]
+
+
+class Visit:
+    """Runs the engine session `s` of `cpe` against its ACS; `on_end(visit)` is called once,
     when it is over. `cause` then says why it failed (None when it did not)."""
 
-    def __init__(self, loop, device, s, on_end, ca_file=None, timeout=30):
-        self.loop, self.device, self.s, self.on_end = loop, device, s, on_end
+    def __init__(self, loop, cpe, s, on_end, ca_file=None, timeout=30):
+        self.loop, self.device, self.s, self.on_end = loop, cpe, s, on_end
         self.started = loop.clock()
         self.cause = None
-        self.client = None
-        self.url, username, password, own_ca = engine.acs_settings(device.model)
+        self.client = self.reader = None
+        self.url, username, password, own_ca = engine.acs_settings(cpe.dev)
         try:
             self.client = Client(loop, self.url, username, password, timeout=timeout,
-                                 ca_file=ca_file or own_ca)
+                                 ca_file=ca_file or own_ca, max_body=soap.LIMITS.size,
+                                 too_large=_TOO_LARGE)
         except TransportError as e:   # a URL this client cannot use
             self._abort(e.message, e.kind)
             loop.call_soon(self._end)
@@ -37,17 +49,23 @@ class Visit(object):
             return self._end()
         body = b"".join(body) if isinstance(body, list) else body
         action = None if body == b"" else ""
-        self.client.request("POST", body, post_headers(body, action), self._answer)
+        # TR-069's answer is parsed as it arrives, within soap.LIMITS (as the daemon does).
+        self.reader = soap.Reader()
+        self.client.request("POST", body, post_headers(body, action), self._answer,
+                            on_body=self.reader.feed)
 
     def _answer(self, result):
         if self.s.done:     # aborted while the answer was on its way
             return
-        if isinstance(result, TransportError):
-            self._abort(result.message, result.kind)
+        reader, self.reader = self.reader, None
+        if isinstance(result, (TransportError, soap.OverBudget)):
+            self._abort(str(result), getattr(result, "kind", "too-large"))
             return self._end()
-        status, headers, body = result
+        if isinstance(result, Exception):
+            return self._internal(result, "reading the ACS's message")
+        status, headers, _ = result
         try:
-            self.s.receive(status, headers, body)
+            self.s.receive(status, headers, reader)
         except Exception as e:  # noqa: B902
             return self._internal(e, "handling the ACS's message")
         if self.s.done and not self.s.ok:
@@ -56,7 +74,7 @@ class Visit(object):
 
     def _internal(self, e, step):
         log.error("internal error in the session of device %d: %s", self.device.index,
-                  traceback.format_exc().rstrip().replace("\n", " | "))
+                  "".join(traceback.format_exception(type(e), e, e.__traceback__)).rstrip().replace("\n", " | "))
         self._abort("internal error while %s (%s: %s)" % (step, type(e).__name__, e), "internal")
         self._end()
 

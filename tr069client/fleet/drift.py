@@ -15,7 +15,7 @@ class DriftError(ValueError):
     """A drift spec that cannot work; one line."""
 
 
-class Rng(object):
+class Rng:
     """SplitMix64: a whole generator in one integer, so each of 10,000 devices has its own
     reproducible stream for a few bytes (random.Random keeps 2.5 KB of state)."""
 
@@ -39,7 +39,7 @@ def device_seed(seed, index):
     return rng.state
 
 
-class Drift(object):
+class Drift:
     """One parameter's movement; next() gives its new value as a wire string."""
 
     __slots__ = ("path", "kind", "low", "high", "top")

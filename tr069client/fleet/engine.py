@@ -1,304 +1,182 @@
-"""The fleet's one adapter to the daemon's engine: a device's model, agent and transfer queue
-built from the daemon's own classes, and every call the fleet makes into them; no I/O.
+"""The fleet's one adapter to the daemon's engine: a simulated device is a device.Device over
+its FleetModel, and every call the fleet makes into it goes through here; no I/O.
 
-The rest of the fleet reaches agent, model, store, settings, transfers, fetch and operations
-only through this file (it uses the HTTP layer, connection.py/transport.py/auth.py, and the
-listener's request parsing directly, and persist.py writes its file with store.Store), so
-re-pointing the fleet after a renovation of those modules is this file. It relies on:
-  agent.Agent       start(), begin(), finish(), due(), deadline(), on_timers(),
-                    poll_notifications(), connection_request(), settings_changed(),
-                    retry_at; its state in store.state; actions as tuples ("reboot", key),
-                    ("factory_reset",)
-  session.Session   what begin() returns, driven by cwmp.py: next_post(), receive(),
-                    abort(), done, ok, error, events
-  model.Model       values()/value() over `_defaults` (FleetModel replaces both so a device
-                    holds no copy of the template), `_view`, `_index`, `_reindex()` (the
-                    template's rows indexed once), `_static_defaults()`, `refresh()`,
-                    `acs_changed`
-  store.Store       values, attrs, state (one per device, never saved by itself)
-  transfers.Queue   the RPCs' add/cancel/listing, the agent's requests/acknowledged, its
-                    `items` and `_finish()` (the fleet runs a transfer itself, without blocking)
-  fetch             Worker.plan (every platform command "configured", never run),
-                    _download_fault, _file_name, _credentials, _encoded, FIRMWARE
-  settings          get() of the ACS URL, credentials, CA file and "enabled";
-                    PRODUCT_DEFAULTS; reset() for FactoryReset
-  events.EventQueue M Reboot
+The rest of the fleet reaches device, planner, transfers and fetch only through this file (it
+uses the HTTP layer, connection.py/transport.py, and connreq.py directly). It relies on:
+  device.Device       built with `model` and `worker` (this module's), its `planner`,
+                      `transfers` and `model`
+  planner.Planner     start(), on_timers(), due(), deadline(), poll_notifications(),
+                      begin(), finish(), settings_changed(), connection_request(),
+                      schedule_inform()
+  session.Session     what begin() returns, driven by cwmp.py; its typed `actions`
+                      (actions.py), which the fleet's loop dispatches (runner.py)
+  transfers.Queue     due(), deadline(), begin(), finish() (the fleet's loop moves the bytes)
+  fetch               Worker.plan(), source(), download_fault(), upload_fault()
+  settings            get() of the ACS URL, credentials, CA file and "enabled"
+  events, boot        the M Reboot event and the mark of an ordered reboot
 """
 
-import time
+from .. import boot, config, fetch, settings
+from ..device import Device
+from ..events import M_REBOOT
+from .model import FleetModel, Identity
 
-from .. import config, fetch, identity, linux, operations, rpcs, settings, transfers
-from ..agent import Agent
-from ..events import M_REBOOT, EventQueue
-from ..faults import SERVER_AUTH_FAILURE, UPLOAD_FAILURE
-from ..model import Model
-from ..store import Store
-
-MS = "Device.ManagementServer."
-HANDLERS = dict(rpcs.RPCS, **operations.RPCS)
-HANDLERS.update(transfers.RPCS)
+MS = settings.MS
 FIRMWARE = fetch.FIRMWARE
-QUEUED, TRANSFERRING, DONE = transfers.QUEUED, transfers.TRANSFERRING, transfers.DONE
-# fetch.Worker.plan() refuses a transfer whose platform command is not configured: in the fleet
-# every one is simulated, so each is "configured" with a command that never runs.
-_SIMULATED = {name: ["(simulated by tr069client fleet)"] for name in (
-    "firmware-command", "config-alter-command", "config-overwrite-command",
-    "vendor-config-command", "vendor-log-command")}
-_WORKER = fetch.Worker(_SIMULATED)
+# Every platform command is "configured", so fetch.Worker.plan() accepts what a real device
+# would; none ever runs: the fleet simulates each of them.
+_SIMULATED = ["(simulated by tr069client fleet)"]
+CONFIGS = {version: {"platform-providers": False, "cwmp-version": version,
+                     "reboot-command": _SIMULATED, "factory-reset-command": _SIMULATED,
+                     "firmware-command": _SIMULATED, "config-alter-command": _SIMULATED,
+                     "config-overwrite-command": _SIMULATED, "vendor-config-command": _SIMULATED,
+                     "vendor-log-command": _SIMULATED}
+           for version in config.CWMP_VERSIONS}
 
 
-def model_defaults(meta):
-    """{path: value} of every parameter outside tables, as the daemon's model starts them."""
-    defaults = dict(linux.PRODUCT_DEFAULTS, **settings.PRODUCT_DEFAULTS)
-    return dict(Model(Store(), meta, defaults=defaults)._static_defaults())
+class Worker:
+    """The transfer queue's worker in a fleet: plan() as a real device plans; no files, so
+    nothing to clean (downloads are counted and discarded by the fleet's loop)."""
+
+    def __init__(self):
+        self.plan = fetch.Worker(CONFIGS["1.0"]).plan   # reads the configuration only
+
+    def clean(self, keep=()):
+        pass
 
 
-def index_rows(meta, shared):
-    """The table rows of the values `shared`, indexed as the model indexes them, and the
-    ...NumberOfEntries values that count them."""
-    scratch = Model(Store(), meta)
-    scratch._defaults = shared
-    view = scratch.values()
-    return scratch._index, {k: view[k] for k in view if k.endswith("NumberOfEntries")}
+WORKER = Worker()
 
 
-def new_store(values):
-    """A device's store, holding its factory values."""
-    store = Store()
-    store.values.update(values)
-    return store
-
-
-def acs_settings(model):
-    """(URL, username, password, CA file or None) of the device's next session."""
-    return (settings.get(model, "acs-url"), settings.get(model, "username"),
-            settings.get(model, "password"), settings.get(model, "ca-file") or None)
-
-
-def cr_credentials(model):
-    """The (username, password) a connection request to the device must prove."""
-    return model.value(MS + "ConnectionRequestUsername", ""), model.value(MS + "ConnectionRequestPassword", "")
-
-
-def enabled(model):
-    return settings.get(model, "enabled")
-
-
-class FleetModel(Model):
-    """A Model whose defaults are the template's shared dict, never copied: the store holds
-    only this device's overrides, and the whole view exists only during a session."""
-
-    def __init__(self, store, template):
-        Model.__init__(self, store, template.meta)
-        self._defaults = template.shared
-        self._active = template.default_active
-        self._rows = template.index
-
-    def values(self):
-        if self._view is None:
-            view = dict(self._defaults)
-            dead = tuple(self.store.state.get("deleted_rows", ()))
-            if dead:
-                for k in [k for k in view if k.startswith(dead)]:
-                    del view[k]
-            view.update(self.store.values)
-            self._failed, self._owners = {}, {}
-            self._view = view
-            self._reindex()
-        return self._view
-
-    def _own_rows(self):
-        """Whether this device added or deleted table rows (a path the template lacks)."""
-        return bool(self.store.state.get("deleted_rows")) or any(
-            k not in self._defaults for k in self.store.values)
-
-    def _reindex(self):
-        # A device with no rows of its own has the template's: indexed and counted once.
-        if self._own_rows():
-            return Model._reindex(self)
-        self._index = self._rows
-
-    def value(self, path, default=None):
-        # Between sessions the agent asks a few settings: answered without building a view.
-        if self._view is not None or (path.endswith("NumberOfEntries") and self._own_rows()):
-            return self.values().get(path, default)
-        v = self.store.values.get(path)
-        if v is not None:
-            return v
-        dead = self.store.state.get("deleted_rows")
-        if dead and path.startswith(tuple(dead)):
-            return default
-        return self._defaults.get(path, default)
-
-    def notified(self, kind):
-        out = [path for path, (n, _) in self.store.attrs.items() if n == kind]
-        if kind == 2:
-            out.extend(p for p in self._active if p not in self.store.attrs)
-        return out
-
-    def delete_object(self, path, key):
-        status = Model.delete_object(self, path, key)
-        if any(k.startswith(path) for k in self._defaults):
-            # A template row is gone for this device only: remembered, and its number never
-            # given again.
-            st = self.store.state
-            st.setdefault("deleted_rows", []).append(path)
-            table, _, n = path[:-1].rpartition(".")
-            counters = st.setdefault("next_instance", {})
-            counters[table + "."] = max(counters.get(table + ".", 1), int(n) + 1)
-        return status
-
-
-class _Identity(object):
-    """The agent's identity dict, read from the model (no copy per device)."""
-
-    __slots__ = ("model",)
-
-    def __init__(self, model):
-        self.model = model
-
-    def __getitem__(self, key):
-        return self.model.value(identity.PARAMS[key], "")
-
-
-def build(store, template, random, version="1.0"):
-    """(model, agent, queue) of one device over `store`, as the daemon wires them."""
+def boot_device(store, template, random, version, boot_id, mono, wall):
+    """Power on: a device.Device over `store`, with the template's model, as a restarted
+    daemon builds it; 1 BOOT (and 0 BOOTSTRAP if need be) follows."""
     model = FleetModel(store, template)
-    queue = transfers.Queue(store, _WORKER, clock=time.time)
-    agent = Agent(store, model, _Identity(model), random, HANDLERS, {"transfers": queue},
-                  config.CWMP_VERSIONS[version])
-    queue.attach(agent)
-    return model, agent, queue
+    dev = Device(store, CONFIGS[version], Identity(model), random=random, model=model, worker=WORKER)
+    dev.planner.start(boot_id, mono, wall)
+    return dev
 
 
-def boot(store, template, random, version, boot_id, mono, wall):
-    """Power on: fresh engine objects over the device's store, as a restarted daemon has
-    them; (model, agent, queue)."""
-    parts = build(store, template, random, version)
-    parts[1].start(boot_id, mono, wall)
-    return parts
+# --- the planner's decisions, as the daemon's loop takes them ------------------------------
 
-
-# --- the agent's decisions, as the daemon's loop takes them ------------------------------
-
-def next_step(agent, queue, mono, wall):
+def next_step(dev, mono, wall):
     """What the device does now: ("session", None), ("transfer", record), or ("sleep", the
     monotonic time to look again, or None)."""
-    agent.on_timers(mono, wall)
-    if agent.due(mono):
+    planner = dev.planner
+    planner.on_timers(mono, wall)
+    if planner.due(mono):
         return "session", None
-    rec = due_transfer(queue, wall)
+    rec = dev.transfers.due(mono, wall)
     if rec is not None:
         return "transfer", rec
-    when = agent.deadline(mono, wall)
-    if when is not None and when <= mono:
-        # Only a backoff that is over can be "due" with no reason for a session: it ends.
-        # (The daemon, whose loop takes this deadline as it is, wakes at once, in a loop.)
-        agent.retry_at = None
-        when = agent.deadline(mono, wall)
-    nxt = next_transfer(queue)
-    if nxt is not None:
-        when = min(when if when is not None else nxt, mono + max(0.0, nxt - wall))
-    return "sleep", when
+    times = [t for t in (planner.deadline(mono, wall), dev.transfers.deadline(mono, wall)) if t is not None]
+    return "sleep", min(times) if times else None
 
 
-def begin_session(agent, mono, wall, new_id):
+def begin_session(dev, mono, wall, new_id):
     """The engine session of the device's next Inform (changes seen now ride in it)."""
-    agent.poll_notifications(mono)
-    return agent.begin(wall, new_id)
+    dev.planner.poll_notifications(mono)
+    return dev.planner.begin(wall, new_id)
 
 
-def end_session(agent, model, s, url, mono, wall):
-    """Record the finished session `s` as the daemon does; the actions it left to run."""
-    actions = agent.finish(s, url, mono, wall)
-    if any(p.startswith(MS) for p in model.acs_changed):
-        agent.settings_changed(mono, wall)
-    agent.poll_notifications(mono)      # what the ACS just put under notification
-    model.refresh()                     # the view lives only during a session
-    return actions
+def finish_session(dev, s, url, mono, wall):
+    """Record the finished session `s`, as the daemon does before its early actions."""
+    dev.planner.finish(s, url, mono, wall)
 
 
-def connection_request(agent, in_session):
-    agent.connection_request(in_session)
+def after_session(dev, mono, wall):
+    """After the early actions: what the ACS changed takes effect, and what it put under
+    notification gets its baseline; the view of the model is dropped until the next session."""
+    if {MS + "EnableCWMP", MS + "HTTPConnectionRequestEnable"} & dev.model.acs_changed:
+        dev.planner.settings_changed(mono, wall)
+    dev.planner.poll_notifications(mono)
+    dev.model.refresh()
 
 
-def order_reboot(store, key):
-    """The Reboot action: 1 BOOT and M Reboot in the first session after the boot."""
-    EventQueue(store.state.setdefault("events", [])).add(M_REBOOT, key)
-    store.state["expect_boot"] = True
+def schedule_inform(dev, action, wall):
+    """The ScheduleInform action."""
+    dev.planner.schedule_inform(action.delay, action.command_key, wall)
 
 
-def factory_reset(store, values):
-    """The FactoryReset action: the device's own state is forgotten, its factory values come
-    back; 0 BOOTSTRAP and 1 BOOT follow."""
-    settings.reset(store)
-    store.values.update(values)
-    store.state["expect_boot"] = True
+def apply_changes(dev, action, wall):
+    """The ApplyChanges action (a fleet model has no providers, so none is ever left)."""
+    action.provider.apply(dev.model)
 
 
-def installed_firmware(store, version):
+def order_reboot(dev, key):
+    """The Reboot action, as Operations.reboot records it: M Reboot with `key`, and the mark
+    that makes the next start a boot (the simulated reboot command "returned")."""
+    dev.events.add(M_REBOOT, key)
+    boot.reboot_returned(dev.store)
+
+
+def factory_reset(dev, factory):
+    """The FactoryReset action: the device's own state is forgotten, its `factory` values
+    come back; 0 BOOTSTRAP and 1 BOOT follow."""
+    dev.model.factory_reset(factory)
+    boot.reboot_returned(dev.store)
+
+
+def installed_firmware(dev, version):
     """A firmware Download worked: the image's version runs after the reboot that follows."""
     if version:
-        store.values["Device.DeviceInfo.SoftwareVersion"] = version[:64]
-    store.state["expect_boot"] = True
+        dev.model.set_own("Device.DeviceInfo.SoftwareVersion", version[:64])
+    boot.reboot_returned(dev.store)
 
 
-def cr_url(store, url):
-    store.values[MS + "ConnectionRequestURL"] = url
+def connection_request(dev, in_session):
+    dev.planner.connection_request(in_session)
 
 
-# --- transfers: the queue keeps the record, the fleet does the work ------------------------
+# --- what the fleet reads of a device ---------------------------------------------------------
 
-def due_transfer(queue, wall):
-    """The transfer to run now, the one Queue.tick() would pick, or None."""
-    for rec in queue.items:
-        if rec["state"] == QUEUED and rec["due"] <= wall:
-            return rec
-    return None
-
-
-def next_transfer(queue):
-    """Wall time when the next queued transfer is due, or None."""
-    times = [r["due"] for r in queue.items if r["state"] == QUEUED]
-    return min(times) if times else None
+def acs_settings(dev):
+    """(URL, username, password, CA file or None) of the device's next session."""
+    m = dev.model
+    return (settings.get(m, "acs-url"), settings.get(m, "username"), settings.get(m, "password"),
+            settings.get(m, "ca-file") or None)
 
 
-def start_transfer(rec, wall):
-    rec["state"] = TRANSFERRING
-    rec["tries"] += 1
-    rec["start"] = rec["start"] or wall
+def cr_credentials(dev):
+    """The (username, password) a connection request to the device must prove."""
+    return settings.get(dev.model, "connection-request-username"), \
+        settings.get(dev.model, "connection-request-password")
 
 
-def requeue(rec):
-    """A transfer cut short by the fleet's end runs again (from the start) at the next run."""
-    rec["state"] = QUEUED
+def enabled(dev):
+    return settings.get(dev.model, "enabled")
 
 
-def requeue_interrupted(store):
-    """At start: transfers a killed fleet left under way are queued again, as Queue.recover
-    does for the daemon (without its files: the fleet keeps none)."""
-    for rec in store.state.get("transfers", ()):
-        if rec.get("state") == TRANSFERRING:
-            requeue(rec)
+def value(dev, path, default=None):
+    return dev.model.value(path, default)
 
 
-def end_transfer(queue, rec, code=0, message=""):
+def set_value(dev, path, value):
+    """A value the device itself keeps (its ConnectionRequestURL, a drifting counter)."""
+    dev.model.set_own(path, value)
+
+
+# --- transfers: the queue keeps the record, the fleet does the work -------------------------
+
+def start_transfer(dev, rec):
+    """(url as sent, username, password, expected size or None, file name) of `rec`, which
+    starts now."""
+    dev.transfers.begin(rec)
+    return fetch.source(rec)
+
+
+def end_transfer(dev, rec, code=0, message=""):
     """The transfer is over (fault `code`, 0 for success): TransferComplete is queued."""
-    queue._finish(rec, code, message)
-
-
-def transfer_source(rec):
-    """(url as sent, username, password, expected size or None, file name) of a transfer."""
-    username, password = fetch._credentials(rec["url"], rec["username"], rec["password"])
-    return fetch._encoded(rec["url"]), username, password, rec["size"] or None, fetch._file_name(rec)
+    dev.transfers.finish(rec, code, message)
 
 
 def download_fault(error, received, sized):
     """The (code, message) TransferComplete carries for a failed download, as fetch maps it."""
-    fault = fetch._download_fault(error, received, sized, "memory")
+    fault = fetch.download_fault(error, received, sized, "memory")
     return fault.code, fault.message
 
 
 def upload_fault(error):
-    """The (code, message) of a failed upload, as fetch.Worker gives it."""
-    return (SERVER_AUTH_FAILURE if error.kind == "auth" else UPLOAD_FAILURE), error.message
+    """The (code, message) of a failed upload, as fetch maps it."""
+    fault = fetch.upload_fault(error)
+    return fault.code, fault.message

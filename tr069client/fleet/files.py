@@ -12,16 +12,15 @@ from .client import Client
 _MAX_UNSIZED = 1 << 40   # a download without FileSize is discarded: only the clock bounds it
 
 
-class Transfer(object):
+class Transfer:
     """Runs transfer record `rec` of `device`; `on_end(transfer)` once it is over, with
     `code` (0: success) and `message` set, and `bytes` moved."""
 
-    def __init__(self, loop, device, rec, on_end, wall, limit=3600, ca_file=None):
+    def __init__(self, loop, device, rec, on_end, limit=3600, ca_file=None):
         self.device, self.rec, self.on_end = device, rec, on_end
         self.code, self.message, self.bytes = 0, "", 0
         self.stopped = False        # cut short by the fleet's end: to be run again
-        url, username, password, self.size, self.name = engine.transfer_source(rec)
-        engine.start_transfer(rec, wall)
+        url, username, password, self.size, self.name = engine.start_transfer(device.dev, rec)
         self.upload = rec["kind"] == "Upload"
         self.client = None
         try:

@@ -9,7 +9,7 @@ import time
 READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
 
 
-class Loop(object):
+class Loop:
     """watch() a socket with a callback(mask), call_at() a time with a callback(); run_once()
     waits for the first of them. A timer is cancelled by cancel(handle)."""
 

@@ -26,7 +26,7 @@ class Truncated(ProtocolError):
     """The connection ended in the middle of a response."""
 
 
-class ResponseParser(object):
+class ResponseParser:
     """Feed it the bytes of one response with feed(), and eof() when the peer closes; `done`
     turns true once the response is complete. The body goes to `on_body(bytes)` if given,
     else into `body`; `received` counts its bytes either way."""

@@ -12,15 +12,17 @@ import socket
 import time
 
 from .. import auth, listener, log
+from ..actions import ApplyChanges, FactoryReset, Reboot, ScheduleInform
 from ..store import StoreError
 from . import engine, persist
+from .cpe import Cpe, cr_token, factory
 from .crserver import CrServer
 from .cwmp import Visit
-from .device import Device, cr_token, factory
 from .files import Transfer
 from .loop import Loop
 from .stats import Stats
 
+MS_CR_URL = "Device.ManagementServer.ConnectionRequestURL"
 OPTIONS = {
     "acs_url": None, "count": 1, "shard": (0, 1), "ramp_up": 0.0, "cr_address": None,
     "cr_port": 7547, "state_dir": None, "max_sessions": 1000, "seed": None, "cwmp_version": "1.0",
@@ -34,7 +36,7 @@ def shard_range(count, shard, shards):
     return count * shard // shards, count * (shard + 1) // shards
 
 
-class Fleet(object):
+class Fleet:
     """start() builds the devices, step() serves the loop once, run() until the end, then
     close(); summary() is the JSON-able outcome. Options: see OPTIONS."""
 
@@ -54,7 +56,6 @@ class Fleet(object):
         self._down = 0
         self._ids = itertools.count(1)
         self._run_id = os.urandom(4).hex()
-        self._warned = set()
 
     # --- life cycle ---------------------------------------------------------------------
 
@@ -70,13 +71,11 @@ class Fleet(object):
         self.seed = o["seed"] if o["seed"] is not None else info.get("seed", 1)
         self.stats = Stats(self.loop.clock, self.last - self.first)
         self.cr = self._listen(o["cr_port"])
-        host = o["cr_address"] or listener.local_address(listener.resolve(o["acs_url"]) or
-                                                         (socket.AF_INET, ("127.0.0.1", 7547)))
+        self._cr_host = o["cr_address"] or listener.local_address(
+            listener.resolve(o["acs_url"]) or (socket.AF_INET, ("127.0.0.1", 7547))) or "127.0.0.1"
         t0, n = self.loop.clock(), max(1, self.last - self.first)
         for j, index in enumerate(range(self.first, self.last)):
-            d = Device(index, self.template, self.seed, records.get(index))
-            engine.requeue_interrupted(d.store)
-            engine.cr_url(d.store, self.cr.url(host or "127.0.0.1", self._path(index)))
+            d = Cpe(index, self.template, self.seed, records.get(index))
             d.timer = self.loop.call_at(t0 + o["ramp_up"] * j / n, functools.partial(self._boot, d))
             self.devices.append(d)
         self._down = len(self.devices)
@@ -176,6 +175,8 @@ class Fleet(object):
         self._down -= 1
         d.boot(self.template, self.o["cwmp_version"], "%s.%d" % (self._run_id, d.boots + 1),
                self.loop.clock(), time.time())
+        # Where this run listens: a new URL is a change the ACS hears of (active notification).
+        engine.set_value(d.dev, MS_CR_URL, self.cr.url(self._cr_host, self._path(d.index)))
         self._wake(d)
 
     def _reboot(self, d):
@@ -196,13 +197,13 @@ class Fleet(object):
         if d.busy or d.ready or d.transfer is not None or self.stopping:
             return
         mono, wall = self.loop.clock(), time.time()
-        step, arg = engine.next_step(d.agent, d.queue, mono, wall)
+        step, arg = engine.next_step(d.dev, mono, wall)
         if step == "session":
             d.ready = True
             self.ready.append(d)
             self._pump()
         elif step == "transfer":
-            self._transfer(d, arg, wall)
+            self._transfer(d, arg)
         elif arg is not None:
             d.timer = self.loop.call_at(max(arg, mono), functools.partial(self._wake, d))
 
@@ -222,14 +223,18 @@ class Fleet(object):
         d.busy = True
         mono, wall = self.loop.clock(), time.time()
         d.drift(self.template.drifts, wall)   # moved values under notification ride along
-        s = engine.begin_session(d.agent, mono, wall, self._new_id)
+        s = engine.begin_session(d.dev, mono, wall, self._new_id)
         self.visits[d.index] = Visit(self.loop, d, s, self._ended, self.o["ca_file"], self.o["timeout"])
 
     def _ended(self, v):
         d, s = v.device, v.s
         del self.visits[d.index]
         mono, wall = self.loop.clock(), time.time()
-        actions = engine.end_session(d.agent, d.model, s, v.url, mono, wall)
+        # As the daemon records a session: its outcome, the early actions, what the ACS
+        # changed, then the late actions (which may reboot the device).
+        engine.finish_session(d.dev, s, v.url, mono, wall)
+        self._run(d, s.actions, wall, late=False)
+        engine.after_session(d.dev, mono, wall)
         d.busy = False
         if v.cause == "interrupted":
             self.stats.interrupted += 1
@@ -238,47 +243,56 @@ class Fleet(object):
         if s.ok and not d.informed:
             d.informed = True
             self.stats.informed += 1
-        for a in actions:
-            self._action(d, a)
+        self._run(d, s.actions, wall, late=True)
         self._pump()
         self._wake(d)
         if self.o["once"] and self.stats.informed >= len(self.devices):
             self.stop()
 
-    def _action(self, d, action):
-        if action[0] == "reboot":
-            engine.order_reboot(d.store, action[1])
-            self._reboot(d)
-        elif action[0] == "factory_reset":
-            self.stats.add("factory-resets")
-            engine.factory_reset(d.store, factory(self.template, self.seed, d.index))
-            self._reboot(d)
-        elif action[0] not in self._warned:
-            self._warned.add(action[0])
-            log.warning("fleet devices do not simulate the action %s", action[0])
+    def _run(self, d, actions, wall, late):
+        """Dispatch the session's typed actions (actions.py) that are `late` or not, in order."""
+        for action in actions:
+            if action.late == late:
+                self._ACTIONS[type(action)](self, d, action, wall)
+
+    def _simulate_reboot(self, d, action, wall):
+        engine.order_reboot(d.dev, action.command_key)
+        self._reboot(d)
+
+    def _simulate_factory_reset(self, d, action, wall):
+        self.stats.add("factory-resets")
+        engine.factory_reset(d.dev, factory(self.template, self.seed, d.index))
+        self._reboot(d)
+
+    _ACTIONS = {
+        ScheduleInform: lambda self, d, a, wall: engine.schedule_inform(d.dev, a, wall),
+        ApplyChanges: lambda self, d, a, wall: engine.apply_changes(d.dev, a, wall),
+        Reboot: _simulate_reboot,
+        FactoryReset: _simulate_factory_reset,
+    }
 
     # --- transfers --------------------------------------------------------------------------
 
-    def _transfer(self, d, rec, wall):
+    def _transfer(self, d, rec):
         d.transfer = self.transfers[d.index] = Transfer(
-            self.loop, d, rec, self._transferred, wall, self.o["transfer_timeout"], self.o["ca_file"])
+            self.loop, d, rec, self._transferred, self.o["transfer_timeout"], self.o["ca_file"])
 
     def _transferred(self, t):
         d = t.device
         d.transfer = None
         del self.transfers[d.index]
         if t.stopped:
-            return engine.requeue(t.rec)
+            return      # left "transferring": the next run's start queues it again
         kind = "upload" if t.upload else "download"
         if t.code:
             self.stats.add(kind + "-failures")
         else:
             self.stats.add(kind + "s")
             self.stats.add(kind + "-bytes", t.bytes)
-        engine.end_transfer(d.queue, t.rec, t.code, t.message)
+        engine.end_transfer(d.dev, t.rec, t.code, t.message)
         if not t.code and t.rec.get("hook") == "firmware-command":
             # The new image runs after a reboot; TransferComplete goes with 1 BOOT (TR-069 3.7.1.5).
-            engine.installed_firmware(d.store, t.firmware_version)
+            engine.installed_firmware(d.dev, t.firmware_version)
             return self._reboot(d)
         self._wake(d)
 
@@ -293,12 +307,12 @@ class Fleet(object):
             return None
         if d.down:
             return False
-        return (d,) + engine.cr_credentials(d.model)
+        return (d,) + engine.cr_credentials(d.dev)
 
     def _cr_accepted(self, d):
         self.stats.add("cr-accepted")
-        if engine.enabled(d.model):
-            engine.connection_request(d.agent, d.busy)
+        if engine.enabled(d.dev):
+            engine.connection_request(d.dev, d.busy)
             self._wake(d)
 
     # --- timers ---------------------------------------------------------------------------

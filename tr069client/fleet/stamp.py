@@ -18,7 +18,7 @@ class StampError(ValueError):
     """A placeholder that cannot work, or a device that does not fit its pool; one line."""
 
 
-class Stamp(object):
+class Stamp:
     """A template string compiled once; calling it with a device's index gives its value."""
 
     __slots__ = ("text", "parts", "fields")

@@ -8,7 +8,7 @@ _BASE, _RATIO = 1e-4, 1.05     # latency buckets: 0.1 ms, then 5 % wider each
 _SENTENCES = 20                # distinct error sentences kept for the summary
 
 
-class Histogram(object):
+class Histogram:
     """Counts of values in log-spaced buckets: quantiles within 5 %, in constant memory."""
 
     def __init__(self):
@@ -47,7 +47,7 @@ def rss():
     return found.get("VmRSS", 0), found.get("VmHWM", 0)
 
 
-class Stats(object):
+class Stats:
     """Counters of one fleet run; line() once a second, summary() at the end."""
 
     def __init__(self, clock, devices):

@@ -12,11 +12,12 @@ holds only what differs: stamped values, drifted values and what the ACS changed
 
 import json
 
-from .. import config, datatypes, identity, metadata
-from ..attributes import default_notification
+from .. import config, datatypes, identity, linux, metadata, settings
 from ..faults import CwmpFault
-from . import engine
+from ..model import Model
+from ..store import Store
 from .drift import Drift, DriftError
+from .model import FleetModel
 from .stamp import Stamp, StampError
 
 FORMAT = "tr069client-fleet-template/1"
@@ -76,10 +77,10 @@ def read(path):
         raise TemplateError(str(e))
 
 
-class Template(object):
-    """A checked template: `shared` values, `stamps` {path: (Stamp, Param)}, `drifts`,
-    `default_active` (paths whose model default is active notification), and `index` (its
-    table rows, as model.Model indexes them)."""
+class Template:
+    """A checked template: `shared` values (every ...NumberOfEntries counting its rows),
+    `stamps` {path: (Stamp, Param)}, `drifts`, and `default_active` (paths whose model
+    default is active notification)."""
 
     def __init__(self, doc, overrides=None, serial_pattern=None, meta=None):
         if not isinstance(doc, dict) or set(doc) - {"format", "values", "drift"}:
@@ -91,7 +92,10 @@ class Template(object):
                 and all(isinstance(v, str) for v in values.values())):
             raise TemplateError("template \"values\" maps paths to strings, \"drift\" paths to specs")
         self.meta = meta or metadata.load()
-        self.shared = engine.model_defaults(self.meta)
+        # The daemon's model as it starts: every parameter outside tables, with its default.
+        daemon = Model(Store(), self.meta, defaults=dict(linux.PRODUCT_DEFAULTS, **settings.PRODUCT_DEFAULTS))
+        self.shared = dict(daemon.defaults())
+        self.default_active = daemon.notified(2)
         self.stamps = {}
         self._rows = set()
         values = dict(values, **(overrides or {}))
@@ -113,11 +117,10 @@ class Template(object):
                 raise TemplateError("the template gives no %s (%s): the ACS needs it" % (key, path))
         if "serial" in getattr(self.stamps.get(SERIAL, (None,))[0], "fields", ()):
             raise TemplateError("the serial number cannot be made from {serial}")
-        self.default_active = [p for p in self.shared if default_notification(
-            self.meta.param(metadata.generic(p))) == 2]
-        # The template's rows, indexed and counted (...NumberOfEntries) once for every device.
-        self.index, counts = engine.index_rows(self.meta, self.shared)
-        self.shared.update(counts)
+        # The template's rows counted once for every device (a device's own rows are counted
+        # in its view).
+        view = FleetModel(Store(), self).values()
+        self.shared.update((k, v) for k, v in view.items() if k.endswith("NumberOfEntries"))
         self.stamp(0, lambda: 0.5)    # a placeholder that fails, fails now and not at device 4,711
 
     def _param(self, path):
@@ -172,7 +175,7 @@ class Template(object):
             if path == SERIAL:
                 serial = out[path]
         oui = out.get(OUI, self.shared.get(OUI, ""))
-        if not identity._OUI.match(oui):
+        if len(oui) != 6 or oui.strip("0123456789ABCDEF"):   # as identity.py checks an OUI
             raise TemplateError("device %d: %s %r is not six upper-case hex digits" % (i, OUI, oui))
         return out
 

@@ -1,54 +1,57 @@
-"""One simulated CPE: its index in the serial space, its own store of overrides, the engine
-objects the adapter builds over it, and the few facts the loop keeps; no I/O."""
+"""One simulated CPE: its index in the serial space, its own store of overrides, the
+device.Device the adapter builds over it at each boot, and the few facts the loop keeps; no I/O."""
 
+from ..store import Store
 from . import engine
 from .drift import Rng, device_seed
 
 _CR_SALT = 0x5EED0C4
 
 
-class Device(object):
-    """Kept small on purpose (slots, no per-device copies): a fleet holds 10,000 of them."""
+class Cpe:
+    """Kept small on purpose (slots, no per-device copies): a fleet holds 10,000 of them.
+    `dev` is the device.Device while it runs (None until its first boot)."""
 
-    __slots__ = ("index", "rng", "store", "model", "agent", "queue", "timer", "busy", "ready",
-                 "down", "boot_wall", "drift_wall", "boots", "informed", "transfer")
+    __slots__ = ("index", "rng", "store", "dev", "timer", "busy", "ready", "down", "boot_wall",
+                 "drift_wall", "boots", "informed", "transfer")
 
     def __init__(self, index, template, seed, record=None):
         self.index = index
         self.rng = Rng(device_seed(seed, index) + 1)
-        self.store = engine.new_store(factory(template, seed, index))
+        self.store = Store()
+        made = factory(template, seed, index)
         if record:
-            self.store.values.update(record.get("v", {}))
-            self.store.attrs.update(record.get("a", {}))
-            self.store.state.update(record.get("s", {}))
-        self.model = self.agent = self.queue = self.timer = self.transfer = None
+            self.store.restore((dict(made, **record.get("v", {})), record.get("a", {}), record.get("s", {})))
+        else:
+            self.store.values.update(made)
+        self.dev = self.timer = self.transfer = None
         self.busy = self.ready = self.informed = False
         self.down = True            # until its first boot
         self.boot_wall = self.drift_wall = 0.0
         self.boots = 0
 
     def boot(self, template, version, boot_id, mono, wall):
-        """Power on (first start, or after a simulated reboot): fresh engine objects over the
+        """Power on (first start, or after a simulated reboot): a fresh device.Device over the
         same store, as a restarted daemon has; 1 BOOT (and 0 BOOTSTRAP if need be) follows."""
         self.boots += 1
         self.down = False
         self.boot_wall = self.drift_wall = wall
-        self.model, self.agent, self.queue = engine.boot(self.store, template, self.rng.random, version,
-                                                         boot_id, mono, wall)
+        self.dev = engine.boot_device(self.store, template, self.rng.random, version, boot_id, mono, wall)
 
     def drift(self, drifts, wall):
         """Move the drifting values by the time since they last moved."""
         elapsed, self.drift_wall = wall - self.drift_wall, wall
         uptime = wall - self.boot_wall
         for d in drifts:
-            self.store.values[d.path] = d.next(self.model.value(d.path), elapsed, uptime, self.rng.random)
+            engine.set_value(self.dev, d.path, d.next(engine.value(self.dev, d.path), elapsed, uptime,
+                                                      self.rng.random))
 
     def record(self, template, seed):
         """What a state file keeps of this device: values that differ from its factory ones,
-        attributes, and the agent's state."""
+        attributes, and the state."""
         made = factory(template, seed, self.index)
-        values = {k: v for k, v in self.store.values.items() if made.get(k) != v}
-        return {"v": values, "a": self.store.attrs, "s": self.store.state}
+        values, attrs, st = self.store.snapshot()
+        return {"v": {k: v for k, v in values.items() if made.get(k) != v}, "a": attrs, "s": st}
 
 
 def factory(template, seed, index):
