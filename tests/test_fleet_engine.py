@@ -106,3 +106,13 @@ def test_a_reboot_is_a_boot_with_its_event_and_a_record_comes_back():
     again = Cpe(3, t, 1, c.record(t, 1))
     assert again.store.snapshot() == c.store.snapshot()
     assert c.record(t, 1)["v"] == {}     # nothing but the factory values
+
+
+def test_the_template_indexes_and_counts_its_rows_as_the_tables_do():
+    from tr069client.tables import _index
+    t = template_with_a_port_mapping()
+    c = booted(t, 4)
+    view = c.dev.model.values()
+    assert t.index == _index(view) and t.index[PM] == [1]
+    assert view["Device.NAT.PortMappingNumberOfEntries"] == "1" == t.shared["Device.NAT.PortMappingNumberOfEntries"]
+    assert c.dev.model.instances("Device.IP.Interface.1.IPv4Address.") == [1]

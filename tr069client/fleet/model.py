@@ -19,6 +19,7 @@ class FleetModel(Model):
         Model.__init__(self, store, template.meta)
         self.template = template
         self._viewing = False   # a view may be built (values() ran since the last refresh())
+        self.tables = _TemplateTables(self)
 
     def _deleted(self):
         return tuple(self.store.state.get(DELETED, ()))
@@ -36,7 +37,7 @@ class FleetModel(Model):
     def refresh(self):
         Model.refresh(self)
         self._viewing = False
-        self.tables = Tables(self)   # its index holds the old view too
+        self.tables = _TemplateTables(self)   # its index holds the old view too
 
     def own_rows(self):
         """Whether this device added or deleted table rows (paths the template lacks)."""
@@ -79,6 +80,17 @@ class FleetModel(Model):
         state.reset(self.store)
         self.store.values.update(factory)
         self.refresh()
+
+
+class _TemplateTables(Tables):
+    """A device's rows: those of its template, indexed and counted once for every device,
+    until it has its own."""
+
+    def reindex(self, view, known=None):
+        if known is None and not self.model.own_rows():
+            # A copy: the table code may change the index it is given.
+            known = {table: list(numbers) for table, numbers in self.model.template.index.items()}
+        Tables.reindex(self, view, known)
 
 
 class Identity:

@@ -16,6 +16,7 @@ from .. import config, datatypes, identity, linux, metadata, settings
 from ..faults import CwmpFault
 from ..model import Model
 from ..store import Store
+from ..tables import Tables
 from .drift import Drift, DriftError
 from .model import FleetModel
 from .stamp import Stamp, StampError
@@ -117,9 +118,17 @@ class Template:
                 raise TemplateError("the template gives no %s (%s): the ACS needs it" % (key, path))
         if "serial" in getattr(self.stamps.get(SERIAL, (None,))[0], "fields", ()):
             raise TemplateError("the serial number cannot be made from {serial}")
-        # The template's rows counted once for every device (a device's own rows are counted
-        # in its view).
-        view = FleetModel(Store(), self).values()
+        # The template's rows indexed and counted once for every device (a device's own rows
+        # are indexed and counted in its view).
+        self.index = {}
+        for row in self._rows:
+            table, _, n = row[:-1].rpartition(".")
+            self.index.setdefault(table + ".", []).append(int(n))
+        for numbers in self.index.values():
+            numbers.sort()
+        scratch = FleetModel(Store(), self)
+        view = scratch.values()
+        Tables(scratch).reindex(view)     # indexed and counted as the daemon does it
         self.shared.update((k, v) for k, v in view.items() if k.endswith("NumberOfEntries"))
         self.stamp(0, lambda: 0.5)    # a placeholder that fails, fails now and not at device 4,711
 
