@@ -121,6 +121,37 @@ def test_a_firmware_download_is_fetched_counted_and_reported_after_the_boot(lab_
     assert [r["status"] for r in lab_acs.file_requests] == [200]
 
 
+def test_a_rebooting_device_does_not_answer_connection_requests(lab_acs, fleet_run):
+    f = fleet_run(lab_acs, 3, reboot_time=30)
+    lab_acs.queue_session([reboot("r9")])
+    d = f.devices[1]
+    assert connection_request(f, lab_acs, d) == 200
+    step_until(f, lambda: d.down)
+    out = []
+
+    def get():
+        try:
+            out.append(connection_request_raw(engine.value(d.dev, MS + "ConnectionRequestURL")))
+        except Exception as e:  # noqa: B902 - what the ACS would see
+            out.append(type(e).__name__)
+    t = threading.Thread(target=get)
+    t.start()
+    step_until(f, lambda: not t.is_alive())
+    assert out == ["RemoteDisconnected"]     # no answer at all, as from a device that is off
+
+
+def connection_request_raw(url):
+    import http.client
+    from urllib.parse import urlsplit
+    u = urlsplit(url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    try:
+        conn.request("GET", u.path)
+        return conn.getresponse().status
+    finally:
+        conn.close()
+
+
 def test_reboot_and_factory_reset_are_simulated(lab_acs, fleet_run):
     f = fleet_run(lab_acs, 8)
     lab_acs.queue_session([reboot("r1")])

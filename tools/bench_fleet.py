@@ -3,6 +3,8 @@
 
     python3 tools/bench_fleet.py [--sizes 100,1000,10000] [--max-sessions 500] [--json]
                                  [--steady S] [--profile] [--acs-url URL]
+                                 [--genieacs [--genieacs-sizes 100,1000,10000]
+                                  [--genieacs-max-sessions 10] [--sim-sizes 100,200]]
 
 For each size N, in fresh processes: the project's lab ACS (tools/lab_acs.py), and a fleet of N
 devices that boot at once (a bootstrap storm, at most --max-sessions sessions under way) and
@@ -14,6 +16,16 @@ failed sessions and the problems the lab ACS saw. --steady S then runs the large
 seconds as a steady load: the devices boot over one periodic interval, chosen so that they ask
 for half the storm's rate, and inform at every interval; reported are the rate achieved,
 latency and both CPU shares.
+
+--genieacs then does the same storms against the GenieACS lab (../shared/genieacs, its
+README; tools/lab_genieacs.py drives it): for each --genieacs-sizes N the lab restarts with an
+empty database (its CWMP debug log off), a fleet of N informs with at most
+--genieacs-max-sessions sessions under way, and the tool reports how many devices GenieACS
+registered (its NBI), failed sessions, faults and errors GenieACS logged, and the CPU of the
+fleet, genieacs-cwmp and the database (mongoeco), which says where the time goes. Then
+genieacs-sim (a node process per device) at each --sim-sizes N, on a fresh lab too: the time
+until all are registered, and its memory and CPU; a size whose memory would pass half of what
+the machine has free is not run (and says so).
 
 --profile adds, for the largest N, the functions that took the most CPU in the ACS (every
 handler thread under cProfile) and in the fleet. --acs-url runs the fleets against an ACS that
@@ -84,8 +96,8 @@ def child_acs(profile):
 
 
 def child_fleet(n, url, max_sessions, trace, profile, interval=0, duration=0):
-    """One storm of `n` devices (or, with `interval`, a steady load for `duration` seconds);
-    one JSON line of figures."""
+    """One storm of `n` devices (at most `duration` seconds, 600 if 0), or with `interval` a
+    steady load for `duration` seconds; one JSON line of figures."""
     sys.path.insert(0, REPO)
     from tr069client import log
     from tr069client.fleet.runner import Fleet
@@ -96,7 +108,7 @@ def child_fleet(n, url, max_sessions, trace, profile, interval=0, duration=0):
         import tracemalloc
         tracemalloc.start()
     settings = {MS + "URL": url}
-    options = {"once": True, "duration": 600}
+    options = {"once": True, "duration": duration or 600}
     if interval:
         settings[MS + "PeriodicInformInterval"] = str(interval)
         options = {"ramp_up": interval, "duration": duration, "drain": 30}
@@ -133,9 +145,9 @@ def _python(*args, **kw):
                             env=env, universal_newlines=True, **kw)
 
 
-def _fleet(n, url, max_sessions, trace=False, profile=False, steady=None):
+def _fleet(n, url, max_sessions, trace=False, profile=False, steady=None, limit=0):
     p = _python("--child-fleet", n, url, max_sessions, int(trace), int(profile),
-                *(steady or (0, 0)), stdout=subprocess.PIPE)
+                *(steady or (0, limit)), stdout=subprocess.PIPE)
     out, _ = p.communicate()
     if p.returncode:
         raise SystemExit("bench_fleet: the fleet of %d devices failed" % n)
@@ -200,13 +212,19 @@ def main(argv=None):
     ap.add_argument("--child-acs", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--steady", type=int, metavar="S", help="then a steady load of the largest size for S s")
     ap.add_argument("--child-fleet", nargs=7, help=argparse.SUPPRESS)
+    ap.add_argument("--genieacs", action="store_true", help="then storms against the GenieACS lab, and genieacs-sim")
+    ap.add_argument("--genieacs-sizes", default="100,1000,10000")
+    ap.add_argument("--genieacs-max-sessions", type=int, default=10,
+                    help="sessions under way against GenieACS (default 10: see README)")
+    ap.add_argument("--sim-sizes", default="100,200", help="genieacs-sim sizes ('' for none)")
+    ap.add_argument("--no-lab", action="store_true", help="no rows against the project's lab ACS")
     args = ap.parse_args(argv)
     if args.child_acs is not None:
         return child_acs(bool(args.child_acs))
     if args.child_fleet:
         n, url, m, trace, profile, interval, duration = args.child_fleet
         return child_fleet(int(n), url, int(m), trace == "1", profile == "1", int(interval), int(duration))
-    sizes = [int(x) for x in args.sizes.split(",")]
+    sizes = [int(x) for x in args.sizes.split(",")] if not args.no_lab else []
     rows = []
     for n in sizes:
         row = measure(n, args.acs_url, args.max_sessions)
@@ -223,7 +241,7 @@ def main(argv=None):
         if not args.json:
             _print_row(row)
     steady = None
-    if args.steady:
+    if args.steady and rows:
         n = max(sizes)
         interval = max(1, int(round(2 * n / rows[-1]["sessions-per-s"])))
         steady = measure(n, args.acs_url, args.max_sessions, steady=(interval, args.steady))
@@ -236,9 +254,13 @@ def main(argv=None):
                       steady["p99-ms"], steady["sessions-failed"], 100 * steady["fleet-cpu-s"] / steady["storm-s"],
                       "%.0f %%" % (100 * steady["acs-cpu-s"] / steady["storm-s"])
                       if steady["acs-cpu-s"] is not None else "n/a"), flush=True)
-    profile = measure(max(sizes), args.acs_url, args.max_sessions, profile=True) if args.profile else None
+    profile = measure(max(sizes), args.acs_url, args.max_sessions, profile=True) if args.profile and sizes else None
+    genie = None
+    if args.genieacs:
+        from bench_genieacs import run as genieacs_run
+        genie = genieacs_run(args, _fleet, quiet=args.json)
     if args.json:
-        print(json.dumps({"rows": rows, "steady": steady, "profile": profile}, indent=2))
+        print(json.dumps({"rows": rows, "steady": steady, "profile": profile, "genieacs": genie}, indent=2))
     elif profile:
         for who in ("acs", "fleet"):
             print("\nwhere the %s's CPU went (own time, s, under cProfile):" % who)

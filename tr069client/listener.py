@@ -150,13 +150,24 @@ class Listener(sockserver.Server):
             head, size = found
             del c.inbuf[:size]
             c.deadline = now + self._timeout  # keep-alive: a fresh deadline for the next one
-            status, data, close = self._gate.answer(c.peer, head, now, self.pending)
-            if status == 200:
-                self._events += 1
-                self.pending = True  # the next one joins the session this one asks for
+            answer = self._answer(c, head, now)
+            if answer is None:
+                self._drop(c)
+                return
+            status, data, close = answer
             # GenieACS answers a challenge on the same connection, at once: keep it.
             c.expect = now + _EXPECT if status == 401 and not close else None
             self._queue(c, data, close)
+
+    def _answer(self, c, head, now):
+        """(status, answer bytes, close after it) for one request head of client `c`, or None
+        to drop the connection unanswered: the hook where fleet mode's server routes each
+        request to a device (fleet/crserver.py)."""
+        status, data, close = self._gate.answer(c.peer, head, now, self.pending)
+        if status == 200:
+            self._events += 1
+            self.pending = True  # the next one joins the session this one asks for
+        return status, data, close
 
 def resolve(url):
     """(family, address) of the ACS host of `url` for a UDP socket, or None."""
