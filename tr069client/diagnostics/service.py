@@ -1,0 +1,91 @@
+"""One device's remote diagnostics between its data model and the runner: what an applied
+SetParameterValues does to a test, the tests that start once the session has ended, and what
+a finished test writes into the model and the event queue (rules.py says which). The
+measuring happens in the runner's threads; this module does no I/O of its own."""
+
+from .. import log
+from ..actions import SettleDiagnostic
+from . import OBJECTS, interface_device, rules
+from .runner import Runner
+
+_STATES = [obj + rules.STATE for obj in OBJECTS.values()]
+
+
+class Diagnostics:
+    """The tests of one device, on a runner of its own (two Devices share none).
+
+    The model calls `refuse` (its `checks`) and `changed` (its `on_set`) from
+    SetParameterValues; the session's SettleDiagnostic actions reach `settle`; the loop adds
+    `fds()` to its select between sessions and serves `tick` like any timer; `resume()` at
+    start, `close()` at stop."""
+
+    def __init__(self, model, events, runner=None):
+        self.model = model
+        self.events = events
+        self.runner = runner if runner is not None else Runner()
+
+    def take_over(self, other: "Diagnostics") -> None:
+        """A reloaded device keeps the tests the old one was running."""
+        self.runner = other.runner
+
+    # --- SetParameterValues ------------------------------------------------------------
+
+    def refuse(self, path, value):
+        """Why the SPV of `path` to `value` is refused (fault 9007), or None."""
+        return rules.refuse(path, value)
+
+    def changed(self, names, later):
+        """An applied SetParameterValues set `names`: each test it touched loses its results
+        now (state None unless Requested), and is settled when the session has ended."""
+        touched = rules.on_set(names, self.model.values())
+        for kind, action in touched.items():
+            self.model.keep(rules.changes(kind, action, list(self.model.store.values)))
+            if later is not None:
+                later.append(SettleDiagnostic(kind))
+
+    def settle(self, kind: str) -> None:
+        """After the session: start `kind` anew if its state says Requested, else stop it."""
+        values = self.model.values()
+        if values.get(OBJECTS[kind] + rules.STATE) != "Requested":
+            if self.runner.cancel(kind):
+                log.info("diagnostics: %s stopped", kind)
+            return
+        self._start(kind, values)
+
+    def _start(self, kind, values):
+        interface = values.get(OBJECTS[kind] + "Interface", "")
+        self.runner.start(kind, rules.inputs(kind, values), interface_device(values, interface))
+        log.info("diagnostics: %s started", kind)
+
+    # --- the loop ----------------------------------------------------------------------
+
+    def resume(self) -> None:
+        """At start: the tests a stop interrupted (their state still says Requested) run again."""
+        kinds = rules.on_boot(self.model.poll(_STATES))
+        values = self.model.values() if kinds else {}
+        for kind in kinds:
+            self._start(kind, values)
+
+    def fds(self) -> list:
+        return self.runner.fds()
+
+    def deadline(self, mono, wall):
+        return None   # results wake the loop through fds()
+
+    def tick(self, mono, wall) -> None:
+        """Between sessions: write the results of the tests that finished into the model and
+        queue 8 DIAGNOSTICS COMPLETE (a session follows: the planner wants one for it)."""
+        if not self.runner.fds():
+            return   # no test has run: no pipe to read
+        for kind, results, note in self.runner.collect():
+            writes, event = rules.on_result(kind, results, list(self.model.store.values))
+            self.model.keep(writes)
+            self.events.add(event)
+            state = writes[OBJECTS[kind] + rules.STATE]
+            if note:
+                log.warning("diagnostics: %s ended with %s: %s", kind, state, note)
+            else:
+                log.info("diagnostics: %s ended with %s", kind, state)
+
+    def close(self) -> None:
+        self.runner.close()
