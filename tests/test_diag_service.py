@@ -239,6 +239,26 @@ def test_a_request_a_stop_interrupted_runs_again_at_start(tmp_path):
     assert again.model.value(PING + "DiagnosticsState") == "Complete" and (DONE, "") in again.events.pending()
 
 
+@pytest.mark.parametrize("reset", [False, True])
+def test_a_reload_keeps_running_tests_and_reset_config_stops_them(reset):
+    from tr069client import state
+    d = device()
+    fake = Fake(hold=True)
+    d.diagnostics.runner = Runner({"IPPing": fake})
+    session(d, REQUEST_PING)
+    assert fake.started.wait(5)
+    if reset:
+        state.reset(d.store)
+    reloaded = Device(d.store, {"platform-providers": False}, d.identity)
+    reloaded.diagnostics.take_over(d.diagnostics)
+    assert reloaded.diagnostics.runner.running() == ([] if reset else ["IPPing"])
+    fake.release.set()
+    if not reset:
+        finished(reloaded)
+        assert reloaded.model.value(PING + "DiagnosticsState") == "Complete"
+    reloaded.diagnostics.close()
+
+
 def test_an_error_state_is_written_and_raises_the_event_too():
     from tr069client.diagnostics.common import Failure
 

@@ -24,6 +24,7 @@ import sys
 import time
 
 from bench_proc import FLAGS, REPO, BenchError, child_of, clean_env, launcher, vmhwm
+from bench_session import _tail
 
 LIMIT_MB = 1.0
 DL = "Device.IP.Diagnostics.DownloadDiagnostics."
@@ -232,10 +233,3 @@ def row_text(m):
                 worst["waiting_kb"] / 1024.0, worst["session_peak_kb"] / 1024.0, worst["life_peak_kb"] / 1024.0)
     return "+%.2f MB" % grow, grow <= LIMIT_MB, text
 
-
-def _tail(path, n=3000):
-    try:
-        with open(path, "rb") as f:
-            return f.read()[-n:].decode("utf-8", "replace")
-    except OSError:
-        return ""

@@ -25,8 +25,13 @@ class Diagnostics:
         self.runner = runner if runner is not None else Runner()
 
     def take_over(self, other: "Diagnostics") -> None:
-        """A reloaded device keeps the tests the old one was running."""
+        """A reloaded device keeps the tests the old one was running that its state still
+        says Requested (after reset-config, none)."""
         self.runner = other.runner
+        states = self.model.poll(_STATES)
+        for kind in self.runner.running():
+            if states.get(OBJECTS[kind] + rules.STATE) != "Requested":
+                self._stop(kind)
 
     # --- SetParameterValues ------------------------------------------------------------
 
@@ -47,10 +52,13 @@ class Diagnostics:
         """After the session: start `kind` anew if its state says Requested, else stop it."""
         values = self.model.values()
         if values.get(OBJECTS[kind] + rules.STATE) != "Requested":
-            if self.runner.cancel(kind):
-                log.info("diagnostics: %s stopped", kind)
+            self._stop(kind)
             return
         self._start(kind, values)
+
+    def _stop(self, kind):
+        if self.runner.cancel(kind):
+            log.info("diagnostics: %s stopped", kind)
 
     def _start(self, kind, values):
         interface = values.get(OBJECTS[kind] + "Interface", "")
