@@ -275,10 +275,55 @@ def test_an_error_state_is_written_and_raises_the_event_too():
 
 def test_two_devices_share_no_runner_and_no_results():
     a, b = device("A1"), device("B2")
-    assert a.diagnostics is not b.diagnostics and a.diagnostics.runner is not b.diagnostics.runner
+    assert a.diagnostics is not b.diagnostics and a.diagnostics.runner is b.diagnostics.runner is None
     a.diagnostics.runner = Runner({"IPPing": Fake()})
     session(a, REQUEST_PING)
     finished(a)
     assert a.model.value(PING + "DiagnosticsState") == "Complete"
     assert b.model.value(PING + "DiagnosticsState") == "None" and DONE not in dict(b.events.pending())
-    assert b.diagnostics.fds() == []
+    assert b.diagnostics.fds() == [] and b.diagnostics.runner is None
+
+
+_LAZY = r"""
+import sys
+from _engine import END_204, INFORM_RESPONSE, drive, genieacs
+from tr069client import settings
+from tr069client.device import Device
+from tr069client.store import Store
+
+def spv(name, value):
+    return genieacs('<cwmp:SetParameterValues><ParameterList soap-enc:arrayType="cwmp:ParameterValueStruct[1]">'
+                    '<ParameterValueStruct><Name>%s</Name><Value xsi:type="xsd:string">%s</Value>'
+                    '</ParameterValueStruct></ParameterList><ParameterKey>k</ParameterKey>'
+                    '</cwmp:SetParameterValues>' % (name, value))
+
+def loaded():
+    return sorted(m for m in sys.modules if m.startswith("tr069client.diagnostics"))
+
+d = Device(Store(), {}, {"manufacturer": "A", "oui": "00D0C9", "product-class": "R", "serial-number": "S"})
+settings.put(d.model, "acs-url", "http://acs.example/")
+d.planner.start("boot-1", 0.0, 1e9)
+for name in ("Device.DeviceInfo.ProvisioningCode", "Device.IP.Diagnostics.IPPing.Host"):
+    s = d.planner.begin(1e9, lambda: "id")
+    drive(s, [genieacs(INFORM_RESPONSE), spv(name, "192.0.2.1"), END_204])
+    d.planner.finish(s, "http://acs.example/", 1.0, 1e9)
+    d.run(s.actions, 1e9, late=False)
+    d.diagnostics.tick(1.0, 1e9)
+    print(loaded())
+"""
+
+
+@pytest.mark.e2e
+def test_a_device_that_runs_no_test_loads_neither_the_rules_nor_the_runner():
+    # A session without a diagnostics parameter loads neither; one that sets a test's
+    # parameter (no request) loads the rules only.
+    import os
+    import subprocess
+    import sys
+    tests = os.path.dirname(os.path.abspath(__file__))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.dirname(tests), tests]))
+    out = subprocess.run([sys.executable, "-c", _LAZY], cwd=tests, env=env, stdout=subprocess.PIPE,
+                         universal_newlines=True, check=True).stdout.splitlines()
+    assert eval(out[0]) == ["tr069client.diagnostics", "tr069client.diagnostics.service"]
+    assert eval(out[1]) == ["tr069client.diagnostics", "tr069client.diagnostics.common",
+                            "tr069client.diagnostics.rules", "tr069client.diagnostics.service"]
