@@ -88,6 +88,16 @@ def finished(d, timeout=10.0):
     d.diagnostics.tick(2.0, T0 + 20)
 
 
+def pinging(store=None):
+    """A device whose IPPing, requested by a session, is running (held): (device, Fake)."""
+    d = device(store=store)
+    fake = Fake(hold=True)
+    d.diagnostics.runner = Runner({"IPPing": fake})
+    session(d, REQUEST_PING)
+    assert fake.started.wait(5)
+    return d, fake
+
+
 REQUEST_PING = spv((PING + "Host", "127.0.0.1", "xsd:string"), (PING + "NumberOfRepetitions", "3", "xsd:unsignedInt"),
                    (PING + "DiagnosticsState", "Requested", "xsd:string"))
 
@@ -119,11 +129,7 @@ def test_a_test_starts_only_when_the_session_that_requested_it_has_ended():
 
 
 def test_requested_reads_back_while_the_test_runs_and_the_loop_is_not_held():
-    d = device()
-    fake = Fake(hold=True)
-    d.diagnostics.runner = Runner({"IPPing": fake})
-    session(d, REQUEST_PING)
-    assert fake.started.wait(5)
+    d, fake = pinging()
     d.diagnostics.tick(2.0, T0 + 20)      # nothing finished: nothing written, no event
     assert d.model.value(PING + "DiagnosticsState") == "Requested" and not d.events.pending()
     _, posts = session(d, gpv(PING + "DiagnosticsState"))   # another session meanwhile
@@ -137,11 +143,7 @@ def test_requested_reads_back_while_the_test_runs_and_the_loop_is_not_held():
 @pytest.mark.parametrize("change", [(PING + "Host", "192.0.2.9", "xsd:string"),
                                     (PING + "DiagnosticsState", "Canceled", "xsd:string")])
 def test_another_parameter_or_canceled_aborts_a_running_test_without_an_event(change):
-    d = device()
-    fake = Fake(hold=True)
-    d.diagnostics.runner = Runner({"IPPing": fake})
-    session(d, REQUEST_PING)
-    assert fake.started.wait(5)
+    d, fake = pinging()
     worker = [t for t in threading.enumerate() if t.name == "diagnostics-IPPing"][0]
     s, posts = session(d, spv(change), gpv(PING + "DiagnosticsState"))
     assert values_of(parse(posts[3])[2])[PING + "DiagnosticsState"][0] == "None"
@@ -223,11 +225,7 @@ def test_the_event_is_kept_by_a_failed_session_and_survives_a_restart(tmp_path):
 
 def test_a_request_a_stop_interrupted_runs_again_at_start(tmp_path):
     path = str(tmp_path / "state.json")
-    d = device(store=Store.load(path))
-    fake = Fake(hold=True)
-    d.diagnostics.runner = Runner({"IPPing": fake})
-    session(d, REQUEST_PING)
-    assert fake.started.wait(5)
+    d, fake = pinging(Store.load(path))
     d.store.save()
     d.diagnostics.close()      # the daemon stopped mid-test
     again = device(store=Store.load(path))
@@ -242,11 +240,7 @@ def test_a_request_a_stop_interrupted_runs_again_at_start(tmp_path):
 @pytest.mark.parametrize("reset", [False, True])
 def test_a_reload_keeps_running_tests_and_reset_config_stops_them(reset):
     from tr069client import state
-    d = device()
-    fake = Fake(hold=True)
-    d.diagnostics.runner = Runner({"IPPing": fake})
-    session(d, REQUEST_PING)
-    assert fake.started.wait(5)
+    d, fake = pinging()
     if reset:
         state.reset(d.store)
     reloaded = Device(d.store, {"platform-providers": False}, d.identity)
