@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from lab_acs import download, factory_reset, reboot, upload
+from lab_acs import download, factory_reset, reboot, set_parameter_values, upload
 from tr069client import outcomes
 from tr069client.fleet import engine
 from tr069client.fleet.runner import Fleet, shard_range
@@ -150,6 +150,21 @@ def connection_request_raw(url):
         return conn.getresponse().status
     finally:
         conn.close()
+
+
+def test_a_diagnostic_runs_and_completes_between_sessions(lab_acs, fleet_run):
+    """An NSLookup the ACS requests runs (the daemon's runner, for real) and its results come
+    back in an 8 DIAGNOSTICS COMPLETE session, as on the daemon."""
+    f = fleet_run(lab_acs, 2)
+    ns = "Device.DNS.Diagnostics.NSLookupDiagnostics."
+    lab_acs.queue_session([set_parameter_values([
+        (ns + "HostName", "localhost"), (ns + "Timeout", "2000"),
+        (ns + "DiagnosticsState", "Requested")], "d1")])
+    d = f.devices[1]
+    assert connection_request(f, lab_acs, d) == 200
+    step_until(f, lambda: len(informs_of(lab_acs, "FLEET0000001")) == 3)
+    assert events(informs_of(lab_acs, "FLEET0000001")[2]) == ["8 DIAGNOSTICS COMPLETE"]
+    assert engine.value(d.dev, ns + "DiagnosticsState") != "Requested"
 
 
 def test_reboot_and_factory_reset_are_simulated(lab_acs, fleet_run):

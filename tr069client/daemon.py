@@ -91,9 +91,10 @@ class Daemon:
 
     def reload(self) -> None:
         log.info("reloading the configuration")
-        old = self.planner
+        old, old_device = self.planner, self.device
         try:
             self._configure()
+            self.device.diagnostics.take_over(old_device.diagnostics)   # tests keep running
             # The new planner keeps the old one's timers: a reload is not a reason to retry now.
             for name in ("retry_at", "active_at", "last_active", "extra_session"):
                 setattr(self.planner, name, getattr(old, name))
@@ -114,6 +115,7 @@ class Daemon:
             (signal.SIGTERM, self._stop), (signal.SIGINT, self._stop), (signal.SIGHUP, self._on_hup))]
         try:
             self.planner.start(boot.kernel_boot_id(), time.monotonic(), time.time())
+            self.device.diagnostics.resume()   # tests a stop interrupted run again
             self._sync_listener()
             self.save()
             log.info("tr069client started: status %s, ACS %s", self.planner.status(),
@@ -148,6 +150,7 @@ class Daemon:
             self._wake = None
             os.close(rfd)
             os.close(wfd)
+            self.device.diagnostics.close()
             if self.listener is not None:
                 self.listener.close()
             self.control.close()
@@ -182,7 +185,9 @@ class Daemon:
         return r, w
 
     def _wait(self, rfd, timeout):
-        r, w = self._select([rfd], timeout)
+        # Between sessions only, a finished diagnostic test wakes the loop (its timer's tick
+        # takes the results); during a session its results wait.
+        r, w = self._select([rfd] + self.device.diagnostics.fds(), timeout)
         _drain(rfd, r)
         self._service(r, w)
 

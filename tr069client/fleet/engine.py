@@ -11,6 +11,7 @@ uses the HTTP layer, connection.py/transport.py, and connreq.py directly). It re
   session.Session     what begin() returns, driven by cwmp.py; its typed `actions`
                       (actions.py), which the fleet's loop dispatches (runner.py)
   transfers.Queue     due(), deadline(), begin(), finish() (the fleet's loop moves the bytes)
+  diagnostics         the device's Diagnostics: settle(), resume(), fds(), tick(), close()
   fetch               Worker.plan(), source(), download_fault(), upload_fault()
   settings            get() of the ACS URL, credentials, CA file and "enabled"
   events, boot        the M Reboot event and the mark of an ordered reboot
@@ -54,6 +55,7 @@ def boot_device(store, template, random, version, boot_id, mono, wall):
     model = FleetModel(store, template)
     dev = Device(store, CONFIGS[version], Identity(model), random=random, model=model, worker=WORKER)
     dev.planner.start(boot_id, mono, wall)
+    dev.diagnostics.resume()   # tests a reboot interrupted run again
     return dev
 
 
@@ -101,6 +103,27 @@ def schedule_inform(dev, action, wall):
 def apply_changes(dev, action, wall):
     """The ApplyChanges action (a fleet model has no providers, so none is ever left)."""
     action.provider.apply(dev.model)
+
+
+def settle_diagnostic(dev, action, wall):
+    """The SettleDiagnostic action: the test starts (its runner's threads measure for real)
+    or stops, as on the daemon."""
+    dev.diagnostics.settle(action.kind)
+
+
+def diagnostics_fds(dev):
+    """What the loop watches for finished tests (none before a test has run)."""
+    return dev.diagnostics.fds()
+
+
+def diagnostics_done(dev, mono, wall):
+    """Finished tests' results into the model, 8 DIAGNOSTICS COMPLETE into the events."""
+    dev.diagnostics.tick(mono, wall)
+
+
+def power_off(dev):
+    """The device stops (a reboot): its tests end with it."""
+    dev.diagnostics.close()
 
 
 def order_reboot(dev, key):

@@ -13,14 +13,14 @@ import socket
 import time
 
 from .. import auth, listener, log
-from ..actions import ApplyChanges, FactoryReset, Reboot, ScheduleInform
+from ..actions import ApplyChanges, FactoryReset, Reboot, ScheduleInform, SettleDiagnostic
 from ..store import StoreError
 from . import engine, persist
 from .cpe import Cpe, cr_token, factory
 from .crserver import CrServer
 from .cwmp import Visit
 from .files import Transfer
-from .loop import Loop
+from .loop import READ, Loop
 from .stats import Stats
 
 MS_CR_URL = "Device.ManagementServer.ConnectionRequestURL"
@@ -152,6 +152,9 @@ class Fleet:
         for t in list(self.transfers.values()):
             t.stop()
         self.loop.run_soon()
+        for d in self.devices:
+            if d.dev is not None and not d.down:
+                self._power_off(d)
         if self.state_path:
             self.save()
         if self.cr is not None:
@@ -188,11 +191,13 @@ class Fleet:
                self.loop.clock(), time.time())
         # Where this run listens: a new URL is a change the ACS hears of (active notification).
         engine.set_value(d.dev, MS_CR_URL, self.cr.url(self._cr_host, self._path(d.index)))
+        self._watch_diagnostics(d)   # the tests a reboot interrupted run again
         self._wake(d)
 
     def _reboot(self, d):
         """Simulated: the device is unreachable for reboot_time, then boots."""
         self.stats.add("reboots")
+        self._power_off(d)
         d.down = True
         self._down += 1
         self.loop.cancel(d.timer)
@@ -255,6 +260,8 @@ class Fleet:
             d.informed = True
             self.stats.informed += 1
         self._run(d, s.actions, wall, late=True)
+        if not d.down:
+            self._watch_diagnostics(d)
         self._pump()
         self._wake(d)
         if self.o["once"] and self.stats.informed >= len(self.devices):
@@ -275,12 +282,37 @@ class Fleet:
         engine.factory_reset(d.dev, factory(self.template, self.seed, d.index))
         self._reboot(d)
 
+    def _settle_diagnostic(self, d, action, wall):
+        engine.settle_diagnostic(d.dev, action, wall)
+        self._watch_diagnostics(d)
+
     _ACTIONS = {
         ScheduleInform: lambda self, d, a, wall: engine.schedule_inform(d.dev, a, wall),
         ApplyChanges: lambda self, d, a, wall: engine.apply_changes(d.dev, a, wall),
+        SettleDiagnostic: _settle_diagnostic,
         Reboot: _simulate_reboot,
         FactoryReset: _simulate_factory_reset,
     }
+
+    def _watch_diagnostics(self, d):
+        for fd in engine.diagnostics_fds(d.dev):
+            self.loop.watch(fd, READ, functools.partial(self._diagnosed, d))
+
+    def _power_off(self, d):
+        self._unwatch_diagnostics(d)
+        engine.power_off(d.dev)
+
+    def _unwatch_diagnostics(self, d):
+        for fd in engine.diagnostics_fds(d.dev):
+            self.loop.unwatch(fd)
+
+    def _diagnosed(self, d, mask):
+        """A test of `d` finished: its results go into its model and 8 DIAGNOSTICS COMPLETE
+        follows, between sessions as on the daemon (during one, it waits for the end)."""
+        if d.busy:
+            return self._unwatch_diagnostics(d)   # watched again when the session has ended
+        engine.diagnostics_done(d.dev, self.loop.clock(), time.time())
+        self._wake(d)
 
     # --- transfers --------------------------------------------------------------------------
 

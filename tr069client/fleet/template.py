@@ -12,7 +12,8 @@ holds only what differs: stamped values, drifted values and what the ACS changed
 
 import json
 
-from .. import config, datatypes, identity, linux, metadata, settings
+from .. import config, datatypes, identity, metadata
+from ..device import product_defaults
 from ..faults import CwmpFault
 from ..model import Model
 from ..store import Store
@@ -94,7 +95,7 @@ class Template:
             raise TemplateError("template \"values\" maps paths to strings, \"drift\" paths to specs")
         self.meta = meta or metadata.load()
         # The daemon's model as it starts: every parameter outside tables, with its default.
-        daemon = Model(Store(), self.meta, defaults=dict(linux.PRODUCT_DEFAULTS, **settings.PRODUCT_DEFAULTS))
+        daemon = Model(Store(), self.meta, defaults=product_defaults())
         self.shared = dict(daemon.defaults())
         self.default_active = daemon.notified(2)
         self.stamps = {}
