@@ -4,7 +4,8 @@
     python3 tools/bench_fleet.py [--sizes 100,1000,10000] [--max-sessions 500] [--json]
                                  [--steady S] [--profile] [--acs-url URL]
                                  [--genieacs [--genieacs-sizes 100,1000,10000]
-                                  [--genieacs-max-sessions 10] [--sim-sizes 100,200]]
+                                  [--genieacs-max-sessions 10] [--genieacs-limit 900]
+                                  [--sim-sizes 100,200]]
 
 For each size N, in fresh processes: the project's lab ACS (tools/lab_acs.py), and a fleet of N
 devices that boot at once (a bootstrap storm, at most --max-sessions sessions under way) and
@@ -22,7 +23,9 @@ README; tools/lab_genieacs.py drives it): for each --genieacs-sizes N the lab re
 empty database (its CWMP debug log off), a fleet of N informs with at most
 --genieacs-max-sessions sessions under way, and the tool reports how many devices GenieACS
 registered (its NBI), failed sessions, faults and errors GenieACS logged, and the CPU of the
-fleet, genieacs-cwmp and the database (mongoeco), which says where the time goes. Then
+fleet, genieacs-cwmp and the database (mongoeco), which says where the time goes; a storm
+still under way after --genieacs-limit seconds stops, and its row gives the devices GenieACS
+registered in each minute (from its log). Then
 genieacs-sim (a node process per device) at each --sim-sizes N, on a fresh lab too: the time
 until all are registered, and its memory and CPU; a size whose memory would pass half of what
 the machine has free is not run (and says so).
@@ -123,7 +126,7 @@ def child_fleet(n, url, max_sessions, trace, profile, interval=0, duration=0):
         prof = cProfile.Profile(time.thread_time)
         prof.enable()
     cpu0, t0 = _cpu(), time.monotonic()
-    summary = fleet.run(signals=False)
+    summary = fleet.run()   # SIGINT or SIGTERM: a summary of what ran
     cpu, wall = _cpu() - cpu0, time.monotonic() - t0
     if prof is not None:
         prof.disable()
@@ -217,6 +220,8 @@ def main(argv=None):
     ap.add_argument("--genieacs-max-sessions", type=int, default=10,
                     help="sessions under way against GenieACS (default 10: see README)")
     ap.add_argument("--sim-sizes", default="100,200", help="genieacs-sim sizes ('' for none)")
+    ap.add_argument("--genieacs-limit", type=int, default=900, metavar="S",
+                    help="stop a storm against GenieACS after S seconds (default 900)")
     ap.add_argument("--no-lab", action="store_true", help="no rows against the project's lab ACS")
     args = ap.parse_args(argv)
     if args.child_acs is not None:

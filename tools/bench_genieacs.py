@@ -21,11 +21,11 @@ def _shares(cpu, wall):
     return {who: round(100 * s / max(1e-9, wall)) for who, s in cpu.items()}
 
 
-def fleet_row(n, fleet, max_sessions, scripts):
-    """A storm of `n` fleet devices against a fresh lab."""
+def fleet_row(n, fleet, max_sessions, scripts, limit):
+    """A storm of `n` fleet devices against a fresh lab, stopped after `limit` seconds."""
     pids = lab.restart(scripts, _ENV)
     cpu0, errors0 = _cpu(pids), lab.errors_logged()
-    run = fleet(n, lab.CWMP_URL, max_sessions, limit=max(600, n // 5))
+    run = fleet(n, lab.CWMP_URL, max_sessions, limit=limit)
     registered, waited = lab.wait_registered(n)
     cpu = {who: round(v - cpu0[who], 2) for who, v in _cpu(pids).items()}
     cpu["fleet"] = round(run["cpu"], 2)
@@ -33,9 +33,13 @@ def fleet_row(n, fleet, max_sessions, scripts):
     wall = run["wall"] + waited
     return {
         "devices": n, "max-sessions": max_sessions, "registered": registered,
+        "stopped-at-limit": run["wall"] >= limit and s["informed"] < n,
+        "per-minute": lab.per_minute(),
         "storm-s": round(run["wall"], 1), "written-after-s": round(waited, 1),
         "sessions-ok": s["sessions"]["ok"], "sessions-failed": s["sessions"]["failed"],
-        "failures": s["sessions"]["failures-by-cause"], "sessions-per-s": round(n / max(1e-9, wall), 1),
+        "failures": s["sessions"]["failures-by-cause"], "events": s["sessions"]["events"],
+        "sessions-per-s": round(s["sessions"]["ok"] / max(1e-9, run["wall"]), 1),
+        "registered-per-s": round(registered / max(1e-9, wall), 1),
         "p50-ms": s["latency-ms"]["p50"], "p99-ms": s["latency-ms"]["p99"],
         "genieacs-faults": lab.faults(), "genieacs-errors": lab.errors_logged() - errors0,
         "cpu-s": cpu, "cpu-share": _shares(cpu, wall),
@@ -75,7 +79,7 @@ def run(args, fleet, quiet=False):
     out = {"fleet": [], "sim": []}
     try:
         for n in [int(x) for x in args.genieacs_sizes.split(",") if x]:
-            row = fleet_row(n, fleet, args.genieacs_max_sessions, scripts)
+            row = fleet_row(n, fleet, args.genieacs_max_sessions, scripts, args.genieacs_limit)
             row["bottleneck"] = bottleneck(row)
             out["fleet"].append(row)
             if not quiet:
@@ -101,14 +105,17 @@ def run(args, fleet, quiet=False):
 
 
 def _print_fleet(r):
-    print("GenieACS %6d fleet devices (%d under way): %d registered, storm %.1f s + %.1f s until "
-          "written = %.1f/s, p50 %.0f ms p99 %.0f ms, %d failed %s, GenieACS faults %d, errors logged "
-          "%d; CPU s: %s; fleet %.1f KB/device; busiest: %s" % (
-              r["devices"], r["max-sessions"], r["registered"], r["storm-s"], r["written-after-s"],
-              r["sessions-per-s"], r["p50-ms"], r["p99-ms"], r["sessions-failed"], r["failures"] or "",
-              r["genieacs-faults"], r["genieacs-errors"],
-              ", ".join("%s %.1f" % kv for kv in sorted(r["cpu-s"].items())), r["fleet-kb-per-device"],
-              r["bottleneck"]), flush=True)
+    print("GenieACS %6d fleet devices (%d under way): %d registered (%.1f/s) in a storm of %.1f s + "
+          "%.1f s until written%s; %d sessions ok (%.1f/s; events %s), %d failed %s, p50 %.0f ms p99 "
+          "%.0f ms, GenieACS faults %d, errors logged %d; CPU s: %s; fleet %.1f KB/device; busiest: %s"
+          % (r["devices"], r["max-sessions"], r["registered"], r["registered-per-s"], r["storm-s"],
+             r["written-after-s"], " (stopped at the time limit)" if r["stopped-at-limit"] else "",
+             r["sessions-ok"], r["sessions-per-s"], r["events"], r["sessions-failed"], r["failures"] or "",
+             r["p50-ms"], r["p99-ms"], r["genieacs-faults"], r["genieacs-errors"],
+             ", ".join("%s %.1f" % kv for kv in sorted(r["cpu-s"].items())), r["fleet-kb-per-device"],
+             r["bottleneck"]), flush=True)
+    if r["stopped-at-limit"]:
+        print("    per minute: %s" % "; ".join("%s %s" % kv for kv in r["per-minute"].items()), flush=True)
 
 
 def _print_sim(r):

@@ -116,6 +116,25 @@ def errors_logged():
         return 0
 
 
+def per_minute():
+    """From genieacs-cwmp's log (a fresh lab's: the run's), per minute: devices registered,
+    Informs, and Informs of 2 PERIODIC."""
+    keys = (("registered", "New device registered"), ("informs", 'informEvent="'),
+            ("periodic", "2 PERIODIC"))
+    counts = {name: {} for name, _ in keys}
+    try:
+        with open(os.path.join(LAB, "log", "genieacs-cwmp.log"), errors="replace") as f:
+            for line in f:
+                for name, mark in keys:
+                    if mark in line:
+                        minute = counts[name]
+                        minute[line[:16]] = minute.get(line[:16], 0) + 1
+    except OSError:
+        pass
+    minutes = sorted(set().union(*counts.values()))
+    return {name: [counts[name].get(m, 0) for m in minutes] for name, _ in keys}
+
+
 def wait_registered(want, contains=None, settle=10.0, limit=600.0):
     """Poll the NBI until `want` devices (those whose id holds `contains`) are registered, or
     the count, once above 0, has not moved for `settle` seconds, or `limit` passed; (count,
@@ -131,7 +150,7 @@ def wait_registered(want, contains=None, settle=10.0, limit=600.0):
             count, last_change = n, now
         if count >= want or (count > 0 and now - last_change >= settle) or now - start >= limit:
             return count, now - start
-        time.sleep(0.5)
+        time.sleep(2.0)   # each look lists every device: the database is busy enough
 
 
 def start_sim(n, url=CWMP_URL, wait_ms=20, offset=0):
