@@ -51,8 +51,8 @@ class FleetModel(Model):
         v = self.store.values.get(path)
         if v is not None:
             return v
-        dead = self._deleted()
-        if dead and path.startswith(dead):
+        dead = self.store.state.get(DELETED)
+        if dead and path.startswith(tuple(dead)):
             return default
         return self.template.shared.get(path, default)
 
