@@ -169,6 +169,7 @@ class Listener(sockserver.Server):
             self.pending = True  # the next one joins the session this one asks for
         return status, data, close
 
+
 def resolve(url):
     """(family, address) of the ACS host of `url` for a UDP socket, or None."""
     from urllib.parse import urlsplit

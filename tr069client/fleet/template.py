@@ -10,7 +10,6 @@ Every device shares one dict of the values no placeholder touches (`shared`); it
 holds only what differs: stamped values, drifted values and what the ACS changed.
 """
 
-import json
 
 from .. import config, datatypes, identity, metadata
 from ..device import product_defaults
