@@ -45,7 +45,7 @@ def test_two_devices_share_the_template_and_differ_in_their_own_values():
     assert m1.value("Device.DeviceInfo.ProvisioningCode") == "abc"
     assert m2.value("Device.DeviceInfo.ProvisioningCode") == ""
     m1.refresh()
-    assert not m1._viewing and m1.tables.__dict__.get("_view") is None
+    assert not m1._viewing
     assert m1.value("Device.DeviceInfo.ProvisioningCode") == "abc" and not m1._viewing
 
 
@@ -116,3 +116,16 @@ def test_the_template_indexes_and_counts_its_rows_as_the_tables_do():
     assert t.index == _index(view) and t.index[PM] == [1]
     assert view["Device.NAT.PortMappingNumberOfEntries"] == "1" == t.shared["Device.NAT.PortMappingNumberOfEntries"]
     assert c.dev.model.instances("Device.IP.Interface.1.IPv4Address.") == [1]
+
+
+def test_a_damaged_state_file_is_set_aside_and_the_fleet_starts_anew(tmp_path):
+    from tr069client.fleet import persist
+    path = str(tmp_path / "fleet.json")
+    persist.save(path, {"seed": 3}, {0: {"v": {}, "a": {}, "s": {"retry_count": 1}}, 1: {"v": []}})
+    info, records, problem = persist.load(path)
+    assert info == {"seed": 3} and list(records) == [0] and problem is None   # a bad record is left out
+    with open(path, "w") as f:
+        f.write("{not json")
+    info, records, problem = persist.load(path)
+    assert (info, records) == ({}, {}) and "kept as %s.damaged" % path in problem
+    assert (tmp_path / "fleet.json.damaged").read_text() == "{not json"
