@@ -214,3 +214,28 @@ def test_find_head():
     assert connreq.find_head(bytearray(b"GET /" + b"a" * 200), 100) is connreq.TOO_LARGE
     assert connreq.find_head(bytearray(b"GET /" + b"a" * 200 + b"\r\n\r\n"), 100) \
         is connreq.TOO_LARGE
+
+
+def test_one_gate_answers_for_many_devices_with_their_own_credentials():
+    """Fleet mode: a gate made with path None answers whatever path its caller routed, with
+    the credentials given per request; 1,000 devices woken within a minute each get in, as
+    its nonce table is sized for them (the daemon's 32 would make the first ones stale)."""
+    many = connreq.Gate(None, rate=None, live=1024)
+    clients = []
+    for i in range(1000):
+        path = "/%d/token" % i
+        status, data, _ = many.answer(ACS, head(path), T0, credentials=("dev%d" % i, "pw%d" % i))
+        assert status == 401
+        c = auth.Client("dev%d" % i, "pw%d" % i)
+        c.answer(headers_of(data)["www-authenticate"])
+        clients.append((path, c))
+    sent = []
+    for i, (path, c) in enumerate(clients):
+        sent.append(c.header("GET", path))
+        assert many.answer(ACS, head(path, sent[-1]), T0 + 1, credentials=("dev%d" % i, "pw%d" % i))[0] == 200
+    # Another device's credentials do not open this one; a replay is refused.
+    path, c = clients[7]
+    assert many.answer(ACS, head(path, c.header("GET", path)), T0 + 2, credentials=("dev8", "pw8"))[0] == 401
+    assert many.answer(ACS, head(path, sent[7]), T0 + 2, credentials=("dev7", "pw7"))[0] == 401
+    assert connreq.request_path(head("/7/token?x=1")) == "/7/token"
+    assert connreq.request_path(b"GARBAGE") is None

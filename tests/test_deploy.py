@@ -87,6 +87,20 @@ def test_zipapp_build_is_reproducible_and_prints_its_size(tmp_path, capsys):
         assert fa.read() == fb.read()
 
 
+def test_fleet_mode_is_in_the_zipapp_only_when_asked(pyz, tmp_path):
+    with zipfile.ZipFile(pyz) as z:
+        assert not [n for n in z.namelist() if n.startswith("tr069client/fleet/")]
+    r = subprocess.run([sys.executable, pyz, "fleet", "--count", "1"], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, universal_newlines=True, cwd=str(tmp_path))
+    assert r.returncode == 1 and r.stderr == ("tr069client: fleet mode is not in this build "
+                                              "(tools/build_zipapp.py --fleet puts it in)\n")
+    out = str(tmp_path / "fleet.pyz")
+    assert build_zipapp.main(["-o", out, "--fleet", "--no-compile"]) == 0
+    r = subprocess.run([sys.executable, out, "fleet", "--print-template"], stdout=subprocess.PIPE,
+                       universal_newlines=True, cwd=str(tmp_path))
+    assert r.returncode == 0 and "FLEET{i:07}" in r.stdout
+
+
 def test_zipapp_takes_defusedxml_from_a_folder(tmp_path):
     import defusedxml
     parent = os.path.dirname(os.path.dirname(defusedxml.__file__))

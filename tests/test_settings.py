@@ -55,3 +55,20 @@ def test_anything_else_is_not_taken_for_a_number(value):
 ])
 def test_shown_url_masks_only_a_password(url, shown):
     assert log.shown_url(url) == shown
+
+
+def test_a_stored_value_is_judged_by_what_it_is_even_when_judged_before():
+    """settings.get() keeps what it judged of a stored value (a loop reads settings all the
+    time); true is no 1 for it, nor does a changed value keep the old verdict."""
+    from tr069client.model import Model
+    from tr069client.store import Store
+    m = Model(Store())
+    m.store.state["settings"] = {"cr-port": 1}
+    assert settings.get(m, "cr-port") == 1
+    m.store.state["settings"] = {"cr-port": True}
+    assert settings.get(m, "cr-port") == 7547 and "not True" in settings.problems(m, ["cr-port"])["cr-port"]
+    m.store.values["Device.ManagementServer.URL"] = "http://acs.example/"
+    assert settings.get(m, "acs-url") == "http://acs.example/"
+    m.store.values["Device.ManagementServer.URL"] = "ftp://acs.example/"
+    m.refresh()
+    assert "expected an http" in settings.problems(m, ["acs-url"])["acs-url"]

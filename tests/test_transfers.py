@@ -491,3 +491,26 @@ def test_all_queued_transfers_use_the_file_types_of_cwmp_1_1(q):
              for x in [x[x.find("<FileType>"):]] if x.startswith("<FileType>")]
     assert types == [fetch.FIRMWARE, "3 Vendor Configuration File", "4 Vendor Log File"]
     assert "<FileType>4 Vendor Log File 2</FileType>" in call(q, "GetAllQueuedTransfers", ns=CWMP)
+
+
+def test_a_loop_that_moves_the_bytes_itself_uses_due_begin_and_finish(q):
+    """Fleet mode: the queue picks the transfer (due), saves its start (begin) and reports it
+    (finish); the worker only plans it, and a session due goes first as with tick()."""
+    download(q, key="a", delay=10)
+    assert q.due(0.0, T0) is None
+    q.planner.due_now = True
+    assert q.due(0.0, T0 + 10) is None
+    q.planner.due_now = False
+    rec = q.due(0.0, T0 + 10)
+    assert rec["key"] == "a" and rec["state"] == "queued"
+    q.clock_.now = T0 + 11
+    q.begin(rec)
+    assert on_disk(q)["transfers"][0]["state"] == "transferring" and rec["tries"] == 1
+    q.clock_.now = T0 + 12
+    q.finish(rec, 9016, "file server unreachable")
+    saved = on_disk(q)["transfers"][0]
+    assert (saved["state"], saved["fault"], saved["start"], saved["complete"]) == (
+        "done", [9016, "file server unreachable"], T0 + 11, T0 + 12)
+    assert [m for m, _ in map(tuple, q.events.items)] == ["7 TRANSFER COMPLETE", "M Download"]
+    assert [r.method for r in q.requests()] == ["TransferComplete"]
+    assert q.worker.steps == []     # no transfer() nor apply(): the caller did the work

@@ -924,3 +924,27 @@ def test_folded_headers_from_a_hostile_server_do_not_escape_as_bugs(serve):
     fails("auth", t.post, b"auth")
     assert "Cookie" not in server.requests[1].headers
     assert "\n" not in server.requests[-1].headers["Authorization"]
+
+
+def test_the_peer_rules_without_a_socket():
+    """Peer.begin()/follow() are the rules a non-blocking client (fleet mode) drives: answer a
+    401 once, follow a redirect (to another server: credentials stay behind for a file
+    server), refuse https to http, and take anything else as the answer."""
+    from tr069client.transport import Peer, TransportError, interim
+    peer = Peer("https://acs.example/cwmp", "cpe", "pw", None, None, 30, "ua", "ACS")
+    peer.begin()
+    assert peer.follow(401, None, ['Digest realm="r", nonce="n1", qop="auth"'], ["sid=1; Path=/"])
+    assert peer.auth.header("POST", peer.target).startswith("Digest username=\"cpe\"")
+    assert peer.cookies.header("acs.example", "/cwmp", True) == "sid=1"
+    with pytest.raises(TransportError, match="refused the credentials"):
+        peer.follow(401, None, [], ())
+    peer.begin()
+    assert peer.follow(307, "https://other.example/x", [], ()) and peer.url == "https://other.example/x"
+    with pytest.raises(TransportError, match="redirected https://other.example/x to plain"):
+        peer.follow(302, "http://other.example/y", [], ())
+    peer.begin()
+    assert not peer.follow(200, None, [], ()) and not peer.follow(302, None, [], ())
+    assert interim(401, None) and interim(301, "/x") and not interim(301, None) and not interim(200, "/x")
+    files = Peer("http://fs.example/f", "u", "p", None, None, 30, "ua", "file server")
+    files.begin()
+    assert files.follow(302, "http://cdn.example/f", [], ()) and files.username == ""

@@ -168,3 +168,24 @@ def test_a_failed_reader_only_counts_what_follows():
 def test_size_says_budgets_as_an_operator_reads_them():
     assert [xmlreader.size(n) for n in (2 << 20, 8 << 10, 300, 1536)] == \
         ["2 MiB", "8 KiB", "300 bytes", "1536 bytes"]
+
+
+def test_a_reader_fed_nothing_leaves_no_garbage_cycle():
+    """An empty answer (a 204 ends every session) is never parsed: without expat, no parser
+    and handler cycle waits for the garbage collector (fleet mode has one per session)."""
+    import gc
+    gc.collect()
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        r = xmlreader.Reader(SMALL)
+        del r
+        assert gc.collect() == 0
+        r = xmlreader.Reader(SMALL)
+        r.feed(b"<a>x</a>")
+        assert r.close().tag == "a"
+        del r
+        assert gc.collect() == 0    # close() frees expat's cycle too
+    finally:
+        if was:
+            gc.enable()

@@ -3,6 +3,7 @@
 
     python3 tools/build_zipapp.py [-o tr069client.pyz] [--defusedxml DIR]
                                   [--python "/usr/bin/env python3"] [--no-compile] [--store]
+                                  [--fleet]
 
 The archive is what `python3 -m zipapp` makes (a shebang line, then a zip with a
 __main__.py), built entry by entry so that the same sources give the same bytes: sorted
@@ -16,7 +17,8 @@ PEP 552): a device with the same Python minor version skips compiling the packag
 start (on an emulated mipsel router, 1.1 G instructions and 1 MB of RSS without them, 0.36 G
 with them); any other version ignores them and compiles the sources. --no-compile leaves
 them out (a file a third the size); --store leaves the entries uncompressed (for a python3
-without zlib).
+without zlib). Fleet mode (tr069client/fleet/, a load-testing tool no router runs: a quarter
+more bytes) is left out unless --fleet is given.
 """
 
 import argparse
@@ -78,11 +80,11 @@ def _licence_of(package_dir):
     return None
 
 
-def _files(folder, arc_prefix):
+def _files(folder, arc_prefix, skip=()):
     """(path on disk, name in the archive) of the package's sources and data, sorted."""
     out = []
     for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not d.startswith("."))
+        dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS + tuple(skip) and not d.startswith("."))
         for f in files:
             if f.endswith(_SUFFIXES):
                 path = os.path.join(root, f)
@@ -104,9 +106,10 @@ def _pyc(source, arcname, scratch):
 
 
 def build(out, defusedxml_dir=None, interpreter="/usr/bin/env python3", compile_pyc=True,
-          compress=True):
+          compress=True, fleet=False):
     """Write the zipapp to `out`; return its size in bytes."""
-    sources = _files(PACKAGE, "tr069client") + _files(find_defusedxml(defusedxml_dir), "defusedxml")
+    sources = _files(PACKAGE, "tr069client", () if fleet else ("fleet",)) + \
+        _files(find_defusedxml(defusedxml_dir), "defusedxml")
     if not any(arc == "tr069client/tr181.json" for _, arc in sources):
         raise BuildError("tr069client/tr181.json is missing: run tools/gen_tr181.py")
     entries = [("__main__.py", MAIN)]
@@ -155,9 +158,11 @@ def main(argv=None):
     p.add_argument("-p", "--python", default="/usr/bin/env python3", help="interpreter of the shebang line")
     p.add_argument("--no-compile", action="store_true", help="leave out the .pyc files made by this Python")
     p.add_argument("--store", action="store_true", help="do not compress (for a python3 without zlib)")
+    p.add_argument("--fleet", action="store_true", help="include fleet mode (load tests; not for routers)")
     args = p.parse_args(argv)
     try:
-        size = build(args.output, args.defusedxml, args.python, not args.no_compile, not args.store)
+        size = build(args.output, args.defusedxml, args.python, not args.no_compile, not args.store,
+                     args.fleet)
     except (BuildError, OSError, SyntaxError, ValueError) as e:
         sys.stderr.write("build_zipapp: %s\n" % e)
         return 1

@@ -504,6 +504,9 @@ class _Conn:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default of 5 drops the SYNs of a bootstrap storm (tools/bench_fleet.py):
+    # the devices wait out TCP's retransmits, seconds each, and some time out.
+    request_queue_size = 1024
 
     def __init__(self, addr, acs):
         self.acs = acs

@@ -1,4 +1,4 @@
-"""The command line: `tr069client run|status|set|get|inform|reset-config`."""
+"""The command line: `tr069client run|status|set|get|inform|reset-config|dhcp|fleet`."""
 
 import argparse
 import json
@@ -96,6 +96,10 @@ def _parser():
     _add_common(d)
     d.add_argument("option43", metavar="OPTION43",
                    help="as the DHCP client gives it: hex (udhcpc's $opt43), colon-separated hex, or a URL")
+
+    # Parsed by tr069client.fleet.cli (see main()), so that no other command loads fleet mode.
+    sub.add_parser("fleet", add_help=False,
+                   help="simulate many devices against an ACS, for load tests (fleet --help)")
     return p
 
 
@@ -251,6 +255,17 @@ def cmd_dhcp(args):
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["fleet"]:
+        try:
+            from .fleet.cli import main as fleet
+        except ModuleNotFoundError as e:   # a router's zipapp leaves it out
+            if e.name != __package__ + ".fleet":
+                raise
+            sys.stderr.write("tr069client: fleet mode is not in this build "
+                             "(tools/build_zipapp.py --fleet puts it in)\n")
+            return 1
+        return fleet(argv[1:])
     try:
         args = _parser().parse_args(argv)
         return {"run": cmd_run, "status": cmd_status, "set": cmd_set, "get": cmd_get,

@@ -60,6 +60,13 @@ def _path_of(target):
     return target.split("?", 1)[0]
 
 
+def request_path(head):
+    """The path a request head asks for (its target without the query), or None if the head
+    is malformed."""
+    parsed = _parse(head)
+    return None if parsed is None else _path_of(parsed[1])
+
+
 def _parse(head):
     """(method, target, version, headers) of a request head, or None if malformed."""
     lines = head.decode("latin-1").split("\n")
@@ -109,10 +116,14 @@ class Gate:
 
     `credentials()` (an attribute) gives (username, password) at each request; `rate`
     (count, window) is the budget of accepted requests that start a session, None for no
-    limit; `failures` the budget of failed attempts per source.
+    limit; `failures` the budget of failed attempts per source; `live` how many answered
+    nonces keep their count (more requests answered within NONCE_TTL make older nonces
+    stale). A gate made with `path` None answers for many devices (fleet mode): its caller
+    routes each request by request_path() and gives answer() that device's credentials.
     """
 
-    def __init__(self, path, credentials, rate=RATE, failures=FAILURES, key=None):
+    def __init__(self, path, credentials=None, rate=RATE, failures=FAILURES, key=None,
+                 live=_LIVE):
         self.path = path
         self.credentials = credentials
         self._rate = rate
@@ -122,13 +133,15 @@ class Gate:
         self._key = key if key is not None else os.urandom(16)
         self._issued = 0
         self._live = {}  # answered nonce -> [issued at, highest nonce count]
+        self._max_live = live
         self._floor = None  # a nonce issued at or before this had its count forgotten
         self._warned = {}  # warning key -> [last logged at, suppressed since]
 
-    def answer(self, peer, head, now, pending=False):
+    def answer(self, peer, head, now, pending=False, credentials=None):
         """(status, answer bytes, close after it) for one request head (no terminator) from
         address `peer`; `pending`: a session for an earlier request is still to come, so an
-        accepted one joins it and spends no budget (TR-069 3.2.2)."""
+        accepted one joins it and spends no budget (TR-069 3.2.2); `credentials`: the
+        (username, password) of the device the request is for, instead of `credentials()`."""
         parsed = _parse(head)
         if parsed is None:
             return self._reply(400, close=True)
@@ -137,11 +150,11 @@ class Gate:
         keep = "keep-alive" in tokens if version == "HTTP/1.0" else "close" not in tokens
         if "transfer-encoding" in headers or headers.get("content-length", "0") != "0":
             return self._reply(400, close=True)  # a connection request has no body
-        if not auth.equal(_path_of(target), self.path):
+        if self.path is not None and not auth.equal(_path_of(target), self.path):
             return self._reply(404, close=True)
         if method != "GET":
             return self._reply(405, [("Allow", "GET")], close=True)
-        username, password = self.credentials()
+        username, password = credentials or self.credentials()
         if not username or not password:
             # TR-069 3.2.2: never accept an unauthenticated connection request
             self.warn("unset", now, "connection request refused: "
@@ -240,7 +253,7 @@ class Gate:
             return
         for old in [n for n, v in self._live.items() if now - v[0] > NONCE_TTL]:
             del self._live[old]  # stale anyway: no count needed to refuse them
-        if len(self._live) >= _LIVE:
+        if len(self._live) >= self._max_live:
             oldest = min(self._live, key=lambda n: self._live[n][0])
             # Its count is forgotten, so it and every nonce issued before it are now stale.
             self._floor = max(self._floor or 0.0, self._live.pop(oldest)[0])

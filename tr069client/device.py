@@ -23,6 +23,11 @@ if TYPE_CHECKING:   # annotations only: the daemon does not load typing
 _VERSION = "Device.DeviceInfo.SoftwareVersion"
 
 
+def product_defaults() -> "Dict[str, str]":
+    """The values a new device starts with where TR-181's defaults do not suit a CPE agent."""
+    return dict(linux.PRODUCT_DEFAULTS, **settings.PRODUCT_DEFAULTS, **diagnostics.defaults())
+
+
 class Device:
     """Built from a store, a config dict (config.py's keys) and an identity (identity.py).
 
@@ -34,29 +39,34 @@ class Device:
 
     def __init__(self, store: "Store", cfg: dict, ident: "Dict[str, str]", root: str = "/",
                  random: "Callable[[], float]" = _random.random,
-                 commit: "Optional[Callable[[], Optional[str]]]" = None):
+                 commit: "Optional[Callable[[], Optional[str]]]" = None,
+                 model: "Optional[Model]" = None, worker: "Optional[fetch.Worker]" = None):
+        """`model` and `worker`, if given, replace the data model and the transfer worker
+        that `cfg` would give (fleet mode: a model over a template that many devices share,
+        transfers done by the fleet's own loop)."""
         self.store = store
         self.cfg = cfg
         self.identity = ident
         self.stop = None     # type: Optional[Callable[[], None]]
         self.service = None  # type: Optional[Callable[[], object]]
         self.wait = None
-        platform = linux.providers(ident, config.get(cfg, "ntp-servers")) \
-            if config.get(cfg, "platform-providers") else []
-        self.model = model = Model(store, providers=platform, root=root,
-                                   defaults=dict(linux.PRODUCT_DEFAULTS, **settings.PRODUCT_DEFAULTS,
-                                                 **diagnostics.defaults()))
-        # Bindings win over the built-in providers (a longer or, listed first, an equal prefix),
-        # and numbering their rows first gives them the low instance numbers of a new device.
-        model.providers[:0] = bindings.providers(model, config.get(cfg, "bindings"),
-                                                 config.get(cfg, "command-timeout"))
+        if model is None:
+            platform = linux.providers(ident, config.get(cfg, "ntp-servers")) \
+                if config.get(cfg, "platform-providers") else []
+            model = Model(store, providers=platform, root=root, defaults=product_defaults())
+            # Bindings win over the built-in providers (a longer or, listed first, an equal
+            # prefix), and numbering their rows first gives them the low instance numbers of
+            # a new device.
+            model.providers[:0] = bindings.providers(model, config.get(cfg, "bindings"),
+                                                     config.get(cfg, "command-timeout"))
+        self.model = model
         # The RPC table, in the order GetRPCMethods lists it.
         self.handlers = dict(rpcs.RPCS)
         self.planner = Planner(store, model, ident, random, self.handlers,
                                config.CWMP_VERSIONS[config.get(cfg, "cwmp-version")], commit)
         self.events = self.planner.events
-        worker = fetch.Worker(cfg, ca_file=lambda: settings.get(model, "ca-file") or None,
-                              service=self._service, wait=lambda: self.wait)
+        worker = worker or fetch.Worker(cfg, ca_file=lambda: settings.get(model, "ca-file") or None,
+                                        service=self._service, wait=lambda: self.wait)
         self.operations = operations.Operations(store, self.events, cfg, stop=self._stop,
                                                 service=self._service, clean=worker.clean)
         self.transfers = transfers_mod.Queue(

@@ -68,6 +68,18 @@ def _credentials(url, username, password):
     return "", ""
 
 
+def source(rec):
+    """(URL as it is requested, username, password, size the ACS gave or None, file name) of
+    the transfer `rec`: what a download or upload of it asks of the server."""
+    username, password = _credentials(rec["url"], rec["username"], rec["password"])
+    return _encoded(rec["url"]), username, password, rec["size"] or None, _file_name(rec)
+
+
+def upload_fault(e):
+    """TransferComplete's fault for an upload that failed with the TransportError `e`."""
+    return CwmpFault(SERVER_AUTH_FAILURE if e.kind == "auth" else UPLOAD_FAILURE, e.message)
+
+
 def _origin(url):
     p = urlsplit(url)
     return (p.scheme.lower(), (p.hostname or "").lower(), p.port)
@@ -222,7 +234,7 @@ class Worker:
             os.replace(part, path)
         except transport.TransportError as e:
             _unlink(part)
-            raise _download_fault(e, got[0], expected is not None, folder)
+            raise download_fault(e, got[0], expected is not None, folder)
         except OSError as e:
             _unlink(part)
             raise CwmpFault(TRANSFER_FAILURE, "cannot write %s: %s" % (part, e.strerror or e))
@@ -257,8 +269,7 @@ class Worker:
                                               limit=config.get(self.cfg, "transfer-timeout"),
                                               wait=self.wait())
                 except transport.TransportError as e:
-                    raise CwmpFault(SERVER_AUTH_FAILURE if e.kind == "auth" else UPLOAD_FAILURE,
-                                    e.message)
+                    raise upload_fault(e)
                 except (OSError, EOFError) as e:   # EOFError: the file shrank while sent
                     raise CwmpFault(UPLOAD_FAILURE, "cannot read %s: %s"
                                     % (path, getattr(e, "strerror", None) or e))
@@ -303,8 +314,10 @@ def _unlink(path):
         log.warning("cannot remove %s: %s", path, e.strerror or e)
 
 
-def _download_fault(e, received, sized, folder):
-    """TransferComplete's fault for a failed download (TR-069 A.3.3.2 codes)."""
+def download_fault(e, received, sized, folder):
+    """TransferComplete's fault for a download that failed with the TransportError `e` after
+    `received` bytes, of a file whose size the ACS gave (`sized`), into `folder` (TR-069
+    A.3.3.2 codes)."""
     if e.kind == "too-large":
         if sized:
             return CwmpFault(FILE_CORRUPTED, e.message + " (the FileSize the ACS gave)")

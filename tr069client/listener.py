@@ -47,7 +47,9 @@ def _listen_error(host, port, exc):
     return err
 
 
-def _bind(host, port, backlog):
+def bind(host: str, port: int, backlog: int) -> "socket.socket":
+    """A non-blocking socket listening on `host` ("::": IPv6 and IPv4) and `port`; OSError
+    with a sentence saying why not."""
     try:
         # As bytes: getaddrinfo() of a str loads the idna codec (0.3 MB) even for "::".
         infos = socket.getaddrinfo(host.encode("ascii", "replace"), port, socket.AF_UNSPEC,
@@ -94,7 +96,7 @@ class Listener(sockserver.Server):
         self._gate = connreq.Gate(self.path, credentials or (lambda: ("", "")), rate, failures)
         self._max_request = max_request
         self._events = 0
-        sockserver.Server.__init__(self, _bind(self.address, port, _BACKLOG), max_clients,
+        sockserver.Server.__init__(self, bind(self.address, port, _BACKLOG), max_clients,
                                    header_timeout, clock, _ACCEPTS)
         self.port = self._sock.getsockname()[1]
 
@@ -148,13 +150,25 @@ class Listener(sockserver.Server):
             head, size = found
             del c.inbuf[:size]
             c.deadline = now + self._timeout  # keep-alive: a fresh deadline for the next one
-            status, data, close = self._gate.answer(c.peer, head, now, self.pending)
-            if status == 200:
-                self._events += 1
-                self.pending = True  # the next one joins the session this one asks for
+            answer = self._answer(c, head, now)
+            if answer is None:
+                self._drop(c)
+                return
+            status, data, close = answer
             # GenieACS answers a challenge on the same connection, at once: keep it.
             c.expect = now + _EXPECT if status == 401 and not close else None
             self._queue(c, data, close)
+
+    def _answer(self, c, head, now):
+        """(status, answer bytes, close after it) for one request head of client `c`, or None
+        to drop the connection unanswered: the hook where fleet mode's server routes each
+        request to a device (fleet/crserver.py)."""
+        status, data, close = self._gate.answer(c.peer, head, now, self.pending)
+        if status == 200:
+            self._events += 1
+            self.pending = True  # the next one joins the session this one asks for
+        return status, data, close
+
 
 def resolve(url):
     """(family, address) of the ACS host of `url` for a UDP socket, or None."""

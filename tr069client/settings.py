@@ -43,7 +43,7 @@ def get(model, name):
     that is invalid (a hand-edited state file) gives way to the default, but for acs-url,
     whose sessions then fail with the reason; SettingError for an unknown name."""
     raw = _stored(model, name)
-    value, why = _check(model, name, raw)
+    value, why = _checked(model, name, raw)
     if why is None:
         return value
     if name == "acs-url":
@@ -53,6 +53,24 @@ def get(model, name):
         return _check(model, name, PRODUCT_DEFAULTS.get(path) or datatypes.default_value(
             model.meta.param(path)))[0]
     return LOCAL_DEFAULTS[name]
+
+
+# (metadata, setting, stored value) -> what _check() said of it: settings are read at every
+# turn of the loop (the planner's status), and change rarely (fleet mode reads them for
+# 10,000 devices that share most of them).
+_CHECKED = {}
+
+
+def _checked(model, name, raw):
+    if type(raw) not in (str, int):
+        return _check(model, name, raw)   # a hand-edited list, object or true: not kept
+    key = (model.meta, name, raw)
+    found = _CHECKED.get(key)
+    if found is None:
+        if len(_CHECKED) >= 256:
+            _CHECKED.clear()
+        found = _CHECKED[key] = _check(model, name, raw)
+    return found
 
 
 def problems(model, names=NAMES):

@@ -51,6 +51,8 @@ KEYS = {k.name: k for k in (
     Key("cr_path", None, "listener", "the random path of ConnectionRequestURL", False),
     # ACS discovery (dhcp.py).
     Key("dhcp_url", None, "dhcp", "the ACS URL DHCP gave last", False),
+    # Fleet mode's simulated devices (fleet/model.py): their template's rows they no longer have.
+    Key("deleted_rows", [], "fleet.model", "template rows (\"X.N.\") the ACS deleted from this device", False),
 )}
 
 

@@ -72,39 +72,9 @@ class Store:
         if self.path is None:
             self.dirty = False
             return
-        data = json.dumps({"format": FORMAT, "values": self.values, "attributes": self.attrs,
-                           "state": self.state}, separators=(",", ":"), sort_keys=True).encode()
-        folder = os.path.dirname(os.path.abspath(self.path))
-        tmp = "%s.tmp.%d" % (self.path, os.getpid())
-        try:
-            os.makedirs(folder, mode=0o700, exist_ok=True)
-            # 0600: the file holds the ACS and connection-request passwords. Always a fresh
-            # file (O_EXCL, O_NOFOLLOW): a symlink planted at this name is never written through.
-            try:
-                os.unlink(tmp)   # left by a crash of a process with the same pid
-            except FileNotFoundError:
-                pass
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-            fd = os.open(tmp, flags, 0o600)
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, self.path)
-            dfd = os.open(folder, os.O_RDONLY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
-        except OSError as e:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise StoreError("cannot write %s: %s" % (self.path, e.strerror or e))
+        write_file(self.path, json.dumps({"format": FORMAT, "values": self.values,
+                                          "attributes": self.attrs, "state": self.state},
+                                         separators=(",", ":"), sort_keys=True).encode())
         self.dirty = False
 
     def save_now(self) -> "Optional[str]":
@@ -133,6 +103,42 @@ class Store:
             d.clear()
             d.update(old)
         self.dirty = True
+
+
+def write_file(path: str, data: bytes) -> None:
+    """Replace the file `path` by `data` atomically (temporary file, fsync, rename, fsync of
+    the folder), mode 600; StoreError saying why it could not."""
+    folder = os.path.dirname(os.path.abspath(path))
+    tmp = "%s.tmp.%d" % (path, os.getpid())
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        # 0600: the file holds the ACS and connection-request passwords. Always a fresh
+        # file (O_EXCL, O_NOFOLLOW): a symlink planted at this name is never written through.
+        try:
+            os.unlink(tmp)   # left by a crash of a process with the same pid
+        except FileNotFoundError:
+            pass
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(tmp, flags, 0o600)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+        dfd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError as e:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise StoreError("cannot write %s: %s" % (path, e.strerror or e))
 
 
 def _attribute_ok(a):

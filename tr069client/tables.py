@@ -38,10 +38,15 @@ class Tables:
             self.reindex(view)
         return self._index.get(table, ())
 
-    def reindex(self, view: dict) -> None:
+    def reindex(self, view: dict, known: "Optional[dict]" = None) -> None:
         """`view` (the model's values) gained or lost rows: index them, and write every
-        NumberOfEntries into it."""
+        NumberOfEntries into it. `known`: the index of `view` where the caller has it, with
+        every NumberOfEntries already right in the view (fleet mode: a device that has
+        only its template's rows), taken as it is."""
         self._view = view
+        if known is not None:
+            self._index = known
+            return
         self._index = _index(view)
         self._count_entries(view)
 

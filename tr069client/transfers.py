@@ -153,18 +153,37 @@ class Queue:
         return min(times) if times else None
 
     def tick(self, mono: float, wall: float) -> None:
+        rec = self.due(mono, wall)
+        if rec is not None:
+            self._run(rec)
+
+    def due(self, mono: float, wall: float) -> "Optional[dict]":
+        """The transfer to start now, or None (recovering first after a start). tick() runs
+        it here; a loop that does the work itself (fleet mode) calls begin() and finish()."""
         if not self._recovered:
             self._recovered = True
             self.recover(wall)
         if self._left_running(wall):
-            return
+            return None
         # A due session goes first: it reports finished transfers before the next one starts.
         if self.session_due(mono):
-            return
+            return None
         for rec in self.items:
             if rec["state"] == QUEUED and rec["due"] <= wall:
-                self._run(rec)
-                return
+                return rec
+        return None
+
+    def begin(self, rec: dict) -> None:
+        """The transfer `rec` starts (saved first: a restart queues it again)."""
+        rec["state"] = TRANSFERRING
+        rec["tries"] += 1
+        rec["start"] = rec["start"] or self.clock()
+        self._save()
+
+    def finish(self, rec: dict, code: int, message: str) -> None:
+        """The transfer `rec` is over (fault `code`, 0 for success): its TransferComplete is
+        queued, with 7 TRANSFER COMPLETE and its M event."""
+        self._finish(rec, code, message)
 
     def recover(self, wall: float) -> None:
         """At start: settle what a restart interrupted (see the module docstring)."""
@@ -239,10 +258,7 @@ class Queue:
         self._save()
 
     def _run(self, rec):
-        rec["state"] = TRANSFERRING
-        rec["tries"] += 1
-        rec["start"] = rec["start"] or self.clock()
-        self._save()
+        self.begin(rec)
         reboot = False
         try:
             files = self.worker.transfer(rec)

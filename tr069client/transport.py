@@ -25,8 +25,11 @@ _USER_AGENT = "tr069client/" + __version__
 _TARGET_SAFE = "/?#[]@!$&'()*+,;=:-._~%"
 
 
-class _Peer:
-    """One HTTP(S) server over one kept-alive connection: auth, cookies, redirects, errors."""
+class Peer:
+    """One HTTP(S) server over one kept-alive connection: auth, cookies, redirects, errors.
+
+    Its rules for a response (answer a 401, follow a redirect, refuse what must be refused)
+    are `begin()` and `follow()`, which a non-blocking client (fleet mode) drives too."""
 
     def __init__(self, url, username, password, ca_file, client_cert, timeout, user_agent,
                  what):
@@ -43,6 +46,7 @@ class _Peer:
         self.auth = auth.Client(self.username, password)
         self.cookies = Cookies()
         self._set_url(url)
+        self.begin()
 
     def _set_url(self, url):
         scheme, sep, rest = url.partition("://")
@@ -86,39 +90,52 @@ class _Peer:
         `body` is None or a callable(conn) that ends the headers and sends the body; it is
         called again for each retry.
         """
-        redirects, answered, stale_left = 0, False, 1
+        self.begin()
         while True:
             resp = self._send(method, body, headers)
-            self.cookies.store(self.host, self.path, resp.headers.get_all("Set-Cookie") or ())
             location = resp.getheader("Location")
-            if resp.status == 401:
+            if interim(resp.status, location):
                 self._drain(resp)
-                self._answer(resp.headers.get_all("WWW-Authenticate") or [], answered,
-                             stale_left)
-                stale_left -= answered
-                answered = True
-            elif resp.status in _REDIRECTS and location:
-                self._drain(resp)
-                redirects += 1
-                if redirects > _MAX_REDIRECTS:
-                    raise TransportError("too many redirects (more than %d) from %s"
-                                         % (_MAX_REDIRECTS, self.url), "http", resp.status)
-                old, old_url = (self.https, self.host, self.port), self.url
-                self._set_url(urljoin(self.url, location.strip()))
-                log.debug("%s redirects to %s", self.what, self.url)
-                if old[0] and not self.https:
-                    # Credentials and secure cookies would stay behind, but not the body: an
-                    # Inform (with the connection-request URL) or a file would go out in clear.
-                    raise TransportError("%s redirected %s to plain %s; refused, as the %s would "
-                                         "go unencrypted" % (self.what, old_url, self.url, "session"
-                                                             if self.what == "ACS" else "transfer"),
-                                         "protocol", resp.status)
-                if (self.https, self.host, self.port) != old:
-                    self.close()
-                    self._redirected(old)
-                answered = False
-            else:
+            if not self.follow(resp.status, location, resp.headers.get_all("WWW-Authenticate") or [],
+                               resp.headers.get_all("Set-Cookie") or ()):
                 return resp
+
+    def begin(self):
+        """A new request starts: its 401 rounds and redirects are counted afresh."""
+        self._redirects, self._answered, self._stale_left = 0, False, 1
+
+    def follow(self, status, location, challenges, cookies):
+        """Take a response to the request begun last (its Location, WWW-Authenticate and
+        Set-Cookie values): True when the request must go again, a 401 answered or a redirect
+        followed (`url` may have changed, and then the connection is closed); False when
+        this response is the answer. TransportError when it can go no further."""
+        self.cookies.store(self.host, self.path, cookies)
+        if status == 401:
+            self._answer(challenges, self._answered, self._stale_left)
+            self._stale_left -= self._answered
+            self._answered = True
+            return True
+        if not (status in _REDIRECTS and location):
+            return False
+        self._redirects += 1
+        if self._redirects > _MAX_REDIRECTS:
+            raise TransportError("too many redirects (more than %d) from %s"
+                                 % (_MAX_REDIRECTS, self.url), "http", status)
+        old, old_url = (self.https, self.host, self.port), self.url
+        self._set_url(urljoin(self.url, location.strip()))
+        log.debug("%s redirects to %s", self.what, self.url)
+        if old[0] and not self.https:
+            # Credentials and secure cookies would stay behind, but not the body: an
+            # Inform (with the connection-request URL) or a file would go out in clear.
+            raise TransportError("%s redirected %s to plain %s; refused, as the %s would "
+                                 "go unencrypted" % (self.what, old_url, self.url, "session"
+                                                     if self.what == "ACS" else "transfer"),
+                                 "protocol", status)
+        if (self.https, self.host, self.port) != old:
+            self.close()
+            self._redirected(old)
+        self._answered = False
+        return True
 
     def _redirected(self, old):
         """Credentials after a redirect to another server: to a file server only on the same
@@ -177,7 +194,7 @@ class _Peer:
                          ("Authorization", self.auth.header(method, self.target))]
                 for name, value in list(headers) + extra:
                     if value is not None:
-                        conn.putheader(name, _header_value(value))
+                        conn.putheader(name, header_value(value))
                 if body is None:
                     conn.endheaders()
                 else:
@@ -202,7 +219,13 @@ class _Peer:
         return describe(e, self)
 
 
-def _header_value(value):
+def interim(status, location):
+    """Whether a response is one the client acts on (a 401 to answer, a redirect to follow)
+    rather than the answer: its body is not what was asked for."""
+    return status == 401 or (status in _REDIRECTS and bool(location))
+
+
+def header_value(value):
     """`value` as http.client sends it: latin-1 text as is, anything beyond as UTF-8 bytes
     (a Digest user name such as "用户"), never an encoding error."""
     try:
@@ -244,7 +267,7 @@ class AcsClient:
         (if given) all POSTs together, from now. `wait(readable, writable, timeout)`, if
         given, waits for the ACS's socket instead of select() (the daemon serves its own
         sockets there) and returns which of those given are ready; it may return early."""
-        self._peer = _Peer(url, username, password, ca_file, client_cert, timeout,
+        self._peer = Peer(url, username, password, ca_file, client_cert, timeout,
                            user_agent, "ACS")
         self._peer.limit = exchange_limit or max(4 * timeout, 120)
         self._peer.wait = wait
@@ -329,7 +352,7 @@ class _LocalFileError(Exception):
 
 def _transfer(url, username, password, ca_file, timeout, method, send, headers, finish, limit,
               wait):
-    peer = _Peer(url, username, password, ca_file, None, timeout, _USER_AGENT, "file server")
+    peer = Peer(url, username, password, ca_file, None, timeout, _USER_AGENT, "file server")
     peer.wait = wait
     if limit:
         peer.limit, peer.deadline = limit, time.monotonic() + limit

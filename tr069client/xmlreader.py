@@ -260,8 +260,10 @@ class Reader:
         self.size = 0
         self._scanner = _Scanner(limits)
         self._builder = _Builder(limits)
-        self._parser = DefusedXMLParser(target=self._builder, forbid_dtd=True,
-                                        forbid_entities=True, forbid_external=True)
+        # Made at the first byte expat takes: a parser and its handlers are a reference
+        # cycle until close(), which an empty answer (a 204) would never free but by the
+        # garbage collector.
+        self._parser = None
         self._failed = False
 
     @property
@@ -280,7 +282,7 @@ class Reader:
             raise ValueError("UTF-16 or UTF-32, where this client reads UTF-8")
         safe = self._scanner.scan(bytes(data))
         if safe:   # up to a refused token: a request refused in its body is known as one
-            self._parser.feed(safe)
+            self._expat().feed(safe)
         if self._scanner.failure is not None:
             raise self._scanner.failure
         self._failed = False
@@ -290,5 +292,12 @@ class Reader:
         if self._failed:
             raise RuntimeError("close() after a failed feed()")
         self._failed = True
-        self._parser.feed(self._scanner.carry)   # an unfinished token: expat says what is wrong
-        return self._parser.close()
+        parser = self._expat()
+        parser.feed(self._scanner.carry)   # an unfinished token: expat says what is wrong
+        return parser.close()
+
+    def _expat(self):
+        if self._parser is None:
+            self._parser = DefusedXMLParser(target=self._builder, forbid_dtd=True,
+                                            forbid_entities=True, forbid_external=True)
+        return self._parser
