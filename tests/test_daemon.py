@@ -73,3 +73,18 @@ def test_a_busy_port_is_retried_on_a_backing_off_timer_and_said_by_status(made, 
     assert d.listener is not None and d.listener.port == port
     assert d._listen_retry is None and d._listener_deadline() is None
     assert control_commands.handle(d, {"cmd": "status"})["status"]["connection-requests"].startswith("listening on ")
+
+
+@pytest.mark.e2e
+def test_the_daemon_s_modules_leave_out_what_only_the_cli_or_bindings_need():
+    # control_commands (with dhcp) comes with the first CLI request, bindings with a bindings file.
+    import json
+    import subprocess
+    import sys
+    from _daemon import REPO
+    code = ("import json, sys\nsys.path.insert(0, %r)\nimport tr069client.cli, tr069client.daemon\n"
+            "print(json.dumps(sorted(m for m in sys.modules if m.startswith('tr069client.'))))" % REPO)
+    loaded = set(json.loads(subprocess.check_output([sys.executable, "-I", "-c", code])))
+    assert "tr069client.device" in loaded
+    assert sorted(loaded & {"tr069client.control_commands", "tr069client.dhcp", "tr069client.bindings",
+                            "tr069client.binding_commands"}) == []

@@ -926,3 +926,6 @@ def test_an_http_daemon_loads_no_heavy_module(acs, daemon, tmp_path):
     heavy = {"ssl", "_ssl", "hashlib", "_hashlib", "secrets", "logging", "typing", "subprocess",
              "tempfile", "dataclasses", "http.server", "argparse"}
     assert sorted(heavy & loaded) == []
+    # Loaded where used: bindings by a bindings file (control_commands and dhcp by the CLI,
+    # which this test's harness asks; see test_daemon.py).
+    assert sorted({"tr069client.bindings", "tr069client.binding_commands"} & loaded) == []

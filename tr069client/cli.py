@@ -4,7 +4,7 @@ import json
 import os
 import sys
 
-from . import __version__, config, control, dhcp, identity, log, settings, state
+from . import __version__, config, control, identity, log, settings, state
 from .faults import CwmpFault
 from .store import Store, StoreError
 
@@ -277,7 +277,11 @@ def cmd_reset_config(args):
 
 
 def cmd_dhcp(args):
-    options = dhcp.decode(args.option43)
+    from . import dhcp   # this command's alone: the daemon does not load it
+    try:
+        options = dhcp.decode(args.option43)
+    except dhcp.DhcpError as e:
+        raise _CommandError(str(e))
     state_dir = _state_dir(args)
     reply = _ask(state_dir, {"cmd": "dhcp", "options": {str(k): v for k, v in options.items()}})
     if reply is not None:
@@ -300,7 +304,7 @@ def main(argv=None):
                 "inform": cmd_inform, "reset-config": cmd_reset_config,
                 "dhcp": cmd_dhcp}[args.command](args)
     except (_UsageError, _CommandError, config.ConfigError, identity.IdentityError,
-            settings.SettingError, StoreError, control.ControlError, dhcp.DhcpError) as e:
+            settings.SettingError, StoreError, control.ControlError) as e:
         sys.stderr.write("tr069client: %s\n" % e)
         return 2 if isinstance(e, _UsageError) else 1
     except CwmpFault as f:

@@ -7,7 +7,7 @@ import select
 import signal
 import time
 
-from . import boot, config, control, control_commands, http_session, identity, listener, log, settings
+from . import boot, config, control, http_session, identity, listener, log, settings
 from . import transport
 from .device import Device
 from .events import CONNECTION_REQUEST
@@ -58,7 +58,7 @@ class Daemon:
         # One daemon per state: another one running is found before the state is read, so a
         # second start (with other flags) cannot write into the running daemon's state.
         self.control = control.Server(os.path.join(state_dir, config.CONTROL_SOCKET),
-                                      lambda req: control_commands.handle(self, req))
+                                      self._command)
         try:
             self.store = Store.load(os.path.join(state_dir, config.STATE_FILE))
             if self.store.load_problem:
@@ -357,6 +357,11 @@ class Daemon:
                 self.model.value(MS + "ConnectionRequestPassword", ""))
 
     # --- signals and control -----------------------------------------------------------------
+
+    def _command(self, request):
+        # Loaded by the first CLI request (with dhcp.py): a daemon nobody asks never needs it.
+        from . import control_commands
+        return control_commands.handle(self, request)
 
     def _stop(self, *signal_args):
         self.stopping = True

@@ -7,7 +7,7 @@ two Devices, so one process can hold several (a fleet of simulated CPEs) as well
 
 import random as _random
 
-from . import bindings, config, fetch, linux, log, operations, platform_commands, rpcs, settings
+from . import config, fetch, linux, log, operations, platform_commands, rpcs, settings
 from . import transfers as transfers_mod
 from .actions import ApplyChanges, FactoryReset, Reboot, ScheduleInform
 from .model import Model
@@ -46,8 +46,11 @@ class Device:
                                    defaults=dict(linux.PRODUCT_DEFAULTS, **settings.PRODUCT_DEFAULTS))
         # Bindings win over the built-in providers (a longer or, listed first, an equal prefix),
         # and numbering their rows first gives them the low instance numbers of a new device.
-        model.providers[:0] = bindings.providers(model, config.get(cfg, "bindings"),
-                                                 config.get(cfg, "command-timeout"))
+        # Their modules are loaded only for a device that has a bindings file.
+        if config.get(cfg, "bindings"):
+            from . import bindings
+            model.providers[:0] = bindings.providers(model, config.get(cfg, "bindings"),
+                                                     config.get(cfg, "command-timeout"))
         # The RPC table, in the order GetRPCMethods lists it.
         self.handlers = dict(rpcs.RPCS)
         self.planner = Planner(store, model, ident, random, self.handlers,
