@@ -55,3 +55,23 @@ def test_anything_else_is_not_taken_for_a_number(value):
 ])
 def test_shown_url_masks_only_a_password(url, shown):
     assert log.shown_url(url) == shown
+
+
+def test_settings_and_the_planner_s_start_read_no_provider():
+    # The OS is read once before the first Inform, by the Inform itself: settings, timers and
+    # notifications of stored values need none of it (a view costs 35 M instructions on a router).
+    from tr069client.provider import Provider
+    reads = []
+    store = Store()
+    model = Model(store, providers=[Provider("Device.DeviceInfo.", lambda m: reads.append(1) or {
+        "Device.DeviceInfo.SoftwareVersion": "1.0"}), Provider("Device.Time.", lambda m: reads.append(2) or {})],
+        defaults=settings.PRODUCT_DEFAULTS)
+    assert settings.apply_initial(model, {"acs-url": "http://acs.example/acs", "username": "u",
+                                          "periodic-inform-interval": 60, "cr-port": 7000}) == [
+        "acs-url", "username", "periodic-inform-interval", "cr-port"]
+    a = planner_mod.Planner(store, model, IDENT, lambda: 0.5)
+    a.start("boot-1", 1000.0, 1764064800.0)
+    assert [settings.get(model, n) for n in ("acs-url", "periodic-inform-interval", "enabled")] == [
+        "http://acs.example/acs", 60, True]
+    assert model.value(MS + "PeriodicInformInterval") == "60" and reads == []
+    assert model.value("Device.DeviceInfo.SoftwareVersion") == "1.0" and reads == [1, 2]

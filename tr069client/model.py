@@ -104,7 +104,17 @@ class Model:
         return self._view
 
     def value(self, path: str, default: "Optional[str]" = None) -> "Optional[str]":
+        """The current value of `path`, or `default`. Until the view is built, a path no
+        provider covers (the daemon's settings and timers) is read from the store and the
+        defaults, as the view would have it, without reading the OS."""
+        if self._view is None and self._os_free(path):
+            got = self.store.values.get(path)
+            return got if got is not None else self.defaults().get(path, default)
         return self.values().get(path, default)
+
+    def _os_free(self, path):
+        # Whether the view's value of `path` is the stored or default one, whatever the OS says.
+        return not path.endswith("NumberOfEntries") and self.provider_for(path) is None
 
     def defaults(self) -> "Dict[str, str]":
         """{path: default value} of every parameter of an object outside any table: they
@@ -131,6 +141,8 @@ class Model:
 
     def owner(self, path: str) -> "Optional[Provider]":
         """The provider that supplied the value of `path`, or None for a stored one."""
+        if self.provider_for(path) is None:
+            return None
         self.values()
         return self._owners.get(path)
 
@@ -156,9 +168,9 @@ class Model:
 
     def _param(self, path):
         """Metadata of an existing parameter, or CwmpFault 9005 (9002 if its provider failed)."""
-        view = self.values()
         p = self.meta.param(metadata.generic(path)) if not path.endswith(".") else None
-        if p is not None and path in view:
+        view = self._view
+        if p is not None and (path in view if view is not None else self.value(path) is not None):
             return p
         reason = self._failure_for(path)
         if reason:
@@ -340,7 +352,8 @@ class Model:
         else:
             self.store.values[path] = v
             self.store.dirty = True
-        self.values()[path] = v
+        if self._view is not None:
+            self._view[path] = v
         return v
 
     def set_own(self, path: str, value: str) -> None:
