@@ -88,3 +88,54 @@ def test_the_daemon_s_modules_leave_out_what_only_the_cli_or_bindings_need():
     assert "tr069client.device" in loaded
     assert sorted(loaded & {"tr069client.control_commands", "tr069client.dhcp", "tr069client.bindings",
                             "tr069client.binding_commands"}) == []
+
+
+def test_nothing_wakes_the_daemon_while_no_volatile_value_is_watched(made):
+    # Watched by default: ConnectionRequestURL, SoftwareVersion, ProvisioningCode, none of
+    # which the OS changes by itself; an address change comes through netlink instead.
+    d = made(**{"cr-address": "127.0.0.1", "periodic-inform-enabled": False})
+    d._addresses, other = socket.socketpair()
+    d._addresses.setblocking(False)
+    try:
+        now, wall = time.monotonic(), time.time()
+        d.planner.start("boot-1", now, wall)
+        d._sync_listener()
+        d.poll_notifications(now)
+        for t in d.device.timers:
+            t.tick(now, wall)
+        assert d.model.value("Device.ManagementServer.ConnectionRequestURL").startswith("http://127.0.0.1:")
+        assert d._next_poll is None and d.deadline(now, wall) is None
+        d._addresses.close()
+        d._addresses = None   # no netlink: only a timer can see the address change
+        d.poll_notifications(now)
+        assert d._next_poll == now + 60
+    finally:
+        other.close()
+
+
+def test_a_watched_volatile_value_is_polled_on_a_timer_alone(made, monkeypatch):
+    d = made(**{"cr-address": "127.0.0.1"})
+    d._addresses, other = socket.socketpair()
+    d._addresses.setblocking(False)
+    uptime = "Device.DeviceInfo.UpTime"
+    try:
+        d.model.store.attrs[uptime] = [1, []]
+        now = time.monotonic()
+        d.poll_notifications(now)
+        assert d._next_poll == now + 60
+        polled = []
+        real = d.model.poll
+        monkeypatch.setattr(d.model, "poll", lambda paths: polled.append(sorted(paths)) or real(paths))
+        d.poll_notifications(now + 60, timer=True)
+        assert polled == [[uptime]]
+        # An address change: all watched values are read at once (ConnectionRequestURL among them).
+        other.send(b"x")
+        d._route = ("kept", None, None)
+        d._service([d._addresses], [])
+        assert d._route is None and len(polled[1]) > 1
+        del d.model.store.attrs[uptime]
+        d.poll_notifications(now + 61)
+        assert d._next_poll is None
+    finally:
+        other.close()
+        d._addresses.close()

@@ -44,6 +44,7 @@ class Model:
         self.root = root
         self.tables = Tables(self)
         self._defaults = None
+        self._default_active = None
         self._view = None
         self._failed = {}
         self._owners = {}
@@ -392,10 +393,17 @@ class Model:
         out = [path for path, (n, _) in self.store.attrs.items() if n == kind]
         if kind == 2:
             # Parameters outside tables whose model default is active notification.
-            for path in self.defaults():
-                if path not in self.store.attrs and default_notification(self.meta.param(path)) == 2:
-                    out.append(path)
+            if self._default_active is None:
+                self._default_active = [path for path in self.defaults()
+                                        if default_notification(self.meta.param(path)) == 2]
+            out += [path for path in self._default_active if path not in self.store.attrs]
         return out
+
+    def volatile(self, path: str) -> bool:
+        """Whether the value of `path` may change without the ACS or the operator setting it
+        (an OS value its provider calls volatile): a notification on it needs polling."""
+        p = self.provider_for(path)
+        return p is not None and p.volatile(path)
 
     def poll(self, paths: "Sequence[str]") -> "Dict[str, str]":
         """Fresh values of `paths` (missing ones left out), running only the providers that
