@@ -90,7 +90,6 @@ class Daemon:
         device.stop = self._stop
         device.service = self._between_exchanges
         device.wait = self._wait_on_peer
-        self.save()
 
     def reload(self) -> None:
         log.info("reloading the configuration")

@@ -194,7 +194,8 @@ class Queue:
                 self._announce(rec)
         # Every file left is a leftover, but those of a command that still runs.
         self.worker.clean(keep=[r["id"] for r in self.items if r["state"] == APPLYING])
-        self._save()
+        if self.items:   # an empty queue had nothing to settle: no write (and fsync) of the state
+            self._save()
 
     def _left_running(self, wall):
         """True while a command that an earlier daemon started still runs; it finishes the
