@@ -76,18 +76,23 @@ def test_a_busy_port_is_retried_on_a_backing_off_timer_and_said_by_status(made, 
 
 
 @pytest.mark.e2e
-def test_the_daemon_s_modules_leave_out_what_only_the_cli_or_bindings_need():
-    # control_commands (with dhcp) comes with the first CLI request, bindings with a bindings file.
+def test_the_daemon_s_modules_leave_out_what_only_the_cli_bindings_or_transfers_need():
+    # control_commands (with dhcp) comes with the first CLI request, bindings with a bindings
+    # file, fetch (with descriptor and platform_commands) with the first transfer or command.
     import json
     import subprocess
     import sys
     from _daemon import REPO
     code = ("import json, sys\nsys.path.insert(0, %r)\nimport tr069client.cli, tr069client.daemon\n"
+            "from tr069client import device, store\n"
+            "d = device.Device(store.Store(), {}, {k: 'x' for k in ('manufacturer', 'oui', 'product-class',"
+            " 'serial-number')})\nd.transfers.tick(0.0, 0.0)\n"
             "print(json.dumps(sorted(m for m in sys.modules if m.startswith('tr069client.'))))" % REPO)
     loaded = set(json.loads(subprocess.check_output([sys.executable, "-I", "-c", code])))
     assert "tr069client.device" in loaded
     assert sorted(loaded & {"tr069client.control_commands", "tr069client.dhcp", "tr069client.bindings",
-                            "tr069client.binding_commands"}) == []
+                            "tr069client.binding_commands", "tr069client.fetch", "tr069client.descriptor",
+                            "tr069client.platform_commands"}) == []
 
 
 def test_nothing_wakes_the_daemon_while_no_volatile_value_is_watched(made):

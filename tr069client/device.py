@@ -7,7 +7,7 @@ two Devices, so one process can hold several (a fleet of simulated CPEs) as well
 
 import random as _random
 
-from . import config, fetch, linux, log, operations, platform_commands, rpcs, settings
+from . import config, linux, log, operations, rpcs, settings
 from . import transfers as transfers_mod
 from .actions import ApplyChanges, FactoryReset, Reboot, ScheduleInform
 from .model import Model
@@ -56,13 +56,11 @@ class Device:
         self.planner = Planner(store, model, ident, random, self.handlers,
                                config.CWMP_VERSIONS[config.get(cfg, "cwmp-version")], commit)
         self.events = self.planner.events
-        worker = fetch.Worker(cfg, ca_file=lambda: settings.get(model, "ca-file") or None,
-                              service=self._service, wait=lambda: self.wait)
-        self.operations = operations.Operations(store, self.events, cfg, stop=self._stop,
-                                                service=self._service, clean=worker.clean)
+        self.operations = operations.Operations(store, self.events, cfg, stop=self._stop, service=self._service,
+                                                clean=lambda: self.transfers.worker.clean())
         self.transfers = transfers_mod.Queue(
-            store, self.events, worker, reboot=self.operations.restart_device,
-            timeout=lambda name: platform_commands.timeout(cfg, name),
+            store, self.events, self._worker, reboot=self.operations.restart_device,
+            timeout=self._timeout,
             version=lambda: model.poll([_VERSION]).get(_VERSION), session_due=self.planner.due)
         self.handlers.update(operations.RPCS)
         self.handlers.update(transfers_mod.rpcs(self.transfers))
@@ -91,6 +89,16 @@ class Device:
             provider.apply(self.model)
         except Exception as e:  # an integrator's apply hook must not stop the daemon
             log.error("applying changes under %s failed: %s", provider.prefix, e)
+
+    def _worker(self):
+        # fetch.py (with descriptor.py and platform_commands.py) comes with the first transfer.
+        from . import fetch
+        return fetch.Worker(self.cfg, ca_file=lambda: settings.get(self.model, "ca-file") or None,
+                            service=self._service, wait=lambda: self.wait)
+
+    def _timeout(self, name):
+        from .platform_commands import timeout
+        return timeout(self.cfg, name)
 
     def _stop(self):
         if self.stop is not None:
