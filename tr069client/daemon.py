@@ -4,8 +4,12 @@ and while one waits on the ACS (or a transfer on its server) the same sockets ar
 
 import os
 import select
-import signal
 import time
+
+try:   # the C module under signal.py, whose enums of every signal cost 0.08 MB
+    import _signal as signal
+except ImportError:  # pragma: no cover - not CPython
+    import signal
 
 from . import boot, config, control, http_session, identity, listener, log, settings
 from . import transport

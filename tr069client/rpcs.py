@@ -17,7 +17,7 @@ XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
 
 # An RPC function returns the inner XML of its response: a str, or an iterable of str parts
 # for large answers (GetParameterValues/Names of a whole tree), made as they go out in
-# 64 KiB chunks.
+# 16 KiB chunks.
 
 
 class Context:
