@@ -37,7 +37,9 @@ _LIMITS = {
 }
 _NULL = {"boolean": "false", "dateTime": UNKNOWN_TIME, "decimal": "0",
          "unsignedInt": "0", "int": "0", "unsignedLong": "0", "long": "0"}
-_XSD = {"base64": "xsd:base64Binary"}
+# The xsi:type of each TR-181 type, one string each (not one per value of an answer).
+_XSD = dict({t: "xsd:" + t for t in ("string", "unsignedInt", "int", "unsignedLong", "long", "boolean",
+                                     "dateTime", "hexBinary", "decimal")}, base64="xsd:base64Binary")
 _WS = " \t\n\r"
 _NO_FACETS = {}
 
