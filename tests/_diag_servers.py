@@ -9,11 +9,13 @@ import threading
 
 class Http:
     """GET /bytes/N: N bytes (/chunked/N: chunked); GET /status/N: that status; GET /stall:
-    headers, then nothing until `release` is set. PUT: the body is read and discarded
+    headers, then nothing until `release` is set; GET /held/N: headers, then N bytes once
+    `release` is set (`held` counts such requests). PUT: the body is read and discarded
     (`received` counts it), answered 201."""
 
     def __init__(self):
         self.received = []
+        self.held = 0
         self.release = threading.Event()
         outer = self
 
@@ -43,6 +45,10 @@ class Http:
                 self.send_header("Transfer-Encoding" if chunked else "Content-Length",
                                  "chunked" if chunked else str(size))
                 self.end_headers()
+                if parts[0] == "held":
+                    self.wfile.flush()
+                    outer.held += 1
+                    outer.release.wait(60)
                 block = bytes(65536)
                 while size > 0:
                     piece = block[:min(size, len(block))]
@@ -104,11 +110,12 @@ class Http:
 
 
 class _Udp:
-    """A UDP socket on 127.0.0.1 served by `_serve` in a thread until close()."""
+    """A UDP socket on `host` (127.0.0.1), `port` (any), served by `_serve` in a thread
+    until close()."""
 
-    def __init__(self):
+    def __init__(self, host="127.0.0.1", port=0):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind((host, port))
         self.port = self.sock.getsockname()[1]
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
@@ -118,17 +125,17 @@ class _Udp:
 
 
 class Dns(_Udp):
-    """Answers A and AAAA queries on 127.0.0.1 from `zone`: {name: [addresses]} or
-    {name: "cname:target"}; `rcode` {name: code}; names in `silent` get no answer;
-    `authoritative` sets the AA bit. `queries` lists (name, type) received."""
+    """Answers A and AAAA queries (on 127.0.0.1, any port, unless told) from `zone`:
+    {name: [addresses]} or {name: "cname:target"}; `rcode` {name: code}; names in `silent`
+    get no answer; `authoritative` sets the AA bit. `queries` lists (name, type) received."""
 
-    def __init__(self, zone=None, rcode=None, silent=(), authoritative=False):
+    def __init__(self, zone=None, rcode=None, silent=(), authoritative=False, host="127.0.0.1", port=0):
         self.zone = zone or {}
         self.rcode = rcode or {}
         self.silent = set(silent)
         self.authoritative = authoritative
         self.queries = []
-        _Udp.__init__(self)
+        _Udp.__init__(self, host, port)
 
     def _serve(self):
         while True:

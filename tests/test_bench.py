@@ -16,7 +16,8 @@ BENCH = os.path.join(REPO, "tools", "bench.py")
 ROWS = ("http session, 1,000 parameters, x86-64", "https, --ca-file", "https, the system's CA bundle",
         "CPU of one 10,000-name GetParameterValues exchange", "process start to first Inform sent, x86",
         "start to first Inform, mipsel, shipped form, provisioned device",
-        "flash cost of what an integrator ships, xz -9", "idle daemon wake-ups")
+        "flash cost of what an integrator ships, xz -9", "idle daemon wake-ups",
+        "100 MiB download diagnostic: throughput vs curl, daemon peak RSS during vs idle")
 
 
 def _bench(*args):
@@ -49,3 +50,13 @@ def test_quick_bench_json_has_floors_and_verdicts():
     assert cpu[(10000, False)]["values"] == 10000 and cpu[(1000, False)]["values"] == 1000
     assert rows["cpu"]["value"] > 0 and rows["start-x86"]["value"] > 0
     assert rows["flash"]["value"] > 0 and res["ship"][0]["xz9"] < res["ship"][0]["bytes"]
+
+
+def test_the_download_diagnostic_row_runs_the_real_daemon():
+    res = json.loads(_bench("--diag-only", "--diag-mib", "4", "--json"))
+    row = [r for r in res["rows"] if r["key"] == "diag"][0]
+    assert row["label"].startswith("4 MiB download diagnostic") and isinstance(row["pass"], bool)
+    run = res["diag"]["runs"][0]
+    assert run["results"]["DiagnosticsState"] == "Complete"
+    assert int(run["results"]["TestBytesReceived"]) >= 4 * 1024 * 1024
+    assert run["idle_kb"] > 0 and run["peak_kb"] > 0 and run["reset"] is True

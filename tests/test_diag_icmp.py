@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from tr069client import diagnostics
 from tr069client.diagnostics import commands, common, icmp, ping, traceroute
 
 RAW = icmp.method(socket.AF_INET) == "raw"
@@ -173,7 +174,7 @@ def test_traceroute_through_the_program(tmp_path, monkeypatch):
 
 def test_no_socket_and_no_program_is_an_internal_error(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
-    monkeypatch.setattr(commands, "_PATH", ())
+    monkeypatch.setattr(diagnostics, "PROGRAM_PATH", ())
     with pytest.raises(common.Failure) as e:
         ping.run({"Host": "127.0.0.1"}, cancel(), how="command")
     assert e.value.state == "Error_Internal"

@@ -4,6 +4,7 @@ the figure, PASS or FAIL; it asserts nothing.
 
     python3 tools/bench.py [--quick] [--json] [--python PY] [--defusedxml DIR]
                            [--emu ARCH ... | --no-emu] [--runs N] [--idle-seconds S]
+                           [--diag-mib N] [--diag-only]
 
 Every child is `PY -I -S` with sys.path set to the checkout and a private copy of
 defusedxml only (floors and daemon alike): neither site-packages nor a .pth file can move a
@@ -15,8 +16,11 @@ AddObject/SetParameterValues until it holds 1,000 parameters; for the start-up r
 (1,000 stored values). The session: Inform, GetParameterNames of Device., GetParameterValues
 of 1,000 names, SetParameterValues of 10, Digest auth. Memory: VmHWM natively; under
 qemu-user (../shared/emu rootfs, measured when they exist) the guest's RSS, sampled every
-20 ms from the host (its mappings below 4 GiB), floors alike. Modules: bench_proc (children,
-samplers), bench_session (device, ACS, daemon, floors), bench_engine (CPU), bench_ship (flash).
+20 ms from the host (its mappings below 4 GiB), floors alike. The download diagnostic row
+(issue 13): the daemon runs a --diag-mib MiB DownloadDiagnostics on loopback that the lab ACS
+requests, beside curl in the same run; its peak RSS during the test against its idle VmRSS.
+Modules: bench_proc (children, samplers), bench_session (device, ACS, daemon, floors),
+bench_engine (CPU), bench_ship (flash), bench_diag (the download diagnostic).
 """
 
 import json
@@ -27,6 +31,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
+import bench_diag  # noqa: E402
 import bench_engine  # noqa: E402
 import bench_proc  # noqa: E402
 import bench_session  # noqa: E402
@@ -73,6 +78,10 @@ def _measure(args, say, work, res):
     res["namespace"] = bool(setup.ns)
     runs = args.runs or (3 if args.quick else 7)
 
+    if args.diag_only:
+        _diag(res, args, setup, work, runs, say)
+        res["load_end"] = _loadavg()
+        return
     say("provisioning the device (lab ACS: AddObject, SetParameterValues)")
     bench_session.provision(setup)
     res["device"] = {"rows": setup.rows, "params": setup.states["device"][2],
@@ -142,7 +151,19 @@ def _measure(args, say, work, res):
                  i["seconds"], i["wakeups"], i["syscalls"],
                  ", ".join("%s %d" % kv for kv in sorted(i["calls"].items())) or "none"),
              "%.1f /min" % (i["wakeups"] * per_min))
+    _diag(res, args, setup, work, runs, say)
     res["load_end"] = _loadavg()
+
+
+def _diag(res, args, setup, work, runs, say):
+    label = "%d MiB download diagnostic: throughput vs curl, daemon peak RSS during vs idle" % args.diag_mib
+    if not args.diag_mib:
+        _row(res, "diag", label, None, None, "<= idle + %.1f MB" % bench_diag.LIMIT_MB, None, "not measured")
+        return
+    m = bench_diag.measure(setup, work, args.diag_mib, 1 if args.quick else min(runs, 3), say)
+    res["diag"] = m
+    short, ok, text = bench_diag.row_text(m)
+    _row(res, "diag", label, None, None, "<= idle + %.1f MB" % bench_diag.LIMIT_MB, ok, text, short)
 
 
 def _https_floor(setup, tls, lean=False):
@@ -227,19 +248,22 @@ def _flash(res, shipped):
 
 
 def report(res):
-    d = res["device"]
+    d = res.get("device")
     out = ["tr069client footprint (issue 12): CPython %s, children `-I -S`; load %s at start, %s at end"
-           % (res["python"], res["load_start"], res.get("load_end", "?")),
-           "device: Linux providers%s + %d NAT.PortMapping rows = %d parameters (GPN %d names, %d stored); "
-           "start-up rows: %d stored values" % (" in a private PID namespace" if res["namespace"] else
-                                                " (this machine's process table)", d["rows"], d["params"],
-                                                d["gpn"], d["stored"], d["provisioned_stored"]),
-           "", "%-66s %-9s %-10s %-44s %s" % ("row", "floor", "measured", "goal", "verdict")]
+           % (res["python"], res["load_start"], res.get("load_end", "?"))]
+    if d:
+        out.append("device: Linux providers%s + %d NAT.PortMapping rows = %d parameters (GPN %d names, %d "
+                   "stored); start-up rows: %d stored values" % (
+                       " in a private PID namespace" if res["namespace"] else " (this machine's process table)",
+                       d["rows"], d["params"], d["gpn"], d["stored"], d["provisioned_stored"]))
+    out += ["", "%-66s %-9s %-10s %-44s %s" % ("row", "floor", "measured", "goal", "verdict")]
     for r in res["rows"]:
         verdict = "-" if r["pass"] is None else "PASS" if r["pass"] else "FAIL"
         out.append("%-66s %-9s %-10s %-44s %s" % (r["label"], "%.1f MB" % r["floor"] if r["floor"] else "",
                                                   r["short"], r["goal"], verdict))
         out.append("    " + r["text"])
+    if not d:
+        return "\n".join(out)
     out += ["", "GetParameterValues exchanges (sans-IO engine, CPU)   values   median  us/value"]
     for s in res["cpu"]:
         out.append("  %-50s %6d %6.1f ms  %5.2f" % ("the table's path" if s["path"] else "%d names" % s["size"],
@@ -265,6 +289,8 @@ def main(argv=None):
     p.add_argument("--no-emu", action="store_true", help="no emulated figures")
     p.add_argument("--runs", type=int, help="runs of each start-up time (default 7, --quick 3)")
     p.add_argument("--idle-seconds", type=int, default=65, help="strace of the idle daemon (0: skip)")
+    p.add_argument("--diag-mib", type=int, default=100, help="size of the download diagnostic (0: skip)")
+    p.add_argument("--diag-only", action="store_true", help="only the download diagnostic row")
     args = p.parse_args(argv)
     if args.no_emu or (args.quick and not args.emu):
         args.emu = []

@@ -35,6 +35,14 @@ class FactoryReset(namedtuple("FactoryReset", "")):
     late = True
 
 
+class SettleDiagnostic(namedtuple("SettleDiagnostic", "kind")):
+    """The session requested, canceled or reset the diagnostic test `kind` (diagnostics.OBJECTS):
+    once it has ended, the test starts anew if its DiagnosticsState still says Requested
+    (TR-181: not before the session ends), else a running one stops."""
+    __slots__ = ()
+    late = False
+
+
 def apply_changes(later, provider):
     """Add ApplyChanges(provider) to the action list `later`, unless it is there already."""
     action = ApplyChanges(provider)

@@ -97,9 +97,10 @@ class Daemon:
 
     def reload(self) -> None:
         log.info("reloading the configuration")
-        old = self.planner
+        old, old_device = self.planner, self.device
         try:
             self._configure()
+            self.device.diagnostics.take_over(old_device.diagnostics)   # tests keep running
             # The new planner keeps the old one's timers: a reload is not a reason to retry now.
             for name in ("retry_at", "active_at", "last_active", "extra_session"):
                 setattr(self.planner, name, getattr(old, name))
@@ -121,6 +122,7 @@ class Daemon:
         try:
             self._addresses = netlink.address_events()
             self.planner.start(boot.kernel_boot_id(), time.monotonic(), time.time())
+            self.device.diagnostics.resume()   # tests a stop interrupted run again
             self._sync_listener()
             self.poll_notifications(time.monotonic())
             self.save()
@@ -151,6 +153,7 @@ class Daemon:
             self._wake = None
             os.close(rfd)
             os.close(wfd)
+            self.device.diagnostics.close()
             if self.listener is not None:
                 self.listener.close()
             if self._addresses is not None:
@@ -196,7 +199,9 @@ class Daemon:
         return r, w
 
     def _wait(self, rfd, timeout):
-        r, w = self._select([rfd], timeout)
+        # Between sessions only, a finished diagnostic test wakes the loop (its timer's tick
+        # takes the results); during a session its results wait.
+        r, w = self._select([rfd] + self.device.diagnostics.fds(), timeout)
         _drain(rfd, r)
         self._service(r, w)
 

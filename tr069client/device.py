@@ -1,15 +1,16 @@
 """One device's whole state as one object: its store, data model, RPC table, session planner
-(with the one event queue), transfer queue and device operations, and the table that runs
-the actions a session leaves for its end (actions.py). Nothing mutable is shared between
-two Devices, so one process can hold several (a fleet of simulated CPEs) as well as one
+(with the one event queue), transfer queue, device operations and diagnostics, and the table
+that runs the actions a session leaves for its end (actions.py). Nothing mutable is shared
+between two Devices, so one process can hold several (a fleet of simulated CPEs) as well as one
 (the daemon, which adds the loop's callbacks: `stop`, `service`, `wait`).
 """
 
 import random as _random
 
-from . import config, linux, log, operations, rpcs, settings
+from . import config, diagnostics, linux, log, operations, rpcs, settings
 from . import transfers as transfers_mod
-from .actions import ApplyChanges, FactoryReset, Reboot, ScheduleInform
+from .actions import ApplyChanges, FactoryReset, Reboot, ScheduleInform, SettleDiagnostic
+from .diagnostics.service import Diagnostics
 from .model import Model
 from .planner import Planner
 
@@ -43,7 +44,8 @@ class Device:
         platform = linux.providers(ident, config.get(cfg, "ntp-servers")) \
             if config.get(cfg, "platform-providers") else []
         self.model = model = Model(store, providers=platform, root=root,
-                                   defaults=dict(linux.PRODUCT_DEFAULTS, **settings.PRODUCT_DEFAULTS))
+                                   defaults=dict(linux.PRODUCT_DEFAULTS, **settings.PRODUCT_DEFAULTS,
+                                                 **diagnostics.defaults()))
         # Bindings win over the built-in providers (a longer or, listed first, an equal prefix),
         # and numbering their rows first gives them the low instance numbers of a new device.
         # Their modules are loaded only for a device that has a bindings file.
@@ -66,13 +68,18 @@ class Device:
         self.handlers.update(transfers_mod.rpcs(self.transfers))
         self.planner.cpe_requests.append(self.transfers.requests)
         self.planner.on_acknowledged.append(self.transfers.acknowledged)
-        self.timers = [self.transfers]
+        # Remote diagnostics (TR-143): SPV hooks in the model, a timer for the results.
+        self.diagnostics = Diagnostics(model, self.events)
+        model.checks.append(self.diagnostics.refuse)
+        model.on_set.append(self.diagnostics.changed)
+        self.timers = [self.transfers, self.diagnostics]
         # The one table of deferred work: action type -> fn(action, wall).
         self._runners = {
             ScheduleInform: lambda a, wall: self.planner.schedule_inform(a.delay, a.command_key, wall),
             ApplyChanges: self._apply,
             Reboot: lambda a, wall: self.operations.reboot(a.command_key),
             FactoryReset: lambda a, wall: self.operations.factory_reset(),
+            SettleDiagnostic: lambda a, wall: self.diagnostics.settle(a.kind),
         }
         log.debug("RPC methods: %s", ", ".join(self.handlers))
 

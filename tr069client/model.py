@@ -6,7 +6,7 @@ No I/O of its own: providers (the OS seam) and the store are passed in.
 from . import datatypes, listing, metadata
 from .actions import apply_changes
 from .attributes import default_notification
-from .faults import CwmpFault, INTERNAL_ERROR, INVALID_ARGUMENTS, INVALID_NAME, NOT_WRITABLE
+from .faults import CwmpFault, INTERNAL_ERROR, INVALID_ARGUMENTS, INVALID_NAME, INVALID_VALUE, NOT_WRITABLE
 from .provider import ProviderError
 from .tables import Tables
 
@@ -53,6 +53,11 @@ class Model:
         # Providers memoize OS reads here (a file, a command's output): emptied whenever
         # the model reads the OS afresh, so one GPV of Device. reads each source once.
         self.cache = {}
+        # SetParameterValues hooks of other parts (diagnostics): `checks`, fn(path, value) ->
+        # why the value is refused (fault 9007) or None; `on_set`, fn(names, later) once a
+        # SetParameterValues is applied.
+        self.checks = []
+        self.on_set = []
 
     # --- the per-session view -------------------------------------------------------
 
@@ -208,6 +213,10 @@ class Model:
                     raise CwmpFault(NOT_WRITABLE, "%s is read-only" % name)
                 v = datatypes.normalize(p, value, xsi_type)
                 self.tables.check_references(p, v)
+                for check in self.checks:
+                    why = check(name, v)
+                    if why:
+                        raise CwmpFault(INVALID_VALUE, why)
                 plan.append((name, v))
             except CwmpFault as f:
                 faults.append((name, f.code, f.message))
@@ -236,6 +245,8 @@ class Model:
             self._rollback(undo)
             raise CwmpFault(INTERNAL_ERROR, "setting %s failed: %s" % (name, e))
         self.acs_changed.update(n for n, _ in plan)
+        for hook in self.on_set:
+            hook([n for n, _ in plan], later)
         self.set_parameter_key(key)
         return status
 
@@ -287,6 +298,17 @@ class Model:
     def set_own(self, path: str, value: str) -> None:
         """A value the device itself keeps (ConnectionRequestURL), stored as it is."""
         self.store.values[path] = value
+        self.store.dirty = True
+        self.refresh()
+
+    def keep(self, changes: "Dict[str, Optional[str]]") -> None:
+        """Values the device itself produces (diagnostics results), stored as they are (a
+        result may be a value no ACS may write); None drops one."""
+        for path, value in changes.items():
+            if value is None:
+                self.store.values.pop(path, None)
+            else:
+                self.store.values[path] = value
         self.store.dirty = True
         self.refresh()
 

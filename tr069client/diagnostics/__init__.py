@@ -5,12 +5,18 @@ The daemon's side of it, in three pieces:
              finished test writes into the model and the Inform event it raises; no I/O.
   runner.py  runs each test in a worker thread, at most one per kind, and hands results
              back through a pipe the daemon's select() loop watches.
+  service.py one device's tests between its model, its session-end actions and the loop.
   defaults() values the model starts with: the SHOULD defaults of TR-181 and what this
-             device supports (the *Supported flags, transports and limits).
+             device supports (the *Supported flags, transports and limits), probed here
+             (icmp_method, find_program) so that a daemon that runs no test loads no more.
 The tests themselves (ping.py, traceroute.py, transfer.py, nslookup.py, udpecho.py,
 serverselection.py) take their TR-181 inputs as {relative name: wire string} and return
 results the same way, table rows as "RouteHops.1.Host"; imported when a test starts.
 """
+
+STATE = "DiagnosticsState"
+# Where find_program looks after $PATH (and the PATH the programs run with).
+PROGRAM_PATH = ("/usr/sbin", "/usr/bin", "/sbin", "/bin")
 
 # kind (the object's own name) -> its object path
 OBJECTS = {
@@ -67,17 +73,40 @@ def defaults(probe=True):
     out["Device.DNS.Diagnostics.NSLookupDiagnostics.NumberOfRepetitions"] = "1"
     if not probe:
         return out
-    from . import commands, icmp
     v6 = socket.has_ipv6
     for version, family, on in (("IPv4", socket.AF_INET, True), ("IPv6", socket.AF_INET6, v6)):
-        icmp_ok = on and icmp.method(family) is not None
-        out[_IP + version + "PingSupported"] = _bool(icmp_ok or (on and commands.find("ping")))
-        out[_IP + version + "TraceRouteSupported"] = _bool(icmp_ok or (on and commands.find("traceroute")))
+        icmp_ok = on and icmp_method(family) is not None
+        out[_IP + version + "PingSupported"] = _bool(icmp_ok or (on and find_program("ping")))
+        out[_IP + version + "TraceRouteSupported"] = _bool(icmp_ok or (on and find_program("traceroute")))
         for name in ("DownloadDiagnostics", "UploadDiagnostics", "UDPEchoDiagnostics",
                      "ServerSelectionDiagnostics"):
             out[_IP + version + name + "Supported"] = _bool(on)
     out[_IP + "IPLayerCapacitySupported"] = "false"
     return out
+
+
+def icmp_method(family):
+    """"raw", "dgram" or None: the ICMP socket this process may open for `family`."""
+    import socket
+    proto = socket.IPPROTO_ICMP if family == socket.AF_INET else socket.IPPROTO_ICMPV6
+    for kind, sock_type in (("raw", socket.SOCK_RAW), ("dgram", socket.SOCK_DGRAM)):
+        try:
+            socket.socket(family, sock_type, proto).close()
+            return kind
+        except OSError:
+            continue
+    return None
+
+
+def find_program(name, path=None):
+    """The full path of the program `name` ($PATH, or `path`, then PROGRAM_PATH), or None."""
+    import os
+    dirs = (path if path is not None else os.environ.get("PATH", "")).split(os.pathsep)
+    for d in [d for d in dirs if d] + list(PROGRAM_PATH):
+        full = os.path.join(d, name)
+        if os.path.isfile(full) and os.access(full, os.X_OK):
+            return full
+    return None
 
 
 def _bool(value):

@@ -7,24 +7,15 @@ import os
 import re
 import socket
 
+from . import PROGRAM_PATH as _PATH
+from . import find_program as find   # noqa: F401 (the probe lives in the package: cheap at start)
 from .common import Canceled, Times, is_address
 
-_PATH = ("/usr/sbin", "/usr/bin", "/sbin", "/bin")
 _REPLY = re.compile(r"\bfrom\s+\S+?:?\s.*?\b(?:icmp_)?seq=(\d+)\b.*?\btime[=<]\s*([0-9.]+)\s*ms")
 _UNREACHABLE = re.compile(r"(?i)unreachable|no route")
 # traceroute's marks after a time: the ICMP code of the unreachable that came back.
 _MARKS = {"!N": 0, "!H": 1, "!P": 2, "!F": 4, "!S": 5, "!X": 13, "!V": 14, "!C": 15}
 _MAX_LINE = 1024
-
-
-def find(name, path=None):
-    """The full path of the program `name`, or None."""
-    dirs = (path if path is not None else os.environ.get("PATH", "")).split(os.pathsep)
-    for d in [d for d in dirs if d] + list(_PATH):
-        full = os.path.join(d, name)
-        if os.path.isfile(full) and os.access(full, os.X_OK):
-            return full
-    return None
 
 
 def busybox(program):

@@ -3,10 +3,9 @@ SetParameterValues requests, cancels or resets, what a finished test writes into
 and the Inform event it raises; no I/O."""
 
 from .. import events
-from . import OBJECTS
+from . import OBJECTS, STATE
 from .common import MAX_CONNECTIONS, url_error
 
-STATE = "DiagnosticsState"
 REQUEST, CANCEL, RESET = "request", "cancel", "reset"
 _KIND_OF = {path: kind for kind, path in OBJECTS.items()}
 
