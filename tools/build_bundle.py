@@ -43,10 +43,16 @@ sys.path.insert(0, HERE)
 from build_zipapp import BuildError, find_defusedxml, licence_of  # noqa: E402
 
 PACKAGE = os.path.join(REPO, "tr069client")
-# Modules (and packages) that only some work loads: shipped as sources.
-COLD = ("tr069client.diagnostics", "tr069client.bindings", "tr069client.binding_commands",
-        "tr069client.fetch", "tr069client.descriptor", "tr069client.platform_commands",
-        "tr069client.dhcp")
+# Modules (and packages) that only some work loads: shipped as sources. What the daemon
+# loads to start and run a session must not be here: it would be compiled at every start
+# (test_deploy checks the daemon's modules against this list).
+COLD = tuple("tr069client." + m for m in (
+    "bindings", "binding_commands", "fetch", "descriptor", "platform_commands", "dhcp",
+    # every test module of diagnostics/ (its __init__ and service.py run at every start)
+    "diagnostics.rules", "diagnostics.runner", "diagnostics.common", "diagnostics.commands",
+    "diagnostics.icmp", "diagnostics.ping", "diagnostics.traceroute", "diagnostics.transfer",
+    "diagnostics.nslookup", "diagnostics.dnswire", "diagnostics.udpecho",
+    "diagnostics.serverselection"))
 LEFT_OUT = ("tr069client.fleet",)
 DEFUSEDXML = ("__init__", "common", "ElementTree")   # what the package imports
 MAIN = '''"""tr069client: `python3 THIS-FOLDER COMMAND ...`."""
