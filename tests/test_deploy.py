@@ -126,26 +126,10 @@ def test_bundle_of_sources_runs_on_any_python(tmp_path):
 
 
 def test_bundle_runs_help_and_a_session_without_installed_packages(bundle, make_lab_acs, tmp_path):
-    from lab_acs import get_parameter_values
     r = subprocess.run([sys.executable, "-I", "-S", bundle, "--help"], stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, timeout=60)
     assert r.returncode == 0 and b"usage: tr069client" in r.stdout, r.stderr.decode()
-    acs = make_lab_acs()
-    acs.queue(get_parameter_values(["Device.DeviceInfo.", "Device.ManagementServer.URL"]))
-    log = open(str(tmp_path / "daemon.log"), "wb")
-    p = subprocess.Popen([sys.executable, "-I", "-S", bundle, "run", "--state-dir", str(tmp_path / "state"),
-                          "--acs-url", acs.url, "--cr-port", str(free_port()),
-                          "--periodic-inform-enabled", "no"], stdout=log, stderr=log)
-    try:
-        acs.wait_sessions(1, timeout=30)
-    finally:
-        p.send_signal(signal.SIGTERM)
-        rc = p.wait(timeout=30)
-        log.close()
-    assert rc == 0, open(str(tmp_path / "daemon.log")).read()
-    values = [r for m, r in acs.responses if m == "GetParameterValuesResponse"][0]
-    assert values["Device.ManagementServer.URL"][0] == acs.url
-    assert values["Device.DeviceInfo.SoftwareVersion"][0]
+    _one_session(sys.executable, bundle, make_lab_acs(), tmp_path)
     # Nothing it loaded to start and run a session was a cold source (Python would have
     # compiled it, and written its bytecode here: the folder is writable in this test).
     assert [r for r, _, _ in os.walk(os.path.join(bundle, "tr069client")) if r.endswith("__pycache__")] == []
@@ -216,12 +200,15 @@ def test_zipapp_runs_help_without_installed_packages(pyz, python):
 
 @pytest.mark.parametrize("python", INTERPRETERS)
 def test_zipapp_completes_a_session(pyz, python, make_lab_acs, tmp_path):
+    _one_session(_interpreter(python), pyz, make_lab_acs(), tmp_path)
+
+
+def _one_session(python, app, acs, tmp_path):
+    """`python -I -S APP run` completes a session with `acs` (GetParameterValues) and stops."""
     from lab_acs import get_parameter_values
-    python = _interpreter(python)
-    acs = make_lab_acs()
     acs.queue(get_parameter_values(["Device.DeviceInfo.", "Device.ManagementServer.URL"]))
     log = open(str(tmp_path / "daemon.log"), "wb")
-    p = subprocess.Popen([python, "-I", "-S", pyz, "run", "--state-dir", str(tmp_path / "state"),
+    p = subprocess.Popen([python, "-I", "-S", app, "run", "--state-dir", str(tmp_path / "state"),
                           "--acs-url", acs.url, "--cr-port", str(free_port()),
                           "--periodic-inform-enabled", "no"], stdout=log, stderr=log)
     try:
