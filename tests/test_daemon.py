@@ -78,7 +78,8 @@ def test_a_busy_port_is_retried_on_a_backing_off_timer_and_said_by_status(made, 
 @pytest.mark.e2e
 def test_the_daemon_s_modules_leave_out_what_only_the_cli_bindings_or_transfers_need():
     # control_commands (with dhcp) comes with the first CLI request, bindings with a bindings
-    # file, fetch (with descriptor and platform_commands) with the first transfer or command.
+    # file, fetch (with descriptor and platform_commands) with the first transfer or command,
+    # connreq with the first connection request.
     import json
     import subprocess
     import sys
@@ -92,7 +93,7 @@ def test_the_daemon_s_modules_leave_out_what_only_the_cli_bindings_or_transfers_
     assert "tr069client.device" in loaded
     assert sorted(loaded & {"tr069client.control_commands", "tr069client.dhcp", "tr069client.bindings",
                             "tr069client.binding_commands", "tr069client.fetch", "tr069client.descriptor",
-                            "tr069client.platform_commands"}) == []
+                            "tr069client.platform_commands", "tr069client.connreq"}) == []
 
 
 def test_nothing_wakes_the_daemon_while_no_volatile_value_is_watched(made):
