@@ -6,9 +6,11 @@ the figure, PASS or FAIL; it asserts nothing.
                            [--emu ARCH ... | --no-emu] [--runs N] [--idle-seconds S]
                            [--diag-mib N] [--diag-only]
 
-Every child is `PY -I -S` with sys.path set to the checkout and a private copy of
-defusedxml only (floors and daemon alike): neither site-packages nor a .pth file can move a
-figure. Floors are measured in the same run. MB = 1024 kB (VmHWM's kB / 1024).
+Every child is `PY -I -S` with sys.path set to the shipped bundle (tools/build_bundle.py),
+or to the checkout and a private copy of defusedxml, only (floors and daemon alike):
+neither site-packages nor a .pth file can move a figure. Memory verdicts are the bundle's,
+the checkout's figure beside. Floors are measured in the same run. MB = 1024 kB (VmHWM's
+kB / 1024).
 
 The device: the shipped model with the Linux providers, in a PID namespace of its own (the
 process table is the daemon's alone), with NAT.PortMapping rows added by a lab ACS through
