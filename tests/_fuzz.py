@@ -164,7 +164,7 @@ def engine(ns):
     cmds = {name: ["true"] for name in ("firmware-command", "config-alter-command",
                                          "config-overwrite-command", "vendor-config-command",
                                          "vendor-log-command")}
-    queue = transfers.Queue(store, EventQueue(store), fetch.Worker(dict(cmds, **{"download-dir": "/nonexistent"})))
+    queue = transfers.Queue(store, EventQueue(store), lambda: fetch.Worker(dict(cmds, **{"download-dir": "/nonexistent"})))
     handlers = dict(rpcs.RPCS, **transfers.rpcs(queue), **operations.RPCS)
     return lambda: make_session(model, handlers=handlers, ns=ns, commit=store.save_now)
 

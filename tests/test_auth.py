@@ -28,7 +28,7 @@ def test_rfc7616_md5_vector():
     assert fields["opaque"] == RFC7616["opaque"] and fields["cnonce"] == RFC7616["cnonce"]
 
 
-@pytest.mark.skipif(auth.sha256 is None, reason="no builtin SHA-256 module")
+@pytest.mark.skipif(auth.sha256() is None, reason="no builtin SHA-256 module")
 def test_rfc7616_sha256_vector():
     h = rfc7616_header("SHA-256",
                        "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1")
@@ -128,7 +128,7 @@ def test_client_basic_and_unsupported():
     assert c.header("POST", "/") is None
 
 
-@pytest.mark.skipif(auth.sha256 is None, reason="no builtin SHA-256 module")
+@pytest.mark.skipif(auth.sha256() is None, reason="no builtin SHA-256 module")
 def test_client_prefers_sha256():
     values = ['Digest realm="r", nonce="n", qop=auth, algorithm=MD5',
               'Digest realm="r", nonce="n", qop=auth, algorithm=SHA-256']
@@ -158,3 +158,18 @@ def test_equal():
     assert auth.equal("abc", "abc") and auth.equal(b"", b"")
     assert not auth.equal("abc", "abd") and not auth.equal("abc", "abcd")
     assert not auth.equal("abcd", "abc")
+
+
+def test_sha256_is_loaded_only_for_a_challenge_that_names_it():
+    import json
+    import os
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = ("import sys, json\nsys.path.insert(0, %r)\nfrom tr069client import auth\nc = auth.Client('u', 'p')\n"
+            "c.answer('Digest realm=\"r\", nonce=\"n\", qop=\"auth\", algorithm=MD5')\nc.header('POST', '/acs')\n"
+            "md5 = [m for m in ('_sha256', '_sha2') if m in sys.modules]\n"
+            "c.answer('Digest realm=\"r\", nonce=\"n\", qop=\"auth\", algorithm=SHA-256')\n"
+            "print(json.dumps([md5, c.scheme]))" % root)
+    out = json.loads(subprocess.check_output([sys.executable, "-I", "-S", "-c", code]).decode())
+    assert out == [[], "digest"]

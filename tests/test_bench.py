@@ -15,7 +15,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(REPO, "tools", "bench.py")
 ROWS = ("http session, 1,000 parameters, x86-64", "https, --ca-file", "https, the system's CA bundle",
         "CPU of one 10,000-name GetParameterValues exchange", "process start to first Inform sent, x86",
-        "start to first Inform, mipsel, shipped zipapp, provisioned device",
+        "start to first Inform, mipsel, shipped form, provisioned device",
         "flash cost of what an integrator ships, xz -9", "idle daemon wake-ups",
         "100 MiB download diagnostic: throughput vs curl, daemon peak RSS during vs idle")
 
@@ -33,7 +33,7 @@ def test_quick_bench_prints_every_row_with_its_goal():
         line = [ln for ln in out.splitlines() if ln.startswith(label)]
         assert line, (label, out)
         assert line[0].rstrip().endswith(("PASS", "FAIL", "-")), line
-    assert "ship forms:" in out and "zip deflate, .py+.pyc" in out
+    assert "ship forms:" in out and "folder bundle (build_bundle.py)" in out
 
 
 def test_quick_bench_json_has_floors_and_verdicts():

@@ -105,6 +105,27 @@ def test_bad_flags_give_one_line_and_status_2(tr, argv, words):
     assert words in err
 
 
+@pytest.mark.parametrize("argv", [
+    ["run"],
+    ["run", "--state-dir", "/s", "--acs-url", "http://acs/", "--username", "u", "--password", "p",
+     "--periodic-inform-enabled", "no", "--periodic-inform-interval", "60", "--cr-port", "0",
+     "--cr-address", "192.0.2.1", "--ca-file", "ca.pem", "--client-certificate", "c.pem",
+     "--log-level", "debug", "--config", "c.json"],
+    ["run", "--cr-port=7547", "--acs-url=", "--periodic-inform-enabled=on", "--cr-port", "8000"],
+])
+def test_run_flags_read_without_argparse_as_argparse_reads_them(argv):
+    fast = cli._run_args(argv)
+    assert fast is not None and vars(fast) == vars(cli._parser().parse_args(argv))
+
+
+@pytest.mark.parametrize("argv", [
+    ["run", "--acs"], ["run", "--password", "-x"], ["run", "--cr-port", "http"], ["run", "--help"],
+    ["run", "--log-level", "loud"], ["run", "extra"], ["run", "--username"], ["status"],
+])
+def test_run_lines_the_fast_path_does_not_take_go_to_argparse(argv):
+    assert cli._run_args(argv) is None
+
+
 def test_config_file_problems_give_one_line(tr, tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text("{nope")

@@ -73,3 +73,75 @@ def test_a_busy_port_is_retried_on_a_backing_off_timer_and_said_by_status(made, 
     assert d.listener is not None and d.listener.port == port
     assert d._listen_retry is None and d._listener_deadline() is None
     assert control_commands.handle(d, {"cmd": "status"})["status"]["connection-requests"].startswith("listening on ")
+
+
+@pytest.mark.e2e
+def test_the_daemon_s_modules_leave_out_what_only_the_cli_bindings_or_transfers_need():
+    # control_commands (with dhcp) comes with the first CLI request, bindings with a bindings
+    # file, fetch (with descriptor and platform_commands) with the first transfer or command,
+    # connreq with the first connection request.
+    import json
+    import subprocess
+    import sys
+    from _daemon import REPO
+    code = ("import json, sys\nsys.path.insert(0, %r)\nimport tr069client.cli, tr069client.daemon\n"
+            "from tr069client import device, store\n"
+            "d = device.Device(store.Store(), {}, {k: 'x' for k in ('manufacturer', 'oui', 'product-class',"
+            " 'serial-number')})\nd.transfers.tick(0.0, 0.0)\n"
+            "print(json.dumps(sorted(m for m in sys.modules if m.startswith('tr069client.'))))" % REPO)
+    loaded = set(json.loads(subprocess.check_output([sys.executable, "-I", "-c", code])))
+    assert "tr069client.device" in loaded
+    assert sorted(loaded & {"tr069client.control_commands", "tr069client.dhcp", "tr069client.bindings",
+                            "tr069client.binding_commands", "tr069client.fetch", "tr069client.descriptor",
+                            "tr069client.platform_commands", "tr069client.connreq"}) == []
+
+
+def test_nothing_wakes_the_daemon_while_no_volatile_value_is_watched(made):
+    # Watched by default: ConnectionRequestURL, SoftwareVersion, ProvisioningCode, none of
+    # which the OS changes by itself; an address change comes through netlink instead.
+    d = made(**{"cr-address": "127.0.0.1", "periodic-inform-enabled": False})
+    d._addresses, other = socket.socketpair()
+    d._addresses.setblocking(False)
+    try:
+        now, wall = time.monotonic(), time.time()
+        d.planner.start("boot-1", now, wall)
+        d._sync_listener()
+        d.poll_notifications(now)
+        for t in d.device.timers:
+            t.tick(now, wall)
+        assert d.model.value("Device.ManagementServer.ConnectionRequestURL").startswith("http://127.0.0.1:")
+        assert d._next_poll is None and d.deadline(now, wall) is None
+        d._addresses.close()
+        d._addresses = None   # no netlink: only a timer can see the address change
+        d.poll_notifications(now)
+        assert d._next_poll == now + 60
+    finally:
+        other.close()
+
+
+def test_a_watched_volatile_value_is_polled_on_a_timer_alone(made, monkeypatch):
+    d = made(**{"cr-address": "127.0.0.1"})
+    d._addresses, other = socket.socketpair()
+    d._addresses.setblocking(False)
+    uptime = "Device.DeviceInfo.UpTime"
+    try:
+        d.model.store.attrs[uptime] = [1, []]
+        now = time.monotonic()
+        d.poll_notifications(now)
+        assert d._next_poll == now + 60
+        polled = []
+        real = d.model.poll
+        monkeypatch.setattr(d.model, "poll", lambda paths: polled.append(sorted(paths)) or real(paths))
+        d.poll_notifications(now + 60, timer=True)
+        assert polled == [[uptime]]
+        # An address change: all watched values are read at once (ConnectionRequestURL among them).
+        other.send(b"x")
+        d._route = ("kept", None, None)
+        d._service([d._addresses], [])
+        assert d._route is None and len(polled[1]) > 1
+        del d.model.store.attrs[uptime]
+        d.poll_notifications(now + 61)
+        assert d._next_poll is None
+    finally:
+        other.close()
+        d._addresses.close()

@@ -1,4 +1,5 @@
-"""Deployment files: the zipapp builder, the SysV / OpenWrt init scripts and the systemd unit."""
+"""Deployment files: the bundle and zipapp builders, the SysV / OpenWrt init scripts and the
+systemd unit."""
 
 import configparser
 import glob
@@ -23,6 +24,7 @@ SYSV = os.path.join(TOOLS, "init.d", "tr069client")
 OPENWRT = os.path.join(TOOLS, "openwrt", "tr069client.init")
 UNIT = os.path.join(TOOLS, "systemd", "tr069client.service")
 sys.path.insert(0, TOOLS)
+import build_bundle  # noqa: E402
 import build_zipapp  # noqa: E402
 from _httpd import free_port  # noqa: E402
 
@@ -53,11 +55,89 @@ def _interpreter(name):
 
 
 @pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    """The folder build_bundle.py makes, with bytecode for the running Python."""
+    out = str(tmp_path_factory.mktemp("bundle") / "tr069client")
+    assert build_bundle.main(["-o", out]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
 def pyz(tmp_path_factory):
     """The zipapp, with .pyc files for the running Python (others must ignore them)."""
     out = str(tmp_path_factory.mktemp("pyz") / "tr069client.pyz")
     assert build_zipapp.main(["-o", out]) == 0
     return out
+
+
+# ---------------------------------------------------------------- the bundle
+
+def _names(folder):
+    return sorted(os.path.relpath(os.path.join(r, f), folder) for r, _, fs in os.walk(folder) for f in fs)
+
+
+def test_bundle_holds_bytecode_cold_sources_data_and_licences(bundle):
+    names = _names(bundle)
+    assert "tr069client/daemon.pyc" in names and "tr069client/linux/netlink.pyc" in names
+    assert "tr069client/daemon.py" not in names          # sourceless: never compiled on the device
+    assert "tr069client/fetch.py" in names and "tr069client/diagnostics/ping.py" in names   # cold: sources
+    assert "tr069client/fetch.pyc" not in names
+    assert not [n for n in names if n.startswith("tr069client/fleet")]
+    assert [n for n in names if n.startswith("defusedxml/")] == [
+        "defusedxml/ElementTree.pyc", "defusedxml/LICENSE", "defusedxml/__init__.pyc", "defusedxml/common.pyc"]
+    assert {"LICENSE", "__main__.py", "tr069client/tr181.json"} <= set(names)
+    assert "__pycache__/__main__.%s.pyc" % sys.implementation.cache_tag in names
+    with open(os.path.join(bundle, "tr069client", "fetch.py")) as f, \
+            open(os.path.join(REPO, "tr069client", "fetch.py")) as g:
+        cold, source = f.read().splitlines(), g.read().splitlines()
+    # Comments and docstrings gone, every line where it was (tracebacks match the repository).
+    assert len(cold) == len(source) and "#" not in "".join(cold) and '"""' not in "".join(cold)
+    assert [c for c, s in zip(cold, source) if c and c != s.split("#")[0].rstrip()] == []
+
+
+def test_bundle_build_is_reproducible(tmp_path, capsys):
+    a, b = str(tmp_path / "a"), str(tmp_path / "b")
+    assert build_bundle.main(["-o", a]) == 0
+    assert "bytecode for CPython %d.%d" % sys.version_info[:2] in capsys.readouterr().out
+    assert build_bundle.main(["-o", b]) == 0
+    assert _names(a) == _names(b)
+    for n in _names(a):
+        with open(os.path.join(a, n), "rb") as f, open(os.path.join(b, n), "rb") as g:
+            assert f.read() == g.read(), n
+
+
+def test_bundle_bytecode_for_another_python_is_refused_in_one_line(bundle):
+    python = _python38()
+    if python is None:
+        pytest.skip("no other CPython 3.8 here")
+    r = subprocess.run([python, "-I", "-S", bundle, "--version"], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=60)
+    err = r.stderr.decode()
+    assert r.returncode == 1 and err.count("\n") == 1 and "bytecode for CPython %d.%d" % sys.version_info[:2] in err
+
+
+def test_bundle_of_sources_runs_on_any_python(tmp_path):
+    out = str(tmp_path / "src")
+    assert build_bundle.main(["-o", out, "--sources"]) == 0
+    assert not [n for n in _names(out) if n.endswith(".pyc")]
+    for python in [sys.executable] + ([_python38()] if _python38() else []):
+        r = subprocess.run([python, "-I", "-S", out, "--version"], stdout=subprocess.PIPE, timeout=60)
+        assert r.returncode == 0 and r.stdout.startswith(b"tr069client ")
+
+
+def test_bundle_runs_help_and_a_session_without_installed_packages(bundle, make_lab_acs, tmp_path):
+    r = subprocess.run([sys.executable, "-I", "-S", bundle, "--help"], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=60)
+    assert r.returncode == 0 and b"usage: tr069client" in r.stdout, r.stderr.decode()
+    _one_session(sys.executable, bundle, make_lab_acs(), tmp_path)
+    # Nothing it loaded to start and run a session was a cold source (Python would have
+    # compiled it, and written its bytecode here: the folder is writable in this test).
+    assert [r for r, _, _ in os.walk(os.path.join(bundle, "tr069client")) if r.endswith("__pycache__")] == []
+    # A traceback from the bytecode names the function and the line it starts on.
+    code = ("import sys, traceback; sys.path.insert(0, sys.argv[1]); from tr069client import soap\n"
+            "try:\n    soap.parse(b'<x')\nexcept soap.SoapError:\n    print(traceback.format_exc())")
+    r = subprocess.run([sys.executable, "-I", "-S", "-c", code, bundle], stdout=subprocess.PIPE, timeout=60)
+    assert b'tr069client/soap.py", line ' in r.stdout and b", in parse" in r.stdout
 
 
 # ---------------------------------------------------------------- the zipapp
@@ -134,12 +214,15 @@ def test_zipapp_runs_help_without_installed_packages(pyz, python):
 
 @pytest.mark.parametrize("python", INTERPRETERS)
 def test_zipapp_completes_a_session(pyz, python, make_lab_acs, tmp_path):
+    _one_session(_interpreter(python), pyz, make_lab_acs(), tmp_path)
+
+
+def _one_session(python, app, acs, tmp_path):
+    """`python -I -S APP run` completes a session with `acs` (GetParameterValues) and stops."""
     from lab_acs import get_parameter_values
-    python = _interpreter(python)
-    acs = make_lab_acs()
     acs.queue(get_parameter_values(["Device.DeviceInfo.", "Device.ManagementServer.URL"]))
     log = open(str(tmp_path / "daemon.log"), "wb")
-    p = subprocess.Popen([python, "-I", "-S", pyz, "run", "--state-dir", str(tmp_path / "state"),
+    p = subprocess.Popen([python, "-I", "-S", app, "run", "--state-dir", str(tmp_path / "state"),
                           "--acs-url", acs.url, "--cr-port", str(free_port()),
                           "--periodic-inform-enabled", "no"], stdout=log, stderr=log)
     try:
@@ -167,15 +250,18 @@ def test_init_script_parses(shell, script):
 
 # ---------------------------------------------------------------- SysV: start, reload, stop
 
-def _status_json(python, pyz, state_dir):
-    r = subprocess.run([python, pyz, "status", "--state-dir", state_dir, "--json"],
+def _status_json(python, app, state_dir):
+    r = subprocess.run([python, app, "status", "--state-dir", state_dir, "--json"],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
     assert r.returncode == 0, r.stderr.decode()
     return json.loads(r.stdout.decode())
 
 
-@pytest.mark.parametrize("mode", ["start-stop-daemon", "background"])
-def test_sysv_script_starts_reloads_and_stops(mode, pyz, make_lab_acs, tmp_path):
+@pytest.mark.parametrize("mode, form", [("start-stop-daemon", "bundle"), ("background", "bundle"),
+                                        ("start-stop-daemon", "zipapp")])
+def test_sysv_script_starts_reloads_and_stops(mode, form, request, make_lab_acs, tmp_path):
+    # The zipapp is named by PYZ, APP's older name, which must still work.
+    app = request.getfixturevalue("bundle" if form == "bundle" else "pyz")
     if mode == "start-stop-daemon" and shutil.which("start-stop-daemon") is None:
         pytest.skip("no start-stop-daemon here")
     acs = make_lab_acs()
@@ -186,7 +272,8 @@ def test_sysv_script_starts_reloads_and_stops(mode, pyz, make_lab_acs, tmp_path)
         json.dump(settings, f)
     defaults = str(tmp_path / "defaults")
     with open(defaults, "w") as f:
-        f.write("PYTHON=%s\nPYZ=%s\nCONFIG=%s\nSTATE_DIR=%s\nPIDFILE=%s\n" % (sys.executable, pyz, cfg, state, pidfile))
+        f.write("PYTHON=%s\n%s=%s\nCONFIG=%s\nSTATE_DIR=%s\nPIDFILE=%s\n" % (
+            sys.executable, "APP" if form == "bundle" else "PYZ", app, cfg, state, pidfile))
     env = dict(os.environ, TR069CLIENT_DEFAULTS=defaults)
     if mode == "background":
         env["NO_START_STOP_DAEMON"] = "1"
@@ -202,7 +289,7 @@ def test_sysv_script_starts_reloads_and_stops(mode, pyz, make_lab_acs, tmp_path)
         with open(pidfile) as f:
             pid = int(f.read())
         with open("/proc/%d/cmdline" % pid, "rb") as f:
-            assert pyz.encode() in f.read()
+            assert app.encode() in f.read()
         assert run("start").returncode == 0          # already running: nothing happens
         with open(pidfile) as f:
             assert int(f.read()) == pid
@@ -213,7 +300,7 @@ def test_sysv_script_starts_reloads_and_stops(mode, pyz, make_lab_acs, tmp_path)
             json.dump(settings, f)
         assert run("reload").returncode == 0
         deadline = time.monotonic() + 20
-        while _status_json(sys.executable, pyz, state).get("periodic-inform-interval") != 1234:
+        while _status_json(sys.executable, app, state).get("periodic-inform-interval") != 1234:
             assert time.monotonic() < deadline, "the reload did not apply the config file"
             time.sleep(0.2)
         assert run("status").returncode == 0
@@ -283,14 +370,14 @@ def _openwrt(tmp_path, action, uci):
         return f.read().splitlines()
 
 
-def test_openwrt_script_runs_the_zipapp_under_procd(tmp_path):
+def test_openwrt_script_runs_the_bundle_under_procd(tmp_path):
     state = str(tmp_path / "flash" / "tr069client")
     calls = _openwrt(tmp_path, "start_service; service_triggers", {
         "state_dir": state, "acs_url": "https://acs.example/cwmp?a=1&b=\"2\"", "password": "p w'\\d",
         "periodic_inform_enabled": "1", "periodic_inform_interval": "600", "cr_port": "7547"})
     conf = str(tmp_path / "var" / "tr069client.json")
     assert "open_instance main" in calls
-    assert ("set_param command python3 /usr/lib/tr069client/tr069client.pyz run --state-dir %s --config %s"
+    assert ("set_param command python3 /usr/lib/tr069client run --state-dir %s --config %s"
             % (state, conf)) in calls
     assert "set_param respawn 3600 5 0" in calls
     assert "reload_trigger tr069client" in calls
@@ -344,7 +431,7 @@ def test_systemd_unit():
     unit.optionxform = str
     unit.read(UNIT)
     svc = unit["Service"]
-    assert svc["ExecStart"].split()[:3] == ["/usr/bin/python3", "/usr/lib/tr069client/tr069client.pyz", "run"]
+    assert svc["ExecStart"].split()[:3] == ["/usr/bin/python3", "/usr/lib/tr069client", "run"]
     assert "--config /etc/tr069client/config.json" in svc["ExecStart"]
     assert svc["Restart"] == "always"                 # a Reboot that ends the daemon restarts it
     assert svc["ExecReload"] == "/bin/kill -HUP $MAINPID"

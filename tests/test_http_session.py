@@ -64,6 +64,21 @@ def test_between_may_end_the_session_but_not_undo_one_that_is_over():
     assert s.done and s.ok and s.error is None and len(http.posts) == 2
 
 
+def test_nothing_runs_between_a_request_and_its_answer():
+    # The answer reads the model when it is written: the daemon's service (a CLI `set`, a
+    # new ConnectionRequestURL) must not change it in between.
+    status, headers, body = genieacs(INFORM_RESPONSE)
+    gpv = genieacs("<cwmp:GetParameterValues><ParameterNames soap-enc:arrayType=\"xsd:string[1]\">"
+                   "<string>Device.ManagementServer.PeriodicInformInterval</string></ParameterNames>"
+                   "</cwmp:GetParameterValues>", "r1")
+    s = make_session()
+    seen = []
+    http = FakeHttp((status, headers, body.encode()), (gpv[0], gpv[1], gpv[2].encode()), END_204)
+    assert http_session.run(s, http, between=lambda: seen.append((len(http.posts), s.answering))).ok
+    # After the Inform's answer, the empty POST's (the request), and the answer's.
+    assert seen == [(1, False), (3, False)]
+
+
 def test_each_post_is_named_for_the_transport_s_error_sentences():
     status, headers, body = genieacs(INFORM_RESPONSE)
     gpv = genieacs("<cwmp:GetParameterValues><ParameterNames soap-enc:arrayType=\"xsd:string[1]\">"

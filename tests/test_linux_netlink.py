@@ -75,3 +75,14 @@ def test_live_dump_shows_what_ip_addr_shows():
     got = {(names.get(a[0], "?"), "%s/%d" % (a[2], a[3]))
            for a in netlink.addresses(netlink.dump(netlink.RTM_GETADDR))}
     assert got == _ip_addr()
+
+
+def test_the_address_watch_is_non_blocking_and_drains_at_once():
+    s = netlink.address_events()
+    if s is None:
+        pytest.skip("no netlink here")
+    try:
+        assert s.gettimeout() == 0
+        netlink.drain(s)   # nothing queued: returns at once
+    finally:
+        s.close()

@@ -47,7 +47,8 @@ def test_what_the_readme_commands_leave_behind_is_ignored_by_git():
     if shutil.which("git") is None or not os.path.exists(os.path.join(REPO, ".git")):
         import pytest
         pytest.skip("not a git checkout")
-    left = ["build/lib/tr069client/cli.py", "tr069client.egg-info/PKG-INFO", "tr069client.pyz",
+    left = ["build/lib/tr069client/cli.py", "tr069client.egg-info/PKG-INFO", "tr069client-bundle/__main__.py",
+            "tr069client.pyz",
             "tests/__pycache__/x.pyc", ".pytest_cache/v"]
     r = subprocess.run(["git", "check-ignore", "--no-index"] + left, cwd=REPO,
                        stdout=subprocess.PIPE, universal_newlines=True)

@@ -60,8 +60,6 @@ def test_shown_url_masks_only_a_password(url, shown):
 def test_a_stored_value_is_judged_by_what_it_is_even_when_judged_before():
     """settings.get() keeps what it judged of a stored value (a loop reads settings all the
     time); true is no 1 for it, nor does a changed value keep the old verdict."""
-    from tr069client.model import Model
-    from tr069client.store import Store
     m = Model(Store())
     m.store.state["settings"] = {"cr-port": 1}
     assert settings.get(m, "cr-port") == 1
@@ -72,3 +70,23 @@ def test_a_stored_value_is_judged_by_what_it_is_even_when_judged_before():
     m.store.values["Device.ManagementServer.URL"] = "ftp://acs.example/"
     m.refresh()
     assert "expected an http" in settings.problems(m, ["acs-url"])["acs-url"]
+
+
+def test_settings_and_the_planner_s_start_read_no_provider():
+    # The OS is read once before the first Inform, by the Inform itself: settings, timers and
+    # notifications of stored values need none of it (a view costs 35 M instructions on a router).
+    from tr069client.provider import Provider
+    reads = []
+    store = Store()
+    model = Model(store, providers=[Provider("Device.DeviceInfo.", lambda m: reads.append(1) or {
+        "Device.DeviceInfo.SoftwareVersion": "1.0"}), Provider("Device.Time.", lambda m: reads.append(2) or {})],
+        defaults=settings.PRODUCT_DEFAULTS)
+    assert settings.apply_initial(model, {"acs-url": "http://acs.example/acs", "username": "u",
+                                          "periodic-inform-interval": 60, "cr-port": 7000}) == [
+        "acs-url", "username", "periodic-inform-interval", "cr-port"]
+    a = planner_mod.Planner(store, model, IDENT, lambda: 0.5)
+    a.start("boot-1", 1000.0, 1764064800.0)
+    assert [settings.get(model, n) for n in ("acs-url", "periodic-inform-interval", "enabled")] == [
+        "http://acs.example/acs", 60, True]
+    assert model.value(MS + "PeriodicInformInterval") == "60" and reads == []
+    assert model.value("Device.DeviceInfo.SoftwareVersion") == "1.0" and reads == [1, 2]

@@ -78,15 +78,14 @@ def q(tmp_path):
     reboots = []
     version = {"now": "1.0"}   # DeviceInfo.SoftwareVersion as the device runs it
     planner = Planner()
-    queue = transfers.Queue(store, EventQueue(store), Worker(store), clock=clock,
+    queue = transfers.Queue(store, EventQueue(store), lambda: Worker(store), clock=clock,
                             reboot=lambda why: reboots.append(why) or True, session_due=planner.due,
                             version=lambda: version["now"])
     queue.planner = planner
     queue.clock_, queue.reboots, queue.version_ = clock, reboots, version
     queue.ctx = Context(None, handlers=transfers.rpcs(queue))
-    queue.tick(0.0, T0)  # the first tick settles what a restart left (nothing here)
-    assert queue.worker.steps == [("clean", [])]
-    del queue.worker.steps[:]
+    queue.tick(0.0, T0)  # the first tick settles what a restart left: nothing here, so no worker
+    assert queue._worker is None
     return queue
 
 
@@ -282,7 +281,7 @@ def restart(q, wall=T0, boot="boot-A", timeout=lambda name: 600):
     """A new daemon over the same state file (after SIGKILL or power loss)."""
     store = Store.load(q.store.path)
     store.state["boot_id"] = boot
-    again = transfers.Queue(store, EventQueue(store), Worker(store), clock=q.clock_,
+    again = transfers.Queue(store, EventQueue(store), lambda: Worker(store), clock=q.clock_,
                             reboot=lambda why: q.reboots.append(why) or True,
                             timeout=timeout, version=lambda: q.version_["now"])
     again.clock_, again.reboots, again.ctx = q.clock_, q.reboots, Context(None, transfers.rpcs(again))

@@ -909,6 +909,25 @@ def test_http_use_loads_neither_ssl_nor_openssl(serve):
     assert json.loads(out.decode()) == [200, []]
 
 
+@pytest.mark.e2e
+def test_https_to_a_named_host_loads_no_idna_codec(serve, pki):
+    # ssl encodes a str server_hostname with the idna codec (and unicodedata, 0.3 MB);
+    # an ASCII name goes as bytes.
+    server = serve(ok, tls=pki["ctx"]("localhost"))
+    code = (
+        "import sys, json\n"
+        "sys.path.insert(0, %r)\n"
+        "import tr069client.transport as t\n"
+        "s = t.AcsClient(%r, ca_file=%r)\n"
+        "status = s.post(b'<x/>')[0]\n"
+        "s.close()\n"
+        "print(json.dumps([status, [m for m in ('encodings.idna', 'unicodedata', 'stringprep')\n"
+        "                           if m in sys.modules]]))\n"
+        % (ROOT, server.url(host="localhost"), pki["ca"]))
+    out = subprocess.check_output([sys.executable, "-I", "-S", "-c", code])
+    assert json.loads(out.decode()) == [200, []]
+
+
 def test_folded_headers_from_a_hostile_server_do_not_escape_as_bugs(serve):
     def handle(req):
         if req.body == b"cookie":

@@ -1,5 +1,5 @@
-"""What an integrator ships, for tools/bench.py: candidate forms of the package and their
-flash cost as squashfs stores them.
+"""What an integrator ships, for tools/bench.py: the folder tools/build_bundle.py makes, other
+candidate forms of the package, and their flash cost as squashfs stores them.
 
 squashfs compresses each file in blocks (here xz, 256 KiB blocks, as OpenWrt builds its
 root), so an already deflated zip gains almost nothing, while uncompressed bytecode or
@@ -8,6 +8,7 @@ of it (of a tar of it for a folder), and the growth of a squashfs image (mksquas
 that holds it; its start-up cost is measured by the caller (bench_session.daemon_run).
 """
 
+import contextlib
 import io
 import lzma
 import os
@@ -19,36 +20,28 @@ import zipfile
 
 from bench_proc import TOOLS, BenchError
 
-# (name, container, members, compile mode); mode None: no bytecode, "" / "OO": bytecode,
-# "OO" without docstrings (compile(optimize=2): asserts go too; the package has none). The
-# first is build_zipapp.py's own output (checked-hash .pyc: zipimport hashes each source at
-# import); the others carry unchecked-hash .pyc (never compared with a source).
+# (name, how it is made). The first is what an integrator ships (tools/build_bundle.py's
+# default); "zipapp" is tools/build_zipapp.py's default (.py beside checked-hash .pyc:
+# zipimport hashes each source at import); the others are made here from the sources:
+# (container, members, compile mode), mode None: no bytecode, "" / "OO": unchecked-hash
+# bytecode, "OO" without docstrings (compile(optimize=2)).
 CANDIDATES = [
-    ("zip deflate, .py+.pyc", "zip-deflate", "both", ""),       # build_zipapp.py's default
-    ("zip stored, .py+.pyc", "zip-stored", "both", ""),
-    ("zip deflate, .py", "zip-deflate", "py", None),
-    ("zip stored, .py", "zip-stored", "py", None),
-    ("zip stored, .pyc", "zip-stored", "pyc", ""),
-    ("zip stored, .pyc -OO", "zip-stored", "pyc", "OO"),
-    ("folder, .py (compiled at each start)", "dir", "py", None),
-    ("folder, .py+__pycache__", "dir", "both", ""),
-    ("folder, .pyc", "dir", "pyc", ""),
-    ("folder, .pyc -OO", "dir", "pyc", "OO"),
+    ("folder bundle (build_bundle.py)", ("bundle",)),
+    ("bundle --line-numbers", ("bundle", "--line-numbers")),
+    ("bundle --sources", ("bundle", "--sources")),
+    ("zipapp (build_zipapp.py)", ("zipapp",)),
+    ("zip stored, .pyc -OO", ("zip-stored", "pyc", "OO")),
+    ("folder, .py (compiled at each start)", ("dir", "py", None)),
+    ("folder, .pyc -OO", ("dir", "pyc", "OO")),
 ]
+QUICK = 1   # candidates measured by --quick
 SHIPPED = CANDIDATES[0][0]
 
 
-def _builder():
+def _builder(name="build_zipapp"):
     if TOOLS not in sys.path:
         sys.path.insert(0, TOOLS)
-    import build_zipapp
-    return build_zipapp
-
-
-def shipped(out, defusedxml_dir):
-    """The artifact build_zipapp.py makes by default; its path."""
-    _builder().build(out, defusedxml_dir)
-    return out
+    return __import__(name)
 
 
 def _sources(folder, defusedxml_dir):
@@ -88,27 +81,34 @@ def _members(entries, members, mode, folder):
     return sorted(out)
 
 
-def build_candidates(folder, defusedxml_dir, child_version):
-    """Write every candidate into `folder`; [(name, path)]. Bytecode is this Python's: the
-    children must run the same minor version (`child_version`, a (major, minor) tuple)."""
+def build_candidates(folder, defusedxml_dir, child_version, quick=False):
+    """Write every candidate (the first QUICK with `quick`) into `folder`; [(name, path)].
+    Bytecode is this Python's: the children must run the same minor version (`child_version`,
+    a (major, minor) tuple)."""
     if tuple(child_version) != sys.version_info[:2]:
         raise BenchError("the flash candidates need the bench to run under the children's Python "
                          "(%d.%d), not %d.%d" % (tuple(child_version) + sys.version_info[:2]))
     os.makedirs(folder)
     entries = _sources(folder, defusedxml_dir)
     made = []
-    for i, (name, container, members, mode) in enumerate(CANDIDATES):
-        path = os.path.join(folder, "c%02d%s" % (i, ".pyz" if container != "dir" else ""))
-        if i == 0:
-            shipped(path, defusedxml_dir)
-        elif container == "dir":
-            for arc, data in _members(entries, members, mode, True):
+    for i, (name, how) in enumerate(CANDIDATES[:QUICK] if quick else CANDIDATES):
+        path = os.path.join(folder, "c%02d%s" % (i, ".pyz" if how[0].startswith("zip") else ""))
+        if how[0] == "bundle":
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                ok = _builder("build_bundle").main(["-o", path, "--defusedxml", defusedxml_dir] + list(how[1:]))
+            if ok != 0:
+                raise BenchError("tools/build_bundle.py %s failed" % " ".join(how[1:]))
+        elif how[0] == "zipapp":
+            _builder().build(path, defusedxml_dir)
+        elif how[0] == "dir":
+            for arc, data in _members(entries, how[1], how[2], True):
                 dest = os.path.join(path, arc)
                 os.makedirs(os.path.dirname(dest), exist_ok=True)
                 with open(dest, "wb") as f:
                     f.write(data)
         else:
-            _write_zip(path, _members(entries, members, mode, False), container == "zip-deflate")
+            _write_zip(path, _members(entries, how[1], how[2], False), how[0] == "zip-deflate")
         made.append((name, path))
     return made
 

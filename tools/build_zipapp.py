@@ -61,7 +61,7 @@ def find_defusedxml(path=None):
     return list(spec.submodule_search_locations)[0]
 
 
-def _licence_of(package_dir):
+def licence_of(package_dir):
     """The licence text of an installed distribution beside `package_dir`, or None."""
     parent = os.path.dirname(package_dir)
     name = os.path.basename(package_dir)
@@ -120,7 +120,7 @@ def build(out, defusedxml_dir=None, interpreter="/usr/bin/env python3", compile_
         if os.path.isfile(path):
             with open(path, "rb") as f:
                 entries.append((arc, f.read()))
-    licence = _licence_of(find_defusedxml(defusedxml_dir))
+    licence = licence_of(find_defusedxml(defusedxml_dir))
     if licence:
         entries.append(("defusedxml/LICENSE", licence))
     if compile_pyc:

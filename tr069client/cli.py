@@ -1,99 +1,142 @@
 """The command line: `tr069client run|status|set|get|inform|reset-config|dhcp|fleet`."""
 
-import argparse
 import json
 import os
 import sys
 
-from . import __version__, config, control, dhcp, identity, log, settings, state
+from . import __version__, config, control, identity, log, settings, state
 from .faults import CwmpFault
 from .store import Store, StoreError
 
 
 def _formatter(prog):
+    import argparse
     # A fixed width: asking the terminal's imports shutil (and bz2, lzma), 0.5 MB on a router.
     return argparse.HelpFormatter(prog, width=100)
 
 
-class _Parser(argparse.ArgumentParser):
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("formatter_class", _formatter)
-        argparse.ArgumentParser.__init__(self, *args, **kwargs)
+def _parser_class():
+    import argparse
 
-    def error(self, message):
-        # One line, no usage dump: init scripts log it and operators read it.
-        raise _UsageError("%s (see %s --help)" % (message, self.prog))
+    class _Parser(argparse.ArgumentParser):
+        def __init__(self, *args, **kwargs):
+            kwargs.setdefault("formatter_class", _formatter)
+            argparse.ArgumentParser.__init__(self, *args, **kwargs)
+
+        def error(self, message):
+            # One line, no usage dump: init scripts log it and operators read it.
+            raise _UsageError("%s (see %s --help)" % (message, self.prog))
+    return _Parser
 
 
 class _UsageError(Exception):
     pass
 
 
-def _add_common(p):
-    p.add_argument("--state-dir", help="folder of the state file (default /etc/tr069client on "
-                   "OpenWrt, else /var/lib/tr069client)")
-    p.add_argument("--config", metavar="FILE", help="JSON config file (identity, hooks, settings)")
+_COMMON = (("--state-dir", None, None, "folder of the state file (default /etc/tr069client on "
+                                       "OpenWrt, else /var/lib/tr069client)"),
+           ("--config", "FILE", None, "JSON config file (identity, hooks, settings)"))
 
 
-def _yes_no(value):
-    try:
-        return config.parse_bool(value)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e))
+def _add(p, flags):
+    import argparse
+
+    def typed(convert):
+        def parse(value):
+            try:
+                return convert(value)
+            except ValueError as e:
+                raise argparse.ArgumentTypeError(str(e))
+        parse.__name__ = convert.__name__
+        return parse
+    for flag, metavar, convert, text in flags:
+        extra = {"choices": _LEVELS} if flag == "--log-level" else {}
+        p.add_argument(flag, metavar=metavar, help=text, type=convert and typed(convert), **extra)
 
 
 def _port(value):
     # 0: any free port (the ConnectionRequestURL then says which); for tests and labs.
     if not value.isdigit() or not 0 <= int(value) <= 65535:
-        raise argparse.ArgumentTypeError("a port is a number from 0 to 65535, not %r" % value)
+        raise ValueError("a port is a number from 0 to 65535, not %r" % value)
     return int(value)
 
 
 def _interval(value):
     if not value.isdigit() or int(value) < 1:
-        raise argparse.ArgumentTypeError("the interval is a number of seconds >= 1, not %r" % value)
+        raise ValueError("the interval is a number of seconds >= 1, not %r" % value)
     return int(value)
 
 
+_LEVELS = sorted(log.LEVELS, key=log.LEVELS.get)
+# `run`'s own flags: (flag, metavar, conversion, help). The daemon's start reads them
+# without argparse (_run_args); argparse reads every other command, and any `run` line
+# that the fast path does not take whole (help, abbreviations, errors and their messages).
+_RUN = (("--acs-url", "URL", None, None), ("--username", "U", None, None),
+        ("--password", "P", None, None),
+        ("--periodic-inform-enabled", "yes|no", config.parse_bool, None),
+        ("--periodic-inform-interval", "S", _interval, None),
+        ("--client-certificate", "PEM", None, None), ("--ca-file", "PEM", None, None),
+        ("--cr-address", "ADDR", None, None), ("--cr-port", "PORT", _port, None),
+        ("--log-level", "LEVEL", None, None))
+
+
+class _Args:
+    def __init__(self, **kwargs):
+        self.__dict__.update(kwargs)
+
+
+def _run_args(argv):
+    """`run FLAG VALUE ...` parsed as argparse would, without loading it (0.36 MB that
+    the daemon would carry for its whole life); None for anything else."""
+    if not argv or argv[0] != "run":
+        return None
+    flags = {f: convert for f, _, convert, _ in _COMMON + _RUN}
+    args = dict.fromkeys((f[2:].replace("-", "_") for f in flags), None)
+    rest = list(argv[1:])
+    while rest:
+        flag, eq, value = rest.pop(0).partition("=")
+        if flag not in flags or not (eq or rest):
+            return None
+        if not eq:
+            value = rest.pop(0)
+        if value.startswith("-") or (flag == "--log-level" and value not in _LEVELS):
+            return None
+        try:
+            args[flag[2:].replace("-", "_")] = flags[flag](value) if flags[flag] else value
+        except ValueError:
+            return None
+    return _Args(command="run", **args)
+
+
 def _parser():
-    p = _Parser(prog="tr069client", description="TR-069 (CWMP) client for Linux routers.")
+    p = _parser_class()(prog="tr069client", description="TR-069 (CWMP) client for Linux routers.")
     p.add_argument("--version", action="version", version="tr069client " + __version__)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
     run = sub.add_parser("run", help="run the daemon in the foreground")
-    _add_common(run)
-    run.add_argument("--acs-url", metavar="URL")
-    run.add_argument("--username", metavar="U")
-    run.add_argument("--password", metavar="P")
-    run.add_argument("--periodic-inform-enabled", type=_yes_no, metavar="yes|no")
-    run.add_argument("--periodic-inform-interval", type=_interval, metavar="S")
-    run.add_argument("--client-certificate", metavar="PEM")
-    run.add_argument("--ca-file", metavar="PEM")
-    run.add_argument("--cr-address", metavar="ADDR")
-    run.add_argument("--cr-port", type=_port, metavar="PORT")
-    run.add_argument("--log-level", choices=sorted(log.LEVELS, key=log.LEVELS.get), metavar="LEVEL")
+    _add(run, _COMMON + _RUN)
 
     st = sub.add_parser("status", help="settings and state: status, last-session-error, retry-count")
-    _add_common(st)
+    _add(st, _COMMON)
     st.add_argument("--json", action="store_true", help="print one JSON object")
 
     s = sub.add_parser("set", help="change settings or parameters: KEY=VALUE ...")
-    _add_common(s)
+    _add(s, _COMMON)
     s.add_argument("items", nargs="+", metavar="KEY=VALUE")
 
     g = sub.add_parser("get", help="print settings or parameters (Device.… paths)")
-    _add_common(g)
+    _add(g, _COMMON)
     g.add_argument("paths", nargs="+", metavar="PATH")
 
     i = sub.add_parser("inform", help="ask the running daemon for a session now")
-    _add_common(i)
+    _add(i, _COMMON)
 
     r = sub.add_parser("reset-config", help="forget configuration and state; next session is a BOOTSTRAP")
-    _add_common(r)
+    _add(r, _COMMON)
 
     d = sub.add_parser("dhcp", help="take the ACS URL and the other CWMP sub-options of DHCP option 43")
-    _add_common(d)
+    _add(d, _COMMON)
     d.add_argument("option43", metavar="OPTION43",
                    help="as the DHCP client gives it: hex (udhcpc's $opt43), colon-separated hex, or a URL")
 
@@ -238,7 +281,11 @@ def cmd_reset_config(args):
 
 
 def cmd_dhcp(args):
-    options = dhcp.decode(args.option43)
+    from . import dhcp   # this command's alone: the daemon does not load it
+    try:
+        options = dhcp.decode(args.option43)
+    except dhcp.DhcpError as e:
+        raise _CommandError(str(e))
     state_dir = _state_dir(args)
     reply = _ask(state_dir, {"cmd": "dhcp", "options": {str(k): v for k, v in options.items()}})
     if reply is not None:
@@ -267,12 +314,12 @@ def main(argv=None):
             return 1
         return fleet(argv[1:])
     try:
-        args = _parser().parse_args(argv)
+        args = _run_args(sys.argv[1:] if argv is None else argv) or _parser().parse_args(argv)
         return {"run": cmd_run, "status": cmd_status, "set": cmd_set, "get": cmd_get,
                 "inform": cmd_inform, "reset-config": cmd_reset_config,
                 "dhcp": cmd_dhcp}[args.command](args)
     except (_UsageError, _CommandError, config.ConfigError, identity.IdentityError,
-            settings.SettingError, StoreError, control.ControlError, dhcp.DhcpError) as e:
+            settings.SettingError, StoreError, control.ControlError) as e:
         sys.stderr.write("tr069client: %s\n" % e)
         return 2 if isinstance(e, _UsageError) else 1
     except CwmpFault as f:

@@ -47,7 +47,8 @@ KEYS = {
     "cwmp-version": ("str", "1.0", "namespace of the Inform: 1.0, 1.1 or 1.2 (1.2 also serves 1.3/1.4); "
                                    "the ACS's requests are always answered in their own"),
     "syslog": ("bool", False, "log to syslog instead of stderr"),
-    "notification-poll-interval": ("int", 60, "seconds between reads of the parameters under notification"),
+    "notification-poll-interval": ("int", 60, "seconds between reads of the parameters under notification "
+                                   "that the system changes by itself (none are read while none is watched)"),
     "session-timeout": ("int", 600, "seconds a whole session with the ACS may take (each exchange "
                                     "also ends after 120 s)"),
     # Platform commands: JSON lists run without a shell; tr069client appends its own arguments

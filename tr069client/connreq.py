@@ -21,7 +21,7 @@ FAILURES = (10, 60.0)  # failed attempts per source: a burst of 10, then one eac
 _LIVE = 32  # answered nonces whose nonce count is kept; an older one is stale
 _SOURCES = 64  # sources with failures remembered; the one that failed least recently goes
 _WARN_EVERY = 60.0  # one warning of a kind per minute: a port scan must not flood the log
-_HEAD_END = re.compile(rb"\r?\n\r?\n")
+_HEAD_END = rb"\r?\n\r?\n"   # compiled by the first request (re keeps it), not at every start
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
             405: "Method Not Allowed", 431: "Request Header Fields Too Large",
             503: "Service Unavailable"}
@@ -44,7 +44,7 @@ def find_head(buf, limit):
     start = 0
     while start < len(buf) and buf[start] in (10, 13):
         start += 1
-    m = _HEAD_END.search(buf, start)
+    m = re.compile(_HEAD_END).search(buf, start)
     if m is None:
         return TOO_LARGE if len(buf) - start > limit else None
     if m.start() - start > limit:

@@ -4,13 +4,18 @@ and while one waits on the ACS (or a transfer on its server) the same sockets ar
 
 import os
 import select
-import signal
 import time
 
-from . import boot, config, control, control_commands, http_session, identity, listener, log, settings
+try:   # the C module under signal.py, whose enums of every signal cost 0.08 MB
+    import _signal as signal
+except ImportError:  # pragma: no cover - not CPython
+    import signal
+
+from . import boot, config, control, http_session, identity, listener, log, settings
 from . import transport
 from .device import Device
 from .events import CONNECTION_REQUEST
+from .linux import netlink
 from .store import Store, StoreError
 
 TYPE_CHECKING = False
@@ -50,7 +55,9 @@ class Daemon:
         self._listen_error = None    # why the listener cannot open, a sentence
         self._listen_retry = None    # (monotonic time of the next try, wait) while it cannot
         self._save_error = None
-        self._acs_peer = None    # (ACS URL, what listener.resolve() found), once per session
+        self._route = None       # (ACS URL, its address, ours toward it): once per session
+        self._addresses = None   # netlink socket: readable when an address comes or goes
+        self._next_poll = None   # monotonic time of the next timer poll of volatile values
         try:
             os.makedirs(state_dir, mode=0o700, exist_ok=True)
         except OSError as e:
@@ -58,7 +65,7 @@ class Daemon:
         # One daemon per state: another one running is found before the state is read, so a
         # second start (with other flags) cannot write into the running daemon's state.
         self.control = control.Server(os.path.join(state_dir, config.CONTROL_SOCKET),
-                                      lambda req: control_commands.handle(self, req))
+                                      self._command)
         try:
             self.store = Store.load(os.path.join(state_dir, config.STATE_FILE))
             if self.store.load_problem:
@@ -87,7 +94,6 @@ class Daemon:
         device.stop = self._stop
         device.service = self._between_exchanges
         device.wait = self._wait_on_peer
-        self.save()
 
     def reload(self) -> None:
         log.info("reloading the configuration")
@@ -114,18 +120,18 @@ class Daemon:
         old_handlers = [(sig, signal.signal(sig, fn)) for sig, fn in (
             (signal.SIGTERM, self._stop), (signal.SIGINT, self._stop), (signal.SIGHUP, self._on_hup))]
         try:
+            self._addresses = netlink.address_events()
             self.planner.start(boot.kernel_boot_id(), time.monotonic(), time.time())
             self.device.diagnostics.resume()   # tests a stop interrupted run again
             self._sync_listener()
+            self.poll_notifications(time.monotonic())
             self.save()
             log.info("tr069client started: status %s, ACS %s", self.planner.status(),
                      log.shown_url(settings.get(self.model, "acs-url")) or "(none)")
-            next_poll = time.monotonic()
             while not self.stopping:
                 mono, wall = time.monotonic(), time.time()
-                if mono >= next_poll:
-                    self.poll_notifications(mono)
-                    next_poll = mono + self._poll_interval()
+                if self._next_poll is not None and mono >= self._next_poll:
+                    self.poll_notifications(mono, timer=True)
                 self.planner.on_timers(mono, wall)
                 for t in self.device.timers:
                     t.tick(mono, wall)
@@ -135,11 +141,8 @@ class Daemon:
                     self._session()
                     continue
                 self.save()
-                deadlines = [d for d in [self.planner.deadline(mono, wall), self._listener_deadline(),
-                                         self.control.next_deadline(),
-                                         next_poll]
-                             + [t.deadline(mono, wall) for t in self.device.timers] if d is not None]
-                self._wait(rfd, min(max(0.0, min(deadlines) - mono), _MAX_SLEEP))
+                deadline = self.deadline(mono, wall)
+                self._wait(rfd, None if deadline is None else min(max(0.0, deadline - mono), _MAX_SLEEP))
                 if self.reload_requested:
                     self.reload_requested = False
                     self.reload()
@@ -153,9 +156,20 @@ class Daemon:
             self.device.diagnostics.close()
             if self.listener is not None:
                 self.listener.close()
+            if self._addresses is not None:
+                self._addresses.close()
+                self._addresses = None
             self.control.close()
             self.save()
             log.info("tr069client stopped")
+
+    def deadline(self, mono: float, wall: float) -> "Optional[float]":
+        """Monotonic time the loop must wake at, or None: nothing but a socket or a signal
+        can give it work (no session planned, no volatile value watched, no client)."""
+        deadlines = [d for d in [self.planner.deadline(mono, wall), self._listener_deadline(),
+                                 self.control.next_deadline(), self._next_poll]
+                     + [t.deadline(mono, wall) for t in self.device.timers] if d is not None]
+        return min(deadlines) if deadlines else None
 
     def save(self) -> "Optional[str]":
         """Save the state if it changed; None, or the reason it could not be saved. A full or
@@ -176,7 +190,7 @@ class Daemon:
     def _select(self, fds, timeout, wfds=()):
         """select() over `fds` (and `wfds` for writing), the control socket and the listener;
         (readable, writable)."""
-        rlist = fds + self.control.readable()
+        rlist = fds + self.control.readable() + ([self._addresses] if self._addresses is not None else [])
         wlist = list(wfds) + self.control.writable()
         if self.listener is not None:
             rlist += self.listener.readable()
@@ -215,6 +229,11 @@ class Daemon:
 
     def _service(self, r, w):
         now = time.monotonic()
+        if self._addresses is not None and self._addresses in r:
+            netlink.drain(self._addresses)
+            self._route = None   # ConnectionRequestURL may need another address now
+            if not self.busy:
+                self.poll_notifications(now)   # (a session polls all at its end)
         if self.listener is None and self._listen_retry is not None \
                 and now >= self._listen_retry[0] and not self.busy:
             self._sync_listener()
@@ -257,18 +276,27 @@ class Daemon:
     def _poll_interval(self):
         return max(1, int(self.settings_cfg.get("notification-poll-interval", 60)))
 
-    def poll_notifications(self, mono: float) -> None:
+    def poll_notifications(self, mono: float, timer: bool = False) -> None:
+        """Compare the watched values with their baseline, and arm the timer of the next poll.
+        Only values the OS changes by itself (volatile ones: see model.volatile) need a
+        timer: the others change when the ACS or the operator sets them, after which all are
+        polled, and ConnectionRequestURL when an address changes (netlink says when). A
+        timer's poll reads only volatile values; without netlink it also looks again at
+        our address toward the ACS."""
+        if timer and self._addresses is None:
+            self._route = None
         self.update_cr_url()
-        passive, active = self.planner.poll_notifications(mono)
+        passive, active = self.planner.poll_notifications(mono, volatile_only=timer)
         if passive or active:
             log.debug("value change: %s", ", ".join(active + passive))
+        needed = self._addresses is None or self.planner.watcher.volatile()
+        self._next_poll = mono + self._poll_interval() if needed else None
 
     # --- sessions ----------------------------------------------------------------------------
 
     def _session(self):
         mono, wall = time.monotonic(), time.time()
         url = settings.get(self.model, "acs-url")
-        self._acs_peer = None   # the session resolves the ACS's name anyway: so may we
         # Changes seen now (a new ConnectionRequestURL, ...) ride in this Inform.
         self.poll_notifications(mono)
         s = self.planner.begin(wall, _new_id)
@@ -289,7 +317,9 @@ class Daemon:
         if {MS + "EnableCWMP", MS + "HTTPConnectionRequestEnable"} & self.model.acs_changed:
             self._sync_listener()
             self.planner.settings_changed(mono, wall)
-        # Parameters the ACS just put under notification get their baseline now.
+        # Parameters the ACS just put under notification get their baseline now, and the
+        # ACS's name is looked up again (the session resolved it anyway: so may we).
+        self._route = None
         self.poll_notifications(mono)
         self.device.run(s.actions, wall, late=True)
 
@@ -316,13 +346,17 @@ class Daemon:
             self.model.set_own(MS + "ConnectionRequestURL", url)
 
     def _route_address(self):
-        """The address the ACS reaches us on. Its name is looked up once per session, not at
-        every notification poll: that would send a DNS query a minute, and block the loop
-        for the resolver's timeouts while DNS is down."""
+        """The address the ACS reaches us on. Its name is looked up once per session (and
+        when an address changes), not at every notification poll: that would send a DNS
+        query a minute, and block the loop for the resolver's timeouts while DNS is down."""
         url = settings.get(self.model, "acs-url")
-        if self._acs_peer is None or self._acs_peer[0] != url:
-            self._acs_peer = (url, listener.resolve(url))
-        return listener.local_address(self._acs_peer[1]) if self._acs_peer[1] else None
+        if self._route is None or self._route[0] != url:
+            self._route = (url, listener.resolve(url), None)
+        url, peer, local = self._route
+        if peer and not local:   # again until found: the route may come after the address
+            local = listener.local_address(peer)
+            self._route = (url, peer, local)
+        return local
 
     def _sync_listener(self):
         """Listen for connection requests exactly while CWMP and HTTP connection requests
@@ -362,6 +396,11 @@ class Daemon:
                 self.model.value(MS + "ConnectionRequestPassword", ""))
 
     # --- signals and control -----------------------------------------------------------------
+
+    def _command(self, request):
+        # Loaded by the first CLI request (with dhcp.py): a daemon nobody asks never needs it.
+        from . import control_commands
+        return control_commands.handle(self, request)
 
     def _stop(self, *signal_args):
         self.stopping = True

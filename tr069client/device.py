@@ -7,7 +7,7 @@ between two Devices, so one process can hold several (a fleet of simulated CPEs)
 
 import random as _random
 
-from . import bindings, config, diagnostics, fetch, linux, log, operations, platform_commands, rpcs, settings
+from . import config, diagnostics, linux, log, operations, rpcs, settings
 from . import transfers as transfers_mod
 from .actions import ApplyChanges, FactoryReset, Reboot, ScheduleInform, SettleDiagnostic
 from .diagnostics.service import Diagnostics
@@ -18,6 +18,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:   # annotations only: the daemon does not load typing
     from typing import Callable, Dict, Iterable, Optional
 
+    from . import fetch
     from .store import Store
 
 _VERSION = "Device.DeviceInfo.SoftwareVersion"
@@ -56,22 +57,23 @@ class Device:
             model = Model(store, providers=platform, root=root, defaults=product_defaults())
             # Bindings win over the built-in providers (a longer or, listed first, an equal
             # prefix), and numbering their rows first gives them the low instance numbers of
-            # a new device.
-            model.providers[:0] = bindings.providers(model, config.get(cfg, "bindings"),
-                                                     config.get(cfg, "command-timeout"))
+            # a new device. Their modules are loaded only for a device that has a bindings file.
+            if config.get(cfg, "bindings"):
+                from . import bindings
+                model.providers[:0] = bindings.providers(model, config.get(cfg, "bindings"),
+                                                         config.get(cfg, "command-timeout"))
         self.model = model
+        self._given_worker = worker
         # The RPC table, in the order GetRPCMethods lists it.
         self.handlers = dict(rpcs.RPCS)
         self.planner = Planner(store, model, ident, random, self.handlers,
                                config.CWMP_VERSIONS[config.get(cfg, "cwmp-version")], commit)
         self.events = self.planner.events
-        worker = worker or fetch.Worker(cfg, ca_file=lambda: settings.get(model, "ca-file") or None,
-                                        service=self._service, wait=lambda: self.wait)
-        self.operations = operations.Operations(store, self.events, cfg, stop=self._stop,
-                                                service=self._service, clean=worker.clean)
+        self.operations = operations.Operations(store, self.events, cfg, stop=self._stop, service=self._service,
+                                                clean=lambda: self.transfers.worker.clean())
         self.transfers = transfers_mod.Queue(
-            store, self.events, worker, reboot=self.operations.restart_device,
-            timeout=lambda name: platform_commands.timeout(cfg, name),
+            store, self.events, self._worker, reboot=self.operations.restart_device,
+            timeout=self._timeout,
             version=lambda: model.poll([_VERSION]).get(_VERSION), session_due=self.planner.due)
         self.handlers.update(operations.RPCS)
         self.handlers.update(transfers_mod.rpcs(self.transfers))
@@ -105,6 +107,18 @@ class Device:
             provider.apply(self.model)
         except Exception as e:  # an integrator's apply hook must not stop the daemon
             log.error("applying changes under %s failed: %s", provider.prefix, e)
+
+    def _worker(self):
+        if self._given_worker is not None:
+            return self._given_worker
+        # fetch.py (with descriptor.py and platform_commands.py) comes with the first transfer.
+        from . import fetch
+        return fetch.Worker(self.cfg, ca_file=lambda: settings.get(self.model, "ca-file") or None,
+                            service=self._service, wait=lambda: self.wait)
+
+    def _timeout(self, name):
+        from .platform_commands import timeout
+        return timeout(self.cfg, name)
 
     def _stop(self):
         if self.stop is not None:

@@ -50,7 +50,8 @@ def run(session: "Session", http: "AcsClient",
                 session.abort("internal error while %s (%s: %s); see the log"
                               % (step, type(e).__name__, e))
                 break
-            stop = between() if between is not None else None
+            # Not between a request and its answer, which reads the model as the request found it.
+            stop = between() if between is not None and not session.answering else None
             if stop and not session.done:
                 session.abort(stop)
                 break

@@ -13,7 +13,7 @@ import os
 import socket
 import time
 
-from . import auth, connreq, sockserver
+from . import auth, sockserver
 from .config import CR_PORT
 
 TYPE_CHECKING = False
@@ -78,7 +78,8 @@ class Listener(sockserver.Server):
     """Connection-request HTTP server; handle() returns how many valid requests arrived.
 
     The answers are connreq.Gate's; this class only moves bytes. Set `pending` before
-    handle() while a session asked for by an earlier request is still to come.
+    handle() while a session asked for by an earlier request is still to come. connreq.py
+    is loaded by the first client (or `status`): a device no ACS calls never needs it.
     """
 
     _RECV_SIZE = 4096
@@ -87,18 +88,27 @@ class Listener(sockserver.Server):
 
     def __init__(self, address="0.0.0.0", port=CR_PORT, path=None, credentials=None,
                  clock=time.monotonic, max_clients=64, header_timeout=5.0, max_request=4096,
-                 rate=connreq.RATE, failures=connreq.FAILURES):
+                 rate=None, failures=None):
         self.path = path or "/" + auth.new_nonce()[:20]
         if not self.path.startswith("/"):
             raise ValueError("connection request path must start with '/': %r" % self.path)
         self.address = address or "0.0.0.0"
         self.pending = False
-        self._gate = connreq.Gate(self.path, credentials or (lambda: ("", "")), rate, failures)
+        self._gate_args = (self.path, credentials or (lambda: ("", "")), rate, failures)
+        self._made_gate = None
         self._max_request = max_request
         self._events = 0
         sockserver.Server.__init__(self, bind(self.address, port, _BACKLOG), max_clients,
                                    header_timeout, clock, _ACCEPTS)
         self.port = self._sock.getsockname()[1]
+
+    @property
+    def _gate(self):
+        if self._made_gate is None:
+            from . import connreq
+            path, credentials, rate, failures = self._gate_args
+            self._made_gate = connreq.Gate(path, credentials, rate or connreq.RATE, failures or connreq.FAILURES)
+        return self._made_gate
 
     def url(self, host: str) -> str:
         """The ConnectionRequestURL for clients reaching this device as `host`."""
@@ -129,7 +139,8 @@ class Listener(sockserver.Server):
         return self._events
 
     def _source_of(self, peer):
-        return connreq.source_of(peer)
+        from .connreq import source_of
+        return source_of(peer)
 
     def _accept_error(self, exc, now):
         if exc.errno not in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
@@ -140,6 +151,7 @@ class Listener(sockserver.Server):
 
     def _process(self, c, now):
         """Answer the complete requests in `c.inbuf`, one at a time (the next waits for `out`)."""
+        from . import connreq
         while c.sock in self._clients and not c.out and not c.closing:
             found = connreq.find_head(c.inbuf, self._max_request)
             if found is None:

@@ -7,7 +7,6 @@ Returned lists, Param/Obj tuples and facet dicts are shared: do not modify them.
 
 import json
 import os
-import re
 from collections import namedtuple
 
 # type: string unsignedInt int unsignedLong long boolean dateTime base64 hexBinary decimal
@@ -28,13 +27,12 @@ Obj = namedtuple("Obj", "table writable min_entries max_entries num_entries_para
 _NOTIFY = (("c", "canDeny"), ("e", "forceEnabled"), ("d", "forceDefaultEnabled"))
 _SCALAR = Obj(False, False, 1, 1, None, [], None, [])
 _NONE = {}
-_INSTANCE = re.compile(r"(?:^|(?<=\.))[0-9]+(?=\.|\Z)")
 _cached = None
 
 
 def generic(path):
     """Return path with every all-digit segment replaced by "{i}"."""
-    return _INSTANCE.sub("{i}", path)
+    return ".".join(["{i}" if s.isdigit() and s.isascii() else s for s in path.split(".")])
 
 
 class Meta:

@@ -3,11 +3,10 @@
 No I/O of its own: providers (the OS seam) and the store are passed in.
 """
 
-from . import datatypes, metadata
+from . import datatypes, listing, metadata
 from .actions import apply_changes
 from .attributes import default_notification
-from .faults import (CwmpFault, INTERNAL_ERROR, INVALID_ARGUMENTS, INVALID_NAME, INVALID_VALUE,
-                     NOT_WRITABLE, RESOURCES_EXCEEDED)
+from .faults import CwmpFault, INTERNAL_ERROR, INVALID_ARGUMENTS, INVALID_NAME, INVALID_VALUE, NOT_WRITABLE
 from .provider import ProviderError
 from .tables import Tables
 
@@ -29,7 +28,7 @@ class Model:
     `later`, the session's action list (actions.py); without one, nothing is deferred."""
 
     # A GetParameterValues/Names/Attributes answer beyond this many entries is refused with
-    # 9004 before any is built (check_answer): 16,384 names of "Device." would otherwise list
+    # 9004 before any is built (listing.count): 16,384 names of "Device." would otherwise list
     # the whole tree 16,384 times. As many as a request may name (rpcs._MAX_NAMES); a
     # router's whole tree is a few thousand.
     max_answer = 16384
@@ -44,6 +43,7 @@ class Model:
         self.root = root
         self.tables = Tables(self)
         self._defaults = None
+        self._default_active = None
         self._view = None
         self._failed = {}
         self._owners = {}
@@ -109,7 +109,17 @@ class Model:
         return self._view
 
     def value(self, path: str, default: "Optional[str]" = None) -> "Optional[str]":
+        """The current value of `path`, or `default`. Until the view is built, a path no
+        provider covers (the daemon's settings and timers) is read from the store and the
+        defaults, as the view would have it, without reading the OS."""
+        if self._view is None and self._os_free(path):
+            got = self.store.values.get(path)
+            return got if got is not None else self.defaults().get(path, default)
         return self.values().get(path, default)
+
+    def _os_free(self, path):
+        # Whether the view's value of `path` is the stored or default one, whatever the OS says.
+        return not path.endswith("NumberOfEntries") and self.provider_for(path) is None
 
     def defaults(self) -> "Dict[str, str]":
         """{path: default value} of every parameter of an object outside any table: they
@@ -136,6 +146,8 @@ class Model:
 
     def owner(self, path: str) -> "Optional[Provider]":
         """The provider that supplied the value of `path`, or None for a stored one."""
+        if self.provider_for(path) is None:
+            return None
         self.values()
         return self._owners.get(path)
 
@@ -159,102 +171,30 @@ class Model:
                 return reason
         return None
 
-    def _param(self, path):
+    def param(self, path: str) -> "metadata.Param":
         """Metadata of an existing parameter, or CwmpFault 9005 (9002 if its provider failed)."""
-        view = self.values()
         p = self.meta.param(metadata.generic(path)) if not path.endswith(".") else None
-        if p is not None and path in view:
+        view = self._view
+        if p is not None and (path in view if view is not None else self.value(path) is not None):
             return p
         reason = self._failure_for(path)
         if reason:
             raise CwmpFault(INTERNAL_ERROR, "cannot read %s: %s" % (path, reason))
         raise CwmpFault(INVALID_NAME, "no such parameter: %s" % path)
 
-    # --- walking the tree ---------------------------------------------------------------
+    # --- RPC answers (listing.py) -----------------------------------------------------------
 
-    def _walk(self, obj, params_only, depth=None):
-        """Yield (path, param_or_None) below the existing object `obj`, in model order."""
-        view = self.values()
-        table = self.tables.table_meta(obj) if not obj[:-1].rpartition(".")[2].isdigit() else None
-        if table is not None:  # a table's name object: its children are the instances
-            for n in self.tables.instances(obj):
-                inst = "%s%d." % (obj, n)
-                if not params_only:
-                    yield inst, None
-                if depth != 1:
-                    yield from self._walk(inst, params_only, depth and depth - 1)
-            return
-        g = metadata.generic(obj)
-        for name, p in self.meta.params_of(g):
-            full = obj + name
-            if full in view:
-                yield full, p
-        for gc in self.meta.child_objects(g):
-            child = obj + gc[len(g):]
-            if child.endswith(".{i}."):
-                child = child[:-4]
-            if not params_only:
-                yield child, None
-            if depth != 1:
-                yield from self._walk(child, params_only, depth and depth - 1)
-
-    # --- RPCs ---------------------------------------------------------------------------
-
-    def check_answer(self, paths, what, params_only=True, depth=None):
-        """CwmpFault 9004 if an answer listing `paths` (an object: what is below it, itself too
-        unless `params_only`) would hold more than max_answer entries; counted, not built."""
-        n = 0
-        for path in paths:
-            path = path or "Device."
-            if not path.endswith("."):
-                n += 1
-            elif self.object_exists(path):
-                n += not params_only
-                for _ in self._walk(path, params_only, depth):
-                    n += 1
-                    if n > self.max_answer:
-                        break
-            if n > self.max_answer:
-                raise CwmpFault(RESOURCES_EXCEEDED, "the answer would hold more than %d %s"
-                                % (self.max_answer, what))
+    def check_answer(self, paths: "Sequence[str]", what: str, params_only: bool = True,
+                     depth: "Optional[int]" = None) -> int:
+        return listing.count(self, paths, what, params_only, depth)
 
     def get_values(self, paths: "Sequence[str]") -> "List[Tuple[str, str, str]]":
         """[(name, value, xsd type)] for GetParameterValues; secured values read as ""."""
-        self.check_answer(paths, "values")
-        view = self.values()
-        out = []
-        for path in paths:
-            path = path or "Device."
-            if path.endswith("."):
-                if not self.object_exists(path):
-                    raise CwmpFault(INVALID_NAME, "no such object: %s" % path)
-                for full, p in self._walk(path, True):
-                    out.append((full, datatypes.readback(p, view[full]), datatypes.xsd_type(p)))
-            else:
-                p = self._param(path)
-                out.append((path, datatypes.readback(p, view[path]), datatypes.xsd_type(p)))
-        return out
+        return list(listing.values(self, paths)[1])
 
     def get_names(self, path: str, next_level: bool) -> "List[Tuple[str, bool]]":
         """[(name, writable)] for GetParameterNames (TR-069 A.3.2.3)."""
-        if path == "":
-            if next_level:
-                return [("Device.", False)]
-            path, include_self = "Device.", True
-        else:
-            include_self = not next_level
-        if not path.endswith("."):
-            p = self._param(path)
-            if next_level:
-                raise CwmpFault(INVALID_ARGUMENTS, "NextLevel must be false for the parameter %s" % path)
-            return [(path, self.param_writable(path, p))]
-        if not self.object_exists(path):
-            raise CwmpFault(INVALID_NAME, "no such object: %s" % path)
-        self.check_answer([path], "names", False, 1 if next_level else None)
-        out = [(path, self.tables.object_writable(path))] if include_self else []
-        for full, p in self._walk(path, False, 1 if next_level else None):
-            out.append((full, self.tables.object_writable(full) if p is None else self.param_writable(full, p)))
-        return out
+        return list(listing.names(self, path, next_level)[1])
 
     def set_values(self, items: "Sequence[Tuple[str, str, Optional[str]]]", key: "Optional[str]",
                    later: "Optional[list]" = None) -> int:
@@ -268,7 +208,7 @@ class Model:
                 continue
             seen.add(name)
             try:
-                p = self._param(name)
+                p = self.param(name)
                 if not self.param_writable(name, p):
                     raise CwmpFault(NOT_WRITABLE, "%s is read-only" % name)
                 v = datatypes.normalize(p, value, xsi_type)
@@ -339,7 +279,7 @@ class Model:
     def set_local(self, path: str, value: str) -> str:
         """A change made on the device (command line, daemon), validated like an ACS's and
         applied at once."""
-        p = self._param(path)
+        p = self.param(path)
         owner = self.owner(path)
         if owner is not None and not owner.can_set(path):
             raise CwmpFault(NOT_WRITABLE, "%s is owned by the operating system" % path)
@@ -351,7 +291,8 @@ class Model:
         else:
             self.store.values[path] = v
             self.store.dirty = True
-        self.values()[path] = v
+        if self._view is not None:
+            self._view[path] = v
         return v
 
     def set_own(self, path: str, value: str) -> None:
@@ -389,22 +330,24 @@ class Model:
 
     def params_under(self, path: str) -> "List[Tuple[str, metadata.Param]]":
         """[(path, Param)] of the parameter `path`, or of every one below the object `path`."""
-        if path.endswith(".") or path == "":
-            path = path or "Device."
-            if not self.object_exists(path):
-                raise CwmpFault(INVALID_NAME, "no such object: %s" % path)
-            return list(self._walk(path, True))
-        return [(path, self._param(path))]
+        return listing.params_under(self, path)
 
     def notified(self, kind: int) -> "List[str]":
         """Paths with notification `kind` (1 passive, 2 active); they may no longer exist."""
         out = [path for path, (n, _) in self.store.attrs.items() if n == kind]
         if kind == 2:
             # Parameters outside tables whose model default is active notification.
-            for path in self.defaults():
-                if path not in self.store.attrs and default_notification(self.meta.param(path)) == 2:
-                    out.append(path)
+            if self._default_active is None:
+                self._default_active = [path for path in self.defaults()
+                                        if default_notification(self.meta.param(path)) == 2]
+            out += [path for path in self._default_active if path not in self.store.attrs]
         return out
+
+    def volatile(self, path: str) -> bool:
+        """Whether the value of `path` may change without the ACS or the operator setting it
+        (an OS value its provider calls volatile): a notification on it needs polling."""
+        p = self.provider_for(path)
+        return p is not None and p.volatile(path)
 
     def poll(self, paths: "Sequence[str]") -> "Dict[str, str]":
         """Fresh values of `paths` (missing ones left out), running only the providers that

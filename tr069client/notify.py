@@ -29,11 +29,22 @@ class Watcher:
         """Changed paths not yet delivered in an Inform, by kind: {"1": [...], "2": [...]}."""
         return self.state.setdefault("notify_pending", {"1": [], "2": []})
 
-    def poll(self):
-        """Read the watched values; return (passive, active) lists of newly changed paths."""
+    def _watched(self):
         kinds = {p: 1 for p in self.model.notified(1)}
         kinds.update((p, 2) for p in self.model.notified(2))
-        view = self.model.poll(list(kinds))
+        return kinds
+
+    def volatile(self):
+        """Whether a watched value may change without the ACS or the operator setting it (an
+        OS value: see model.volatile), so that only a timer can see it change."""
+        return any(self.model.volatile(p) for p in self._watched())
+
+    def poll(self, volatile_only=False):
+        """Read the watched values (`volatile_only`: only those volatile(), for a timer: the
+        others change only by a set, after which the whole is polled); return (passive,
+        active) lists of newly changed paths."""
+        kinds = self._watched()
+        view = self.model.poll([p for p in kinds if not volatile_only or self.model.volatile(p)])
         changed = {1: [], 2: []}
         baseline = self.baseline
         for path, kind in kinds.items():

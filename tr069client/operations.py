@@ -5,7 +5,7 @@ real device the reboot is under way); the next start sends 1 BOOT because the ma
 ordered reboot says "returned" (boot.py).
 """
 
-from . import boot, log, outcomes, platform_commands, rpc_args, state
+from . import boot, log, outcomes, rpc_args, state
 from . import events as ev
 from .actions import FactoryReset, Reboot
 
@@ -59,6 +59,7 @@ class Operations:
         self._save()
 
     def _run(self, name):
+        from . import platform_commands
         argv = platform_commands.command(self.cfg, name)
         if argv is None:
             raise platform_commands.CommandError("%s is not configured on this device" % name)
@@ -67,6 +68,8 @@ class Operations:
     def restart_device(self, why: str) -> bool:
         """Reboot through reboot-command; True when it returned (the daemon is then stopped),
         False when it failed (nothing else changes)."""
+        # Loaded by the first platform command: a device that never runs one never needs it.
+        from . import platform_commands
         boot.reboot_starting(self.store)  # saved first: the command may kill us before it returns
         self._save()
         try:
@@ -90,6 +93,7 @@ class Operations:
     def factory_reset(self) -> None:
         """The FactoryReset action: tr069client's own state goes first (the command may kill
         us), then factory-reset-command runs; the next session carries 0 BOOTSTRAP and 1 BOOT."""
+        from . import platform_commands
         self.clean()
         state.reset(self.store)
         if platform_commands.command(self.cfg, "factory-reset-command") is None:

@@ -229,9 +229,10 @@ class Planner:
             self.store.state["scheduled"] = [s for s in self.store.state["scheduled"] if s[0] > wall]
             self.store.dirty = True
 
-    def poll_notifications(self, mono: float) -> "tuple":
-        """Compare notified parameters with their baseline; queue VALUE CHANGE as needed."""
-        passive, active = self.watcher.poll()
+    def poll_notifications(self, mono: float, volatile_only: bool = False) -> "tuple":
+        """Compare notified parameters (`volatile_only`: those the OS may change by itself)
+        with their baseline; queue VALUE CHANGE as needed."""
+        passive, active = self.watcher.poll(volatile_only)
         if passive or active:
             self.events.add(ev.VALUE_CHANGE)
             self.store.dirty = True   # the watcher's pending changes, even if the event was queued

@@ -16,10 +16,12 @@ class Provider:
     Tables under `prefix` take the ACS's AddObject only where `can_add(table)`: then
     `add(model, table)` returns (instance number, needs apply) of a row it made in the OS,
     or (None, False) to have the model keep a stored row beside the OS's; `delete(model,
-    row)` removes an OS row, returning needs apply (without it OS rows cannot be deleted)."""
+    row)` removes an OS row, returning needs apply (without it OS rows cannot be deleted).
+    `volatile(path)` says whether the OS may change a value while the daemon runs, so that
+    a notification on it needs polling (default: every value may; False: none does)."""
 
     def __init__(self, prefix, get, set=None, can_set=None, apply=None, add=None, can_add=None,
-                 delete=None):
+                 delete=None, volatile=True):
         self.prefix = prefix
         self.get = get
         self.set = set
@@ -28,3 +30,4 @@ class Provider:
         self.add = add
         self.can_add = can_add or (lambda table: add is not None)
         self.delete = delete
+        self.volatile = volatile if callable(volatile) else (lambda path: volatile)

@@ -1,6 +1,6 @@
 """The CPE's RPC methods: one function per method and one table row each; no I/O."""
 
-from . import attributes, journal, namespaces, soap
+from . import attributes, journal, listing, namespaces, soap
 from .faults import CwmpFault, INTERNAL_ERROR, INVALID_ARGUMENTS
 from .actions import ScheduleInform
 from .rpc_args import boolean, key, required, required_text, strings, uint
@@ -17,7 +17,7 @@ XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
 
 # An RPC function returns the inner XML of its response: a str, or an iterable of str parts
 # for large answers (GetParameterValues/Names of a whole tree), made as they go out in
-# 64 KiB chunks.
+# 16 KiB chunks.
 
 
 class Context:
@@ -64,16 +64,16 @@ def _saved(rpc):
 
 def get_parameter_names(ctx, req):
     path = required_text(req, "ParameterPath")
-    names = ctx.model.get_names(path, boolean(req, "NextLevel"))
+    count, names = listing.names(ctx.model, path, boolean(req, "NextLevel"))
     return soap.array_parts("ParameterList", "cwmp:ParameterInfoStruct", (
         "<ParameterInfoStruct><Name>%s</Name><Writable>%s</Writable></ParameterInfoStruct>"
-        % (escape(n), "true" if w else "false") for n, w in names), len(names))
+        % (escape(n), "true" if w else "false") for n, w in names), count)
 
 
 def get_parameter_values(ctx, req):
-    values = ctx.model.get_values(strings(req, "ParameterNames"))
+    count, values = listing.values(ctx.model, strings(req, "ParameterNames"))
     return soap.array_parts("ParameterList", "cwmp:ParameterValueStruct",
-                            (soap.value_struct(n, v, t) for n, v, t in values), len(values))
+                            (soap.value_struct(n, v, t) for n, v, t in values), count)
 
 
 def set_parameter_values(ctx, req):

@@ -69,6 +69,12 @@ class Session:
         return self.state == DONE
 
     @property
+    def answering(self) -> bool:
+        """An ACS request was handled; next_post() writes its answer from the model as it is
+        then (a large one as it goes), so nothing may change the model before."""
+        return self.state == RESPOND
+
+    @property
     def actions(self) -> "List[tuple]":
         """The work left for the end of the session, in the order the RPCs asked for it."""
         return self.ctx.actions

@@ -209,7 +209,7 @@ def envelope(ns, msg_id, parts):
     for p in parts:
         buf.append(p)
         size += len(p)
-        if size >= 65536:  # keep chunks bounded: bodies of 10,000 values stay a list of 64 KiB pieces
+        if size >= 16384:  # bounded chunks: the pieces of one live at a time, beside the bytes so far
             chunks.append("".join(buf).encode())
             buf, size = [], 0
     buf.append(_TAIL)

@@ -19,7 +19,7 @@ command known to have started can have changed the device.
 
 import time
 
-from . import boot, fetch, log, namespaces, outcomes, platform_commands
+from . import boot, log, namespaces, outcomes
 from . import events as ev
 from .datatypes import UNKNOWN_TIME, format_time
 from .faults import (CwmpFault, CANCEL_NOT_PERMITTED, INTERNAL_ERROR, RESOURCES_EXCEEDED,
@@ -32,6 +32,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:   # annotations only: the daemon does not load typing
     from typing import Callable, List, Optional
 
+    from . import fetch
     from .events import EventQueue
     from .store import Store
 
@@ -48,14 +49,15 @@ _TOKEN = "transfer"
 class Queue:
     """The transfers in the state's "transfers" list (this module owns it and
     "transfers_next"); a timer of the daemon's loop (`deadline`, `tick`) that runs them one at
-    a time through `worker` (a fetch.Worker) between sessions, raising their events in
+    a time through `worker()` (making the fetch.Worker when a transfer first needs it: a
+    device that never transfers a file never loads fetch.py) between sessions, raising their events in
     `events` (the planner's EventQueue). `reboot(reason)` restarts the device after a firmware
     upgrade (False if it could not); a command an earlier daemon left running is waited for
     at most `timeout(hook name)` seconds from its start; `version()` is
     Device.DeviceInfo.SoftwareVersion as the device runs now; `session_due(mono)` says whether
     a session is due, which goes first."""
 
-    def __init__(self, store: "Store", events: "EventQueue", worker: "fetch.Worker",
+    def __init__(self, store: "Store", events: "EventQueue", worker: "Callable[[], fetch.Worker]",
                  clock: "Callable[[], float]" = time.time,
                  reboot: "Optional[Callable[[str], bool]]" = None,
                  timeout: "Callable[[str], float]" = lambda name: 600,
@@ -63,13 +65,20 @@ class Queue:
                  session_due: "Callable[[float], bool]" = lambda mono: False):
         self.store = store
         self.events = events
-        self.worker = worker
+        self._make_worker = worker
+        self._worker = None
         self.clock = clock
         self.reboot = reboot
         self.timeout = timeout
         self.version = version
         self.session_due = session_due
         self._recovered = False
+
+    @property
+    def worker(self) -> "fetch.Worker":
+        if self._worker is None:
+            self._worker = self._make_worker()
+        return self._worker
 
     @property
     def items(self) -> "List[dict]":
@@ -204,23 +213,25 @@ class Queue:
                 if rec.get("boot") is None or rec.get("boot") != boot.boot_id(self.store) \
                         or rec.get("returned"):
                     self._finish(rec, *self._after_boot(rec))
-                elif platform_commands.alive(rec.get("pid")):
+                elif _alive(rec.get("pid")):
                     log.info("%s, started before tr069client stopped, still runs; waiting for it",
                              rec["hook"])
                 else:
                     self._unknown(rec)
             elif state == DONE:
                 self._announce(rec)
-        # Every file left is a leftover, but those of a command that still runs.
-        self.worker.clean(keep=[r["id"] for r in self.items if r["state"] == APPLYING])
-        self._save()
+        # Every file left is a leftover, but those of a command that still runs. Files exist
+        # only while their transfer is in the queue (a finished one's go before it leaves).
+        if self.items:   # else nothing to settle: no fetch.py, no write (and fsync) of the state
+            self.worker.clean(keep=[r["id"] for r in self.items if r["state"] == APPLYING])
+            self._save()
 
     def _left_running(self, wall):
         """True while a command that an earlier daemon started still runs; it finishes the
         transfers whose command has ended (or ran past its timeout)."""
         waiting = False
         for rec in [r for r in self.items if r["state"] == APPLYING]:
-            if platform_commands.alive(rec.get("pid")) and wall < rec.get("since", wall) + self.timeout(rec["hook"]):
+            if _alive(rec.get("pid")) and wall < rec.get("since", wall) + self.timeout(rec["hook"]):
                 waiting = True
             else:
                 self._unknown(rec)
@@ -317,6 +328,11 @@ class Queue:
 
 # --- RPCs (TR-069 A.3.2.8, A.4.1.1, A.4.1.5, A.4.1.7, A.4.1.9) -------------------------------
 # Which namespace has which of them is namespaces.py's, checked by the session engine.
+
+
+def _alive(pid):
+    from .platform_commands import alive   # only for a command an earlier daemon left running
+    return alive(pid)
 
 
 def _request(req, kind):

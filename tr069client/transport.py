@@ -235,14 +235,14 @@ def header_value(value):
     return value
 
 
-def _stream(resp, limit, sink, too_large):
-    """Feed the body to `sink` as it arrives, one read (at most 64 KiB) at a time, so a
+def _stream(resp, limit, sink, too_large, size=_CHUNK):
+    """Feed the body to `sink` as it arrives, one read (at most `size` bytes) at a time, so a
     slow server still lets the caller serve others; TransportError(too_large) past `limit`."""
     if limit is not None and (resp.length or 0) > limit:
         raise TransportError(too_large, "too-large")
     total = 0
     while True:
-        piece = resp.read1(_CHUNK)
+        piece = resp.read1(size)
         if not piece:
             # read1() ends quietly at EOF even short of Content-Length; what is
             # missing is left in resp.length.
@@ -323,7 +323,8 @@ class AcsClient:
                 _stream(resp, MAX_BODY, lambda piece: parts.append(bytes(piece)),
                         "ACS response larger than %d MiB (%s)" % (MAX_BODY >> 20, peer.url))
             else:
-                _stream(resp, reader.limit, reader.feed, "%s (%s)" % (reader.too_large, peer.url))
+                # 16 KiB at a time: each piece is copied on its way to the parser (scanner, expat).
+                _stream(resp, reader.limit, reader.feed, "%s (%s)" % (reader.too_large, peer.url), 16384)
         except Exception as e:
             peer.close()
             if bounded and isinstance(e, SlowExchange):

@@ -63,7 +63,9 @@ def time_zone(root):
         return files.printable(tz.splitlines()[0])
     try:
         with open(files.path(root, "etc/localtime"), "rb") as f:
-            data = f.read(1 << 20)
+            # A zone file is a few KiB; read(1 MiB) would allocate 1 MiB first, which also
+            # moves glibc's mmap threshold for the daemon's whole life.
+            data = f.read(65536)
     except OSError:
         data = b""
     # The footer sits between the last two newlines; it is empty for a zone that no TZ

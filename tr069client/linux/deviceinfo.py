@@ -23,7 +23,10 @@ DATA_MODEL = {
 def providers(ident):
     """Device.DeviceInfo. (identity and the rest) and Device.DeviceInfo.MemoryStatus."""
     params = {identity.PARAMS[k]: v for k, v in ident.items() if k in identity.PARAMS}
-    return [Provider(DI, lambda m: deviceinfo(m, params)),
+    # Of DeviceInfo's own values only these change while the system runs (SoftwareVersion
+    # changes with a new firmware, after a reboot): the others need no notification polls.
+    running = (DI + "UpTime", DI + "HostName")
+    return [Provider(DI, lambda m: deviceinfo(m, params), volatile=lambda path: path in running),
             Provider(DI + "MemoryStatus.", memory)]
 
 

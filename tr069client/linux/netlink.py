@@ -8,6 +8,7 @@ other than "/" (tests) a dump is replayed from ROOT/netlink/<request>, the raw b
 that dump() returned on a real system.
 """
 
+import errno
 import socket
 import struct
 
@@ -129,3 +130,34 @@ def neighbours(data):
         out.append((index, family, socket.inet_ntop(family, dst),
                     ":".join("%02x" % b for b in bytearray(mac)), state))
     return out
+
+
+RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR = 0x10, 0x100
+
+
+def address_events():
+    """A non-blocking netlink socket that turns readable when an address is added or removed
+    (what `ip monitor address` shows), or None where the system has none."""
+    try:
+        s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)   # 0: NETLINK_ROUTE
+    except (OSError, AttributeError):   # not Linux, or no netlink in this sandbox
+        return None
+    try:
+        s.bind((0, RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR))
+        s.setblocking(False)
+    except OSError:
+        s.close()
+        return None
+    return s
+
+
+def drain(sock):
+    """Read away what the kernel queued on an address_events() socket (what changed does not
+    matter: the caller looks again); an overrun (ENOBUFS) means the same."""
+    while True:
+        try:
+            if not sock.recv(65536):
+                return
+        except OSError as e:   # ENOBUFS: events were lost, which says as much
+            if e.errno != errno.ENOBUFS:
+                return
