@@ -11,7 +11,7 @@ from . import boot, config, control, control_commands, http_session, identity, l
 from . import transport
 from .device import Device
 from .events import CONNECTION_REQUEST
-from .store import Store, StoreError
+from .store import Store, StoreError, lock_writer, private_folder
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:   # annotations only: the daemon does not load typing
@@ -52,21 +52,34 @@ class Daemon:
         self._save_error = None
         self._acs_peer = None    # (ACS URL, what listener.resolve() found), once per session
         try:
-            os.makedirs(state_dir, mode=0o700, exist_ok=True)
+            private_folder(state_dir)
         except OSError as e:
             raise StoreError("cannot create the state folder %s: %s" % (state_dir, e.strerror or e))
         # One daemon per state: another one running is found before the state is read, so a
         # second start (with other flags) cannot write into the running daemon's state.
         self.control = control.Server(os.path.join(state_dir, config.CONTROL_SOCKET),
                                       lambda req: control_commands.handle(self, req))
+        self._writer = None
         try:
+            # An offline `set` or `dhcp` that found no daemon may be writing: wait for it.
+            self._writer = lock_writer(state_dir, wait=10)
+            if self._writer is None:
+                raise StoreError("another tr069client command keeps writing %s" % state_dir)
             self.store = Store.load(os.path.join(state_dir, config.STATE_FILE))
+            self.store.remove_leftovers()   # this daemon is the store's only writer now
             if self.store.load_problem:
                 log.error("%s", self.store.load_problem)
             self._configure()
         except BaseException:
-            self.control.close()
+            self.close()
             raise
+
+    def close(self) -> None:
+        """Give up the control socket and the right to write the state."""
+        self.control.close()
+        if self._writer is not None:
+            os.close(self._writer)
+            self._writer = None
 
     # --- configuration -------------------------------------------------------------------
 
@@ -114,7 +127,7 @@ class Daemon:
         old_handlers = [(sig, signal.signal(sig, fn)) for sig, fn in (
             (signal.SIGTERM, self._stop), (signal.SIGINT, self._stop), (signal.SIGHUP, self._on_hup))]
         try:
-            self.planner.start(boot.kernel_boot_id(), time.monotonic(), time.time())
+            self.device.start(boot.kernel_boot_id(), time.monotonic(), time.time())
             self.device.diagnostics.resume()   # tests a stop interrupted run again
             self._sync_listener()
             self.save()
@@ -153,8 +166,8 @@ class Daemon:
             self.device.diagnostics.close()
             if self.listener is not None:
                 self.listener.close()
-            self.control.close()
             self.save()
+            self.close()
             log.info("tr069client stopped")
 
     def save(self) -> "Optional[str]":
