@@ -9,7 +9,7 @@ import threading
 
 import _secrets
 from _daemon import DaemonProc, events_of, informs, instrument, wait_until
-from lab_acs import schedule_inform, set_parameter_values
+from lab_acs import reboot, schedule_inform, set_parameter_values
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -26,35 +26,69 @@ def test_twenty_kills_lose_nothing(tmp_path):
     assert figures["Downloads acknowledged"] == figures["TransferCompletes received"]
 
 
-def test_a_schedule_inform_answered_just_before_a_power_cut_is_not_lost(make_lab_acs, tmp_path):
-    # Found by the kill loop: the agent dated a ScheduleInform only when the session ended, so a
-    # kill after the ACS heard "accepted" lost it (no 3 SCHEDULED, no M ScheduleInform, ever).
-    acs = instrument(make_lab_acs())
+def _spawn(d):
+    """Start the daemon `d` without waiting for it to answer (it may exit at once)."""
+    with open(d.log_path, "ab") as log:
+        d.proc = subprocess.Popen([sys.executable, "-m", "tr069client", "run"] + d._common() + d.args,
+                                  stdout=log, stderr=log, env=d.env(), cwd=d.folder)
+
+
+def _killed_after(acs, d, response):
+    """Start the daemon `d`; SIGKILL it once the lab ACS `acs` has the CPE's `response`, while the
+    session is still open; start it again."""
     answered, killed = threading.Event(), threading.Event()
 
     def hold(name, parsed):     # the session waits on the ACS while the daemon is killed
-        if name == "ScheduleInformResponse":
+        if name == response:
             answered.set()
             killed.wait(10)
     acs.on_response = hold
-    acs.queue(schedule_inform(1, "sched-7"), set_parameter_values([("Device.DeviceInfo.ProvisioningCode", "x")]))
-    d = DaemonProc(tmp_path, acs)
-    with open(d.log_path, "ab") as log:
-        d.proc = subprocess.Popen([sys.executable, "-m", "tr069client", "run", "--state-dir", d.state_dir] + d.args,
-                                  stdout=log, stderr=log, env=d.env(), cwd=d.folder)
+    _spawn(d)
     try:
         assert answered.wait(15), d.log()
         d.kill()
+    finally:
         killed.set()
         acs.on_response = None
-        d.start()
+    _spawn(d)
+
+
+def test_a_schedule_inform_answered_just_before_a_power_cut_is_not_lost(make_lab_acs, tmp_path):
+    # Found by the kill loop: the planner dated a ScheduleInform only when the session ended, so a
+    # kill after the ACS heard "accepted" lost it (no 3 SCHEDULED, no M ScheduleInform, ever).
+    acs = instrument(make_lab_acs())
+    acs.queue(schedule_inform(1, "sched-7"), set_parameter_values([("Device.DeviceInfo.ProvisioningCode", "x")]))
+    d = DaemonProc(tmp_path, acs)
+    try:
+        _killed_after(acs, d, "ScheduleInformResponse")
         scheduled = lambda: [p for p in informs(acs) if ("M ScheduleInform", "sched-7") in p.events]  # noqa: E731
         assert wait_until(scheduled, 10), acs.transcript()
         assert events_of(scheduled()[0]) == ["3 SCHEDULED", "M ScheduleInform"]
     finally:
-        killed.set()
         d.stop()
     assert all("Broken pipe" in p or "Connection reset" in p for p in acs.take_problems())   # the kill
+
+
+def test_a_reboot_answered_just_before_the_daemon_is_killed_still_happens(make_lab_acs, tmp_path):
+    # Reboot and FactoryReset run after the session (TR-069 A.3.2.9): a kill after the ACS heard
+    # "accepted" lost the reboot and its M Reboot. Now the next start carries it out.
+    acs = instrument(make_lab_acs())
+    record = tmp_path / "reboots"
+    acs.queue(reboot("rb-1"), set_parameter_values([("Device.DeviceInfo.ProvisioningCode", "x")]))
+    d = DaemonProc(tmp_path, acs, config={"reboot-command": [
+        sys.executable, "-c", "open(%r, 'a').write('reboot\\n')" % str(record)]})
+    try:
+        _killed_after(acs, d, "RebootResponse")      # the same boot: the daemon only was killed
+        assert wait_until(lambda: d.proc.poll() is not None, 15), d.log()   # exits after the reboot-command
+        assert record.read_text() == "reboot\n"
+        d.boot_id = "boot-2"
+        d.start()
+        rebooted = lambda: [p for p in informs(acs) if ("M Reboot", "rb-1") in p.events]  # noqa: E731
+        assert wait_until(rebooted, 10), acs.transcript()
+        assert {"1 BOOT", "M Reboot"} <= set(events_of(rebooted()[0]))
+    finally:
+        d.stop()
+    assert all("Broken pipe" in p or "Connection reset" in p for p in acs.take_problems())
 
 
 def test_a_temporary_state_file_left_by_a_kill_is_removed_at_the_next_start(tmp_path):
@@ -89,9 +123,7 @@ def test_a_daemon_starting_while_an_offline_set_writes_reads_what_it_wrote(tmp_p
     d = DaemonProc(tmp_path)
     fd = _hold_state(d.state_dir)       # the offline command is half-way
     try:
-        with open(d.log_path, "ab") as log:
-            d.proc = subprocess.Popen([sys.executable, "-m", "tr069client", "run", "--state-dir", d.state_dir]
-                                      + d.args, stdout=log, stderr=log, env=d.env(), cwd=d.folder)
+        _spawn(d)
         assert wait_until(lambda: os.path.exists(os.path.join(d.state_dir, "control.sock")), 10), d.log()
         store = Store.load(os.path.join(d.state_dir, "state.json"))
         store.values["Device.DeviceInfo.ProvisioningCode"] = "written-offline"

@@ -308,6 +308,7 @@ def fuzz(seed=1, count=1000, sample=0.01, schemas=None, out=None):
                     "cut": rng.choice([None] * 18 + ["new boot", "same boot"]), "steps": []}
             trail.append(plan)
             report.counts["sessions"] += 1
+            report.counts["small budget"] += plan["limits"] > 0
             alive, engine = runner.play(engine, plan, lambda pos, ns, m: pick[pos](ns, m), count)
             for kind, sig, detail in runner.found:
                 _record(report, kind, sig, detail, trail, schemas, out)
@@ -436,6 +437,15 @@ def _print(report, wall, workers, sample):
           "(after each change of the store, and every %dth / %dth message)" % (
               format(c["store checks"], ","), format(c["model checks"], ","), format(c["reload checks"], ","),
               MODEL_EVERY, RELOAD_EVERY))
+    print("session ends: actions run %s; power cuts %s and kills %s before the end, after which the start "
+          "carried out %s held actions" % (
+              ", ".join("%s %s" % (k.split(": ")[1], format(v, ",")) for k, v in sorted(c.items())
+                        if k.startswith("actions run")) or "none",
+              format(c["power cuts"], ","), format(c["kills"], ","),
+              format(sum(v for k, v in c.items() if k.startswith("carried out")), ",")))
+    print("budgets: %s sessions read under a small budget (fault 9004 x%s, sessions ended by a budget %s)" % (
+        format(c["small budget"], ","), format(report.outcomes["fault 9004"], ","),
+        format(sum(v for k, v in report.outcomes.items() if k.startswith("session failed: ACS sent a message")), ",")))
     for title, counter in (("what the ACS sent, by session position", report.sources),
                            ("outcomes", report.outcomes)):
         print("%s:" % title)

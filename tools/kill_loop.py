@@ -5,21 +5,26 @@ SIGKILLed at random moments (seeded) and started again, many times over.
     python3 tools/kill_loop.py [--kills 1000] [--seed 1] [--work DIR] [--keep]
 
 Every session the lab ACS sends SetParameterValues (with a ParameterKey), and now and then
-AddObject, DeleteObject, ScheduleInform and a firmware Download served by its file server
-(held half-way for a while, so that kills land in downloads). The firmware-command records
+AddObject, DeleteObject, ScheduleInform, Reboot, an IPPing diagnostic of 127.0.0.1 (2 to 4
+echoes) and a firmware Download served by its file server (held half-way for a while, so
+that kills land in downloads). The firmware-command records
 each apply in a log and sleeps (kills land in applies), then the reboot-command lets the
 daemon exit. Between kills the loop sends connection requests and changes the actively
 notified ProvisioningCode with `tr069client set`. A kill waits for a moment of one kind: any
-time, a session, a download, an apply, or a state write (a temporary file seen); 30% of
+time, a session, a download, an apply, a running diagnostic test, or a state write (a
+temporary file seen); 30% of
 restarts get a new boot id and kill the running firmware-command too (a power cut with a
 reboot), the others keep it (a daemon crash).
 
 Checked after every kill: state.json loads without a load problem; every SetParameterValues
 and ParameterKey whose Status 0 the ACS received is on disk (or a change sent after it); every
 row whose AddObject it received is there unless a DeleteObject of it was sent, and none whose
-DeleteObject it received; no temporary state file but one of the process just killed. At the end, after a last run until nothing is pending: every acknowledged
-Download got its TransferComplete, every ScheduleInform its M ScheduleInform, every new boot
-its 1 BOOT, every local change its 4 VALUE CHANGE; no firmware applied twice; no temporary
+DeleteObject it received; no temporary state file but one of the process just killed. At the
+end, after a last run until nothing is pending: every acknowledged Download got its
+TransferComplete, every ScheduleInform its M ScheduleInform, every Reboot its M Reboot
+(unless the kill hit its reboot-command, which the log must then say), the last diagnostic
+test requested its 8 DIAGNOSTICS COMPLETE, every new boot its 1 BOOT, every local change its
+4 VALUE CHANGE; no firmware applied twice; no temporary
 or downloaded file left; no internal error or damaged state in the daemon's log. Prints the
 figures; exit status 1 on any problem.
 """
@@ -40,7 +45,7 @@ if HERE not in sys.path:
 
 from kill_rig import MS, NOTIFIED, SPV_PARAM, TABLE, Rig, number_in, subreaper, wait_for  # noqa: E402
 
-PHASES = ("any", "any", "session", "write")
+PHASES = ("any", "any", "session", "write", "diagnostic")
 
 
 # --- what must hold ------------------------------------------------------------------------------
@@ -54,7 +59,7 @@ def check_after_kill(rig, killed_pid):
     last = {}
     for kind, value, status in acked:
         last[kind] = value
-        if kind in ("spv", "add", "delete"):
+        if kind in ("spv", "add", "delete", "diag"):
             last["key"] = value[0]
     if "spv" in last and number_in(values.get(SPV_PARAM)) < last["spv"][0]:
         rig.problems.append("SetParameterValues %s=spv-%d was acknowledged, the disk has %r"
@@ -94,6 +99,16 @@ def check_at_end(rig):
     for kind, (key,), _ in [a for a in acked if a[0] == "schedule"]:
         if not any(("M ScheduleInform", key) in e for e in events):
             rig.problems.append("ScheduleInform %s was acknowledged, no Inform carried it" % key)
+    with open(rig.log_path, errors="replace") as f:
+        log = f.read()
+    # A kill while the reboot-command ran leaves the reboot undone, which the operator is told.
+    undone = log.count("the reboot ordered before tr069client stopped did not happen")
+    lost = [key for kind, (key,), _ in [a for a in acked if a[0] == "reboot"]
+            if not any(("M Reboot", key) in e for e in events)]
+    if len(lost) > undone:
+        rig.problems.append("Reboot %s was acknowledged, no Inform carried its M Reboot" % ", ".join(lost))
+    if acs.diagnostics and not any(("8 DIAGNOSTICS COMPLETE", "") in e for e in events[acs.diagnostics[-1]:]):
+        rig.problems.append("the last diagnostic test requested never completed (8 DIAGNOSTICS COMPLETE)")
     for n, start in enumerate(rig.boot_informs, 1):
         if not any(("1 BOOT", "") in e for e in events[start:]):
             rig.problems.append("boot %d was never reported (1 BOOT)" % n)
@@ -106,8 +121,6 @@ def check_at_end(rig):
     left = [n for n in os.listdir(rig.state_dir) if ".tmp." in n]
     left += os.listdir(rig.dl_dir) if os.path.isdir(rig.dl_dir) else []
     rig.problems += ["%s is left" % n for n in left]
-    with open(rig.log_path, errors="replace") as f:
-        log = f.read()
     for what in ("Traceback", "internal error", "was damaged"):
         if what in log:
             line = next(l for l in log.splitlines() if what in l)
@@ -121,7 +134,12 @@ def check_at_end(rig):
                          "local changes": len(rig.local),
                          "SetParameterValues acknowledged": sum(1 for a in acked if a[0] == "spv"),
                          "AddObject acknowledged": sum(1 for a in acked if a[0] == "add"),
-                         "ScheduleInform acknowledged": sum(1 for a in acked if a[0] == "schedule")})
+                         "ScheduleInform acknowledged": sum(1 for a in acked if a[0] == "schedule"),
+                         "Reboot acknowledged": sum(1 for a in acked if a[0] == "reboot"),
+                         "reboots (Reboot, firmware) left undone by a kill in the reboot-command, and said so": undone,
+                         "diagnostic tests requested (IPPing)": len(acs.diagnostics),
+                         "diagnostic tests started": log.count("diagnostics: IPPing started"),
+                         "diagnostic tests completed": log.count("diagnostics: IPPing ended")})
 
 
 # --- the loop ----------------------------------------------------------------------------------
@@ -142,6 +160,13 @@ def _moment(rig, phase, rng):
         if not wait_for(lambda: rig.firmware_running() or proc.poll() is not None, 3, 0.01):
             return False
         time.sleep(rng.uniform(0, 0.25))
+        return True
+    if phase == "diagnostic":
+        started = lambda: rig.log_since_start().count("diagnostics: IPPing started")   # noqa: E731
+        n = started()
+        if not wait_for(lambda: started() > n or proc.poll() is not None, 3, 0.01) or proc.poll() is not None:
+            return False
+        time.sleep(rng.uniform(0, 1.0))
         return True
     tmp = lambda: any(".tmp." in n for n in os.listdir(rig.state_dir)) if os.path.isdir(rig.state_dir) else False
     return wait_for(lambda: tmp() or proc.poll() is not None, 3, 0.0005) and proc.poll() is None
@@ -210,12 +235,14 @@ def _settle(rig, timeout=120):
             rig.start(new_boot=True)
         time.sleep(0.3)
         st = rig.disk().state
-        busy = st.get("events") or st.get("transfers") or st.get("scheduled") or rig.firmware_running()
+        busy = st.get("events") or st.get("transfers") or st.get("scheduled") or st.get("deferred") \
+            or rig.disk().values.get("Device.IP.Diagnostics.IPPing.DiagnosticsState") == "Requested" \
+            or rig.firmware_running()
         if not busy and not rig.acs.stalled and _quiet(rig):
             return
         rig.poke()
     rig.problems.append("still busy %d s after the last kill: %r" % (timeout, {
-        k: rig.disk().state.get(k) for k in ("events", "transfers", "scheduled")}))
+        k: rig.disk().state.get(k) for k in ("events", "transfers", "scheduled", "deferred")}))
 
 
 def _quiet(rig):

@@ -21,12 +21,13 @@ for _p in (REPO, HERE, os.path.join(REPO, "tests")):
 
 import lab_acs  # noqa: E402
 from _httpd import free_port  # noqa: E402
-from tr069client.hooks import alive  # noqa: E402
+from tr069client.platform_commands import alive  # noqa: E402
 from tr069client.store import Store  # noqa: E402
 
 MS = "Device.ManagementServer."
 SPV_PARAM, NOTIFIED = "Device.DeviceInfo.HostName", "Device.DeviceInfo.ProvisioningCode"
 TABLE = "Device.NAT.PortMapping."
+PING = "Device.IP.Diagnostics.IPPing."
 CR_USER, CR_PASSWORD = "cr", "kill-loop-cr"
 # firmware-command LOG CONFIG FILE: records the apply, takes a while, installs "software-version".
 FIRMWARE = r'''
@@ -60,6 +61,7 @@ class KillLab(lab_acs.LabAcs):
         self.keys = []                  # the numbers of the ParameterKeys sent, in order
         self.deleting = set()           # rows whose DeleteObject was sent
         self.pending_downloads = 0
+        self.diagnostics = []           # len(informs) when each diagnostic request was acknowledged
 
     def _key(self):
         self.seq += 1
@@ -79,6 +81,14 @@ class KillLab(lab_acs.LabAcs):
         if rng.random() < 0.15:
             key = "si-%d" % self._key()
             rpcs.append(_tag(lab_acs.schedule_inform(1, key), "schedule", key))
+        if rng.random() < 0.08:
+            n = self._key()
+            rpcs.append(_tag(lab_acs.set_parameter_values([
+                (PING + "Host", "127.0.0.1"), (PING + "NumberOfRepetitions", str(rng.randint(2, 4)), "xsd:unsignedInt"),
+                (PING + "DiagnosticsState", "Requested")], "k%d" % n), "diag", n))
+        if rng.random() < 0.05:
+            key = "rb-%d" % self._key()
+            rpcs.append(_tag(lab_acs.reboot(key), "reboot", key))
         if rng.random() < 0.3 and len(self.downloads) - self.delivered_downloads() < 3:
             key = "dl-%d" % self._key()
             data = b"FW " + key.encode() + b"\n" + b"x" * 65536
@@ -97,7 +107,7 @@ class KillLab(lab_acs.LabAcs):
 
     def _next_rpc(self, s):
         s.sent = lab_acs.LabAcs._next_rpc(self, s)
-        if s.sent is not None and s.sent.kill_loop[0] in ("spv", "add", "delete"):
+        if s.sent is not None and s.sent.kill_loop[0] in ("spv", "add", "delete", "diag"):
             self.keys.append(s.sent.kill_loop[1])   # ParameterKeys in the order they were sent
         if s.sent is not None and s.sent.kill_loop[0] == "delete":
             self.deleting.add(s.sent.kill_loop[2])  # gone, maybe, though the answer never came
@@ -114,6 +124,8 @@ class KillLab(lab_acs.LabAcs):
                 self.rows.discard(value[1])
             elif kind == "download":
                 self.downloads.append(value[0])
+            elif kind == "diag":
+                self.diagnostics.append(len(self.informs))
             self.acked.append((kind, value, status.get("Status")))
         return lab_acs.LabAcs._cpe_response(self, h, ex, s, el, name, msg_id)
 
@@ -169,6 +181,12 @@ class Rig:
             self.log_offset = log.tell()
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=log, env=env, cwd=self.work)
         self.figures["starts"] += 1
+
+    def log_since_start(self):
+        """What the daemon started last has logged so far."""
+        with open(self.log_path, "rb") as f:
+            f.seek(self.log_offset)
+            return f.read().decode("utf-8", "replace")
 
     def poke(self):
         """A connection request, in the background (the daemon may be busy or dead)."""
