@@ -7,11 +7,15 @@ import subprocess
 import sys
 import threading
 
+import pytest
+
 import _secrets
 from _daemon import DaemonProc, events_of, informs, instrument, wait_until
 from lab_acs import reboot, schedule_inform, set_parameter_values
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Process-level: the fast subset (pytest -m "not e2e") leaves these out.
+pytestmark = pytest.mark.e2e
 
 
 def test_twenty_kills_lose_nothing(tmp_path):

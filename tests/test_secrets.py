@@ -7,6 +7,8 @@ import stat
 import subprocess
 import sys
 
+import pytest
+
 import _secrets
 from _daemon import DaemonProc, wait_until
 from _engine import END_204, INFORM_RESPONSE, freeacs, genieacs, make_session, openacs
@@ -97,6 +99,7 @@ def test_the_run_keeps_every_log_line_to_look_for_passwords(logged):
 
 # ---------------------------------------------------------------- passwords not on the command line
 
+@pytest.mark.e2e
 def test_passwords_from_a_file_and_the_environment_never_on_the_command_line(make_lab_acs, tmp_path):
     acs = make_lab_acs(auth="basic", password=_secrets.FROM_FILE)
     pw_file = tmp_path / "acs-password"
@@ -126,6 +129,7 @@ def test_passwords_from_a_file_and_the_environment_never_on_the_command_line(mak
         "directory\n" % (tmp_path / "missing")
 
 
+@pytest.mark.e2e
 def test_password_and_password_file_together_are_a_usage_error(tmp_path):
     r = subprocess.run([sys.executable, "-m", "tr069client", "run", "--state-dir", str(tmp_path), "--password", "x",
                         "--password-file", "f"], stderr=subprocess.PIPE, universal_newlines=True, timeout=20)
@@ -145,6 +149,7 @@ with open(record, "a") as f:
 '''
 
 
+@pytest.mark.e2e
 def test_state_download_and_control_files_are_private(make_lab_acs, tmp_path, umask=0o022):
     acs = make_lab_acs()
     acs.add_file("fw.bin", b"image", auth="basic", password=_secrets.FIRMWARE)
