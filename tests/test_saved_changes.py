@@ -150,3 +150,25 @@ def test_schedule_inform_reboot_and_factory_reset_are_saved_before_they_are_acce
     assert answers[0][2].find(".//FaultString").text == \
         "the ScheduleInform was not accepted because it could not be saved: disk full"
     assert "deferred" not in m.store.state and commit.saved == [] and sessions[1].actions == []
+
+
+def test_a_refused_hold_forgets_its_own_note_not_an_older_one():
+    # Found by the fuzzer: FactoryReset accepted, ScheduleInform accepted, a second FactoryReset
+    # refused (9002) took the first one's note away, so memory and disk disagreed on the order
+    # (after a power cut, the FactoryReset would have wiped the ScheduleInform).
+    m = make_model()
+    calls = []
+
+    class FailsThird(Commit):
+        def __call__(self):
+            calls.append(1)
+            self.error = "disk full" if len(calls) == 3 else None
+            return Commit.__call__(self)
+    commit = FailsThird(m.store)
+    s = make_session(m, commit=commit, handlers=dict(rpcs.RPCS, **operations.RPCS))
+    si = "<cwmp:ScheduleInform><DelaySeconds>30</DelaySeconds><CommandKey>s1</CommandKey></cwmp:ScheduleInform>"
+    drive(s, [genieacs(INFORM_RESPONSE)] + [genieacs(r) for r in ("<cwmp:FactoryReset/>", si, "<cwmp:FactoryReset/>")]
+          + [END_204])
+    assert s.actions == [FactoryReset(), ScheduleInform(30, "s1")]
+    assert m.store.state["deferred"] == commit.saved[-1][2]["deferred"] == [
+        ["FactoryReset", [], None], ["ScheduleInform", [30, "s1"], None]]

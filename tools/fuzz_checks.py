@@ -132,19 +132,18 @@ class Engine:
         self.store.save_now()
         self.device.run(s.actions, self.clock, late=True)
         if self.stopped:
-            return self.restart(False)
+            return self.restart(False)   # the supervisor starts the daemon again
         self.device.diagnostics.tick(self.clock - T0, self.clock)
         return self
 
-    def restart(self, power_cut):
-        """The Engine of the next start: over what was saved last, in a new boot if `power_cut`;
-        a start that stops again at once (a Reboot or FactoryReset it carried out) starts again."""
-        store = self.store.after_power_cut() if power_cut else self.store
-        engine = Engine(store=store, boot=self.boot + 1 if power_cut else self.boot)
+    def restart(self, new_boot):
+        """The Engine of the next start, over what was saved last (in a new boot: a power cut); a
+        start that stops again at once (a Reboot or FactoryReset it carried out) starts again."""
+        engine = Engine(store=self.store.after_power_cut(), boot=self.boot + 1 if new_boot else self.boot)
         for _ in range(3):
             if not engine.stopped:
                 break
-            engine = Engine(store=store, boot=engine.boot)
+            engine = Engine(store=engine.store.after_power_cut(), boot=engine.boot)
         return engine
 
 

@@ -57,12 +57,13 @@ def hold(store, action, boot_id):
     store.dirty = True
 
 
-def release(store, action):
-    """`action` runs now (or was not accepted): forget the oldest note of it."""
+def release(store, action, newest=False):
+    """`action` runs now: forget the oldest note of it; or, `newest`, it was not accepted after
+    all: forget the note hold() just made."""
     held = store.state.get("deferred")
     entry = [type(action).__name__, list(action)]
-    for i, e in enumerate(held or ()):
-        if e[:2] == entry:
+    for i in range(len(held) - 1, -1, -1) if newest and held else range(len(held or ())):
+        if held[i][:2] == entry:
             del held[i]
             if not held:
                 del store.state["deferred"]
