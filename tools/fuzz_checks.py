@@ -34,7 +34,8 @@ T0 = 1.8e9   # the wall clock of an engine's first session
 IDENTITY = {"manufacturer": "Acme", "oui": "00D0C9", "product-class": "Router", "serial-number": "SN0001"}
 CONFIG = dict({name: ["true"] for name in ("firmware-command", "config-alter-command", "config-overwrite-command",
                                             "vendor-config-command", "vendor-log-command")},
-              **{"platform-providers": False, "download-dir": "/nonexistent"})
+              # No reboot-command (its default is the real `reboot`): a Reboot fails, as it may.
+              **{"platform-providers": False, "download-dir": "/nonexistent", "reboot-command": []})
 RESULTS = ["Complete", "Error_Internal", "Error_Other"]   # DiagnosticsStates every test object has
 
 
@@ -110,6 +111,7 @@ class Engine:
         self.queue = self.device.transfers
         settings.put(self.model, "acs-url", "http://acs.example/cwmp")
         self.device.start("boot-%d" % boot, 0.0, self.clock)
+        self.store.save()   # as the daemon does once started (FlakyStore fails only save_now)
 
     def _stop(self):
         self.stopped = True
