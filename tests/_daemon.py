@@ -11,6 +11,8 @@ import sys
 import threading
 import time
 
+import _secrets
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MS = "Device.ManagementServer."
 
@@ -29,10 +31,11 @@ class DaemonProc:
     """`tr069client run` in a subprocess with its own state dir and log file."""
 
     def __init__(self, folder, acs=None, args=(), config=None, boot_id="boot-1", cr_port="0",
-                 log_level="info", username="acs-user", password="acs-pass", cr_address="127.0.0.1"):
+                 log_level="info", username="acs-user", password=_secrets.ACS, cr_address="127.0.0.1"):
         self.folder = str(folder)
         self.state_dir = os.path.join(self.folder, "state")
         self.log_path = os.path.join(self.folder, "daemon.log")
+        _secrets.log_file(self.log_path)
         self.config_path = None
         if config is not None:
             self.write_config(config)
@@ -40,8 +43,10 @@ class DaemonProc:
         self.args = ["--cr-port", str(cr_port), "--log-level", log_level]
         if cr_address is not None:
             self.args += ["--cr-address", cr_address]
+        # The password in the environment, as README advises: ps shows the command line.
+        self.password = password if acs is not None else None
         if acs is not None:
-            self.args += ["--acs-url", acs.url, "--username", username, "--password", password]
+            self.args += ["--acs-url", acs.url, "--username", username]
         self.args += list(args)
         self.proc = None
 
@@ -54,6 +59,8 @@ class DaemonProc:
         env = dict(os.environ)
         env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
         env["TR069CLIENT_BOOT_ID"] = self.boot_id
+        if self.password is not None:
+            env["TR069CLIENT_PASSWORD"] = self.password
         return env
 
     def _common(self):
@@ -67,6 +74,7 @@ class DaemonProc:
         cmd = [sys.executable, "-m", "tr069client", command] + self._common() + list(args)
         r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
                            env=self.env(), cwd=self.folder, timeout=timeout)
+        _secrets.output(r.stderr)
         if check and r.returncode != 0:
             raise AssertionError("%s failed (%d): %s%s\ndaemon log:\n%s" % (
                 " ".join(cmd[3:]), r.returncode, r.stdout, r.stderr, self.log()))

@@ -12,8 +12,11 @@ for _path in (os.path.join(REPO, "tools"), os.path.join(REPO, "tests")):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
+import _secrets  # noqa: E402
 import cwmp_schema  # noqa: E402
 from lab_acs import LabAcs  # noqa: E402
+
+_secrets.record()
 
 
 # ---------------------------------------------------------------- markers
@@ -85,3 +88,21 @@ def logged(monkeypatch):
     monkeypatch.setattr(log, "_syslog", None)
     monkeypatch.setattr(log, "_level", log.INFO)
     return buf
+
+
+# ---------------------------------------------------------------- no password in any log line
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the run if a log line of any test holds a password the tests use (see _secrets.py)."""
+    lines = _secrets.all_lines()
+    found = _secrets.leaks(lines)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if found:
+        if reporter is not None:
+            reporter.write_line("\n%d log line(s) of this run hold a password; the first:" % len(found), red=True)
+            for password, line in found[:10]:
+                reporter.write_line("  %r in: %s" % (password, line[:300]))
+        session.exitstatus = 1
+    elif reporter is not None and lines:
+        reporter.write_line("\nno password in the %d log lines of this run (%d passwords looked for)"
+                            % (len(lines), len(_secrets.ALL)))

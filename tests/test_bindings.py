@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+import _secrets
 import _fakes
 from tr069client import bindings
 from tr069client.actions import ApplyChanges
@@ -184,8 +185,8 @@ def test_a_failing_set_of_a_password_does_not_tell_the_password(fakes, tmp_path)
         "value": "", "set": ["failset", "stun.key={value}"]}})
     m.begin_session()
     with pytest.raises(CwmpFault) as e:
-        m.set_values([("Device.ManagementServer.ConnectionRequestPassword", "s3cr3t-pw", None)], "k")
-    assert "s3cr3t-pw" not in e.value.message and e.value.message.endswith(
+        m.set_values([("Device.ManagementServer.ConnectionRequestPassword", _secrets.BINDING, None)], "k")
+    assert _secrets.BINDING not in e.value.message and e.value.message.endswith(
         "stun.key=[redacted]` exited with status 1: bad key stun.key=[redacted]")
 
 
@@ -196,8 +197,8 @@ def test_a_set_command_naming_tr069_value_gets_the_value_only_from_the_environme
     m = example_model(fakes, tmp_path, {"Device.ManagementServer.ConnectionRequestPassword": {
         "value": "", "set": ["sh", "-c", script]}})
     m.begin_session()
-    m.set_values([("Device.ManagementServer.ConnectionRequestPassword", "s3cr3t pw", None)], "k")
-    assert out.read_text() == "s3cr3t pw|sh|0"
+    m.set_values([("Device.ManagementServer.ConnectionRequestPassword", _secrets.BINDING_SPACED, None)], "k")
+    assert out.read_text() == _secrets.BINDING_SPACED + "|sh|0"
     m.set_values([("Device.WiFi.SSID.1.SSID", "lab", None)], "k2")
     assert uci_calls(fakes, "set", "wireless.default_radio0.ssid=lab")
 

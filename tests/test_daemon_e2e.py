@@ -17,6 +17,7 @@ import time
 
 import pytest
 
+import _secrets
 from _daemon import MS, DaemonProc, Held, digest_connection_request, end_before, events_of, informs, instrument, \
     late_answer_lost, wait_informs, wait_until
 from _httpd import free_port
@@ -27,7 +28,7 @@ from listener_attack import Flood, Slowloris, legit_requests, raise_fd_limit
 # Process-level: the fast subset (pytest -m "not e2e") leaves these out.
 pytestmark = pytest.mark.e2e
 
-CR = {"connection-request-username": "cr-user", "connection-request-password": "cr-pass"}
+CR = {"connection-request-username": "cr-user", "connection-request-password": _secrets.CR_OTHER}
 SLACK = 1.5  # seconds a wait may exceed its window: process start-up, a loaded CI machine
 
 
@@ -157,10 +158,10 @@ def test_connection_request_needs_digest_and_starts_a_session(acs, daemon):
     url = cr_url(acs)
     assert url.startswith("http://127.0.0.1:") and url == d.get(MS + "ConnectionRequestURL")
     assert acs.connection_request(url) == 401                          # no credentials
-    assert acs.connection_request(url, "cr-user", "wrong") == 401      # wrong password
-    assert acs.connection_request(url.rsplit("/", 1)[0] + "/guess", "cr-user", "cr-pass") == 404
+    assert acs.connection_request(url, "cr-user", _secrets.WRONG) == 401      # wrong password
+    assert acs.connection_request(url.rsplit("/", 1)[0] + "/guess", "cr-user", _secrets.CR_OTHER) == 404
     assert quiet(acs, 1)
-    assert acs.connection_request(url, "cr-user", "cr-pass") == 200
+    assert acs.connection_request(url, "cr-user", _secrets.CR_OTHER) == 200
     got = wait_informs(acs, 2, timeout=5)
     assert events_of(got[1]) == ["6 CONNECTION REQUEST"]
     acs.wait_sessions(2)
@@ -189,7 +190,7 @@ def test_slow_clients_and_a_flood_leave_the_listener_responsive_and_sessions_bou
             s = socket.create_connection(("127.0.0.1", port), timeout=5)
             s.sendall(b"GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\n")
             slow.append(s)
-        assert acs.connection_request(url, "cr-user", "cr-pass") == 200
+        assert acs.connection_request(url, "cr-user", _secrets.CR_OTHER) == 200
         assert events_of(wait_informs(acs, 2, timeout=5)[1]) == ["6 CONNECTION REQUEST"]
         assert d.status()["status"] == "running"   # the control socket answers too
     finally:
@@ -197,7 +198,7 @@ def test_slow_clients_and_a_flood_leave_the_listener_responsive_and_sessions_bou
             s.close()
     acs.wait_sessions(2)
     statuses = []
-    threads = [threading.Thread(target=lambda: statuses.append(acs.connection_request(url, "cr-user", "cr-pass")))
+    threads = [threading.Thread(target=lambda: statuses.append(acs.connection_request(url, "cr-user", _secrets.CR_OTHER)))
                for _ in range(30)]
     for t in threads:
         t.start()
@@ -265,7 +266,7 @@ def test_connection_request_during_a_session_gives_exactly_one_more(acs, daemon)
     busy = [0]
 
     def kick(a):
-        threading.Thread(target=lambda: results.append(a.connection_request(url, "cr-user", "cr-pass"))).start()
+        threading.Thread(target=lambda: results.append(a.connection_request(url, "cr-user", _secrets.CR_OTHER))).start()
         return get_parameter_values(MS + "PeriodicInformInterval")
 
     def keep_busy(a):
@@ -489,7 +490,7 @@ def test_disabled_stops_sessions_and_listening_and_resets_retry_count(acs, daemo
     assert sorted(events_of(wait_informs(acs, 2)[1])) == ["0 BOOTSTRAP", "1 BOOT"]
     acs.wait_sessions(1)
     url = d.get(MS + "ConnectionRequestURL")
-    assert acs.connection_request(url, "cr-user", "cr-pass") == 200
+    assert acs.connection_request(url, "cr-user", _secrets.CR_OTHER) == 200
 
 
 def test_the_acs_can_switch_http_connection_requests_off_and_on(acs, daemon):
@@ -499,13 +500,13 @@ def test_the_acs_can_switch_http_connection_requests_off_and_on(acs, daemon):
     url = d.get(MS + "ConnectionRequestURL")
     port = int(url.split(":")[2].split("/")[0])
     acs.queue(set_parameter_values([(MS + "HTTPConnectionRequestEnable", "false", "xsd:boolean")], "off"))
-    assert acs.connection_request(url, "cr-user", "cr-pass") == 200
+    assert acs.connection_request(url, "cr-user", _secrets.CR_OTHER) == 200
     acs.wait_sessions(2)
     assert wait_until(lambda: _refused(port))
     assert d.get(MS + "SupportedConnReqMethods") == "HTTP"
     d.set(MS + "HTTPConnectionRequestEnable=true")
     assert wait_until(lambda: not _refused(port))
-    assert acs.connection_request(url, "cr-user", "cr-pass") == 200
+    assert acs.connection_request(url, "cr-user", _secrets.CR_OTHER) == 200
 
 
 def _refused(port):
@@ -530,9 +531,9 @@ def test_sigterm_ends_cleanly_with_state_saved(acs, daemon):
 
 def test_sighup_reloads_the_config(make_lab_acs, daemon):
     a, b = instrument(make_lab_acs()), instrument(make_lab_acs())
-    d = daemon(config={"acs-url": a.url, "username": "acs-user", "password": "acs-pass"}).start()
+    d = daemon(config={"acs-url": a.url, "username": "acs-user", "password": _secrets.ACS}).start()
     a.wait_sessions(1)
-    d.write_config({"acs-url": b.url, "username": "acs-user", "password": "acs-pass"})
+    d.write_config({"acs-url": b.url, "username": "acs-user", "password": _secrets.ACS})
     d.send(signal.SIGHUP)
     assert events_of(wait_informs(b, 1, timeout=5)[0]) == ["0 BOOTSTRAP"]
     b.wait_sessions(1)
@@ -561,7 +562,7 @@ def test_a_config_refused_at_reload_changes_nothing(acs, daemon):
 
 def test_last_session_error_sentences(make_lab_acs, daemon, tmp_path):
     strict = instrument(make_lab_acs(auth="digest"))
-    d = daemon(strict, password="wrong").start()
+    d = daemon(strict, password=_secrets.WRONG).start()
     wait_until(lambda: d.status()["retry-count"] >= 1)
     assert d.status()["last-session-error"] == "ACS refused the credentials (HTTP 401) at %s" % strict.url
 
@@ -627,16 +628,16 @@ def test_one_log_line_per_session_at_the_default_level(acs, daemon):
 
 
 def test_debug_log_shows_the_exchange_with_secrets_redacted(make_lab_acs, daemon):
-    acs = instrument(make_lab_acs(auth="digest", password="Acs-S3cret"))
-    acs.queue(set_parameter_values([(MS + "ConnectionRequestPassword", "Cr-Pass-0815"),
-                                    (MS + "Password", "Acs-S3cret")]))
-    d = daemon(acs, log_level="debug", password="Acs-S3cret").start()
+    acs = instrument(make_lab_acs(auth="digest", password=_secrets.ACS_STRONG))
+    acs.queue(set_parameter_values([(MS + "ConnectionRequestPassword", _secrets.CR),
+                                    (MS + "Password", _secrets.ACS_STRONG)]))
+    d = daemon(acs, log_level="debug", password=_secrets.ACS_STRONG).start()
     acs.wait_sessions(1)
     assert acs.responses[0][0] == "SetParameterValuesResponse"
     log = d.log()
     assert "SetParameterValues" in log and "InformResponse" in log   # the exchange is there
     assert log.count("[redacted]") >= 2
-    for secret in ("Acs-S3cret", "Cr-Pass-0815", 'response="'):
+    for secret in (_secrets.ACS_STRONG, _secrets.CR, 'response="'):
         assert secret not in log
 
 
@@ -715,7 +716,7 @@ def test_the_status_json_while_waiting_for_a_url(daemon):
 
 
 def test_a_url_from_dhcp_option_43_starts_the_first_session(acs, daemon):
-    d = daemon(args=["--username", "acs-user", "--password", "acs-pass"]).start()
+    d = daemon(args=["--username", "acs-user", "--password", _secrets.ACS]).start()
     assert d.status()["status"] == "waiting-URL"
     url, code = acs.url.encode(), b"PC-DHCP"
     opt43 = (bytes([1, len(url)]) + url + bytes([2, len(code)]) + code).hex()   # as udhcpc gives it
@@ -735,7 +736,7 @@ def test_a_url_from_dhcp_option_43_starts_the_first_session(acs, daemon):
 def test_readme_dhcp_recipe_without_url_or_cr_address_waits_listens_and_then_informs(acs, daemon):
     # README's DHCP recipe: the init script gives neither an ACS URL nor cr-address.
     port = free_port()
-    d = daemon(args=["--username", "acs-user", "--password", "acs-pass"], cr_address=None,
+    d = daemon(args=["--username", "acs-user", "--password", _secrets.ACS], cr_address=None,
                cr_port=port, config=CR).start()
     st = d.status()
     assert st["status"] == "waiting-URL" and st["daemon"] == "running" and st["last-session-error"] == ""
@@ -750,7 +751,7 @@ def test_readme_dhcp_recipe_without_url_or_cr_address_waits_listens_and_then_inf
     # The address that routes to the ACS is in the first Inform.
     assert cr_url(acs).startswith("http://127.0.0.1:%d/" % port)
     acs.wait_sessions(1)
-    assert acs.connection_request(cr_url(acs), "cr-user", "cr-pass") == 200
+    assert acs.connection_request(cr_url(acs), "cr-user", _secrets.CR_OTHER) == 200
     assert events_of(wait_informs(acs, 2)[1]) == ["6 CONNECTION REQUEST"]
     assert d.status()["status"] == "running"
 
@@ -793,7 +794,7 @@ def test_a_busy_port_is_said_retried_and_notified_and_a_port_change_too(acs, dae
     url = d.get(MS + "ConnectionRequestURL")
     assert url.startswith("http://127.0.0.1:%d/" % other)
     acs.wait_sessions(3)
-    assert acs.connection_request(url, "cr-user", "cr-pass") == 200
+    assert acs.connection_request(url, "cr-user", _secrets.CR_OTHER) == 200
     assert events_of(wait_informs(acs, 4)[3]) == ["6 CONNECTION REQUEST"]
 
 

@@ -2,6 +2,8 @@
 sessions interleaved message by message against literal ACS SOAP, and nothing of one shows in
 the other (values, ParameterKey, instance numbers, attributes, events, actions)."""
 
+import sys
+
 import pytest
 
 import cwmp_schema
@@ -122,3 +124,50 @@ def test_every_action_has_a_runner():
     d = device("A1")
     kinds = [c for c in vars(actions).values() if isinstance(c, type) and hasattr(c, "late")]
     assert sorted(k.__name__ for k in kinds) == sorted(k.__name__ for k in d._runners)
+
+
+def _held_device(tmp_path, deferred, boot="b1"):
+    record = tmp_path / "reboots"
+    store = Store(str(tmp_path / "state.json"))
+    store.state.update({"boot_id": boot, "deferred": deferred})
+    d = Device(store, {"platform-providers": False, "reboot-command": [
+        sys.executable, "-c", "open(%r, 'a').write('reboot\\n')" % str(record)]},
+        {"manufacturer": "Acme", "oui": "00D0C9", "product-class": "R", "serial-number": "SN1"})
+    d.stops = []
+    d.stop = lambda: d.stops.append(1)
+    d.reboots = lambda: record.read_text().count("reboot") if record.exists() else 0
+    return d
+
+
+def test_what_a_session_accepted_before_a_kill_runs_at_the_next_start(tmp_path):
+    # Issue 11.3: a daemon killed after the ACS heard ScheduleInform and Reboot accepted (same boot).
+    d = _held_device(tmp_path, [["ScheduleInform", [30, "s1"], "b1"], ["Reboot", ["r1"], "b1"]])
+    d.start("b1", 0.0, T0)
+    assert d.store.state["scheduled"] == [[T0 + 30, "s1"]]
+    assert d.reboots() == 1 and d.stops == [1] and d.store.state["expect_boot"] == "returned"
+    assert ("M Reboot", "r1") in d.events.pending() and "deferred" not in d.store.state
+    assert Store.load(d.store.path).state.get("deferred") is None     # saved so, before the reboot-command
+
+
+def test_a_reboot_accepted_before_a_power_cut_is_reported_not_done_again(tmp_path):
+    d = _held_device(tmp_path, [["Reboot", ["r1"], "b1"]])
+    d.start("b2", 0.0, T0)
+    assert d.reboots() == 0 and d.stops == []
+    assert d.events.pending() == [("1 BOOT", ""), ("M Reboot", "r1")] and "deferred" not in d.store.state
+
+
+def test_a_factory_reset_accepted_before_a_power_cut_happens_at_the_next_start(tmp_path):
+    d = _held_device(tmp_path, [["FactoryReset", [], "b1"], ["Bogus", [], "b1"]])
+    settings.put(d.model, "acs-url", "http://acs.example/")
+    d.store.values[CODE] = "kept?"
+    d.start("b2", 0.0, T0)
+    assert d.stops == [1] and CODE not in d.store.values and d.store.state["expect_boot"] == "returned"
+    assert "deferred" not in d.store.state
+
+
+def test_an_action_run_at_the_session_end_is_no_longer_held(tmp_path):
+    d = _held_device(tmp_path, [["ScheduleInform", [30, "s1"], "b1"], ["ScheduleInform", [30, "s1"], "b1"]])
+    d.run([actions.ScheduleInform(30, "s1")], T0, late=False)
+    assert d.store.state["deferred"] == [["ScheduleInform", [30, "s1"], "b1"]]
+    d.run([actions.ScheduleInform(30, "s1")], T0, late=False)
+    assert "deferred" not in d.store.state and d.store.state["scheduled"] == [[T0 + 30, "s1"]] * 2

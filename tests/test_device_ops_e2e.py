@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+import _secrets
 from _daemon import DaemonProc, wait_until
 from lab_acs import (cancel_transfer, download, factory_reset, get_all_queued_transfers,
                      get_parameter_values, get_queued_transfers, get_rpc_methods, reboot,
@@ -216,14 +217,14 @@ def test_factory_reset_wipes_our_state(rig):
 def test_firmware_descriptor_with_several_links_then_reboot(rig):
     acs = rig.acs
     parts = [os.urandom(150000), b"second part", os.urandom(1000)]
-    links = [acs.add_file("p%d.bin" % n, data, auth="basic", username="fu", password="fw-s3cret")
+    links = [acs.add_file("p%d.bin" % n, data, auth="basic", username="fu", password=_secrets.FIRMWARE)
              for n, data in enumerate(parts, 1)]
     desc = ('<?xml version="1.0"?><upgrade version="1" type="links"><config/><software-version>2.0'
             '</software-version><links>%s</links></upgrade>' % "".join("<link><url>%s</url></link>" % u
                                                                        for u in links)).encode()
-    url = acs.add_file("upgrade.xml", desc, auth="basic", username="fu", password="fw-s3cret")
+    url = acs.add_file("upgrade.xml", desc, auth="basic", username="fu", password=_secrets.FIRMWARE)
     _started(rig)
-    rig.kick([download("fw-1", FW, url, "fu", "fw-s3cret", file_size=len(desc))])
+    rig.kick([download("fw-1", FW, url, "fu", _secrets.FIRMWARE, file_size=len(desc))])
     assert rig.wait_exit() == 0
     (fw,) = rig.calls("firmware")
     assert [fw["files"][p].encode("latin-1") for p in fw["argv"]] == parts  # all of them, in order
@@ -240,15 +241,15 @@ def test_firmware_descriptor_with_several_links_then_reboot(rig):
     assert tc["StartTime"] != "0001-01-01T00:00:00Z" and tc["CompleteTime"] >= tc["StartTime"]
     assert wait_until(lambda: rig.transfers() == [] and rig.d.state()["state"]["events"] == [], 10)
     assert "<Password>[redacted]</Password>" in rig.d.log()
-    assert "fw-s3cret" not in rig.d.log()  # never a password in the log
+    assert _secrets.FIRMWARE not in rig.d.log()  # never a password in the log
 
 
 def test_vendor_configuration_files(rig):
     acs = rig.acs
-    alter = acs.add_file("site.alter", b"set wifi.ssid=lab\n", auth="digest", username="fu", password="fp")
+    alter = acs.add_file("site.alter", b"set wifi.ssid=lab\n", auth="digest", username="fu", password=_secrets.FILE)
     over = acs.add_file("blob", b"whole configuration\n")
     _started(rig)
-    rig.kick([download("c-1", CFG, alter, "fu", "fp"),
+    rig.kick([download("c-1", CFG, alter, "fu", _secrets.FILE),
               download("c-2", CFG, over, target_file_name="router.overwrite"),
               download("c-3", CFG, acs.add_file("x.cfg", b"?"))])
     tcs = rig.transfer_completes(2)
@@ -264,9 +265,9 @@ def test_vendor_configuration_files(rig):
 @pytest.mark.parametrize("file_type, hook", [("1 Vendor Configuration File", "vendor-config"),
                                              ("4 Vendor Log File 2", "vendor-log")])
 def test_upload(rig, file_type, hook):
-    url = rig.acs.upload_url("up.txt", auth="digest", username="uu", password="up")
+    url = rig.acs.upload_url("up.txt", auth="digest", username="uu", password=_secrets.UPLOAD)
     _started(rig)
-    rig.kick([upload("up-1", file_type, url, "uu", "up")])
+    rig.kick([upload("up-1", file_type, url, "uu", _secrets.UPLOAD)])
     (tc,) = rig.transfer_completes()
     assert (tc["CommandKey"], tc["FaultCode"]) == ("up-1", 0)
     assert rig.tc_session("up-1")[1] == [("7 TRANSFER COMPLETE", ""), ("M Upload", "up-1")]
@@ -284,7 +285,7 @@ def test_download_failures(rig, codes):
     rig.kick([download("size", CFG, acs.add_file("a.alter", b"x" * 3000), file_size=2000),
               download("dies", CFG, acs.add_file("b.alter", os.urandom(300000), die_after=150000),
                        file_size=300000),
-              download("auth", CFG, acs.add_file("c.alter", b"x", auth="digest"), "file-user", "wrong"),
+              download("auth", CFG, acs.add_file("c.alter", b"x", auth="digest"), "file-user", _secrets.WRONG),
               download("hook", CFG, acs.add_file("d.alter", b"set x\n")),
               download("ftp", CFG, "ftp://127.0.0.1/e.alter"),
               download("web", "2 Web Content", acs.file_url("a.alter"))])

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+import _secrets
 from tr069client import fetch, log
 from tr069client.faults import CwmpFault
 
@@ -89,11 +90,11 @@ def test_plain_image_streamed_to_disk(lab_acs, env):
 
 @pytest.mark.parametrize("mode", ["basic", "digest"])
 def test_credentials_from_the_rpc(lab_acs, env, mode):
-    url = lab_acs.add_file("cfg.alter", b"set x=1\n", auth=mode, username="fu", password="fp")
-    r = rec(url, fetch.VENDOR_CONFIG, username="fu", password="fp")
+    url = lab_acs.add_file("cfg.alter", b"set x=1\n", auth=mode, username="fu", password=_secrets.FILE)
+    r = rec(url, fetch.VENDOR_CONFIG, username="fu", password=_secrets.FILE)
     assert run(env.worker(), r)[1] == [b"set x=1\n"] and r["hook"] == "config-alter-command"
     env.worker().clean()
-    code, msg = fault(env.worker(), rec(url, fetch.VENDOR_CONFIG, username="fu", password="wrong"))
+    code, msg = fault(env.worker(), rec(url, fetch.VENDOR_CONFIG, username="fu", password=_secrets.WRONG))
     assert code == 9012 and msg == "file server refused the credentials (HTTP 401) at %s" % url
     assert leftovers(env) == []
 
@@ -101,13 +102,13 @@ def test_credentials_from_the_rpc(lab_acs, env, mode):
 def test_descriptor_links_all_downloaded_in_order(lab_acs, env, make_lab_acs):
     other = make_lab_acs()
     parts = [os.urandom(70000), b"kernel", b"rootfs" * 1000]
-    urls = [lab_acs.add_file("p1.bin", parts[0], auth="digest", username="fu", password="fp"),
+    urls = [lab_acs.add_file("p1.bin", parts[0], auth="digest", username="fu", password=_secrets.FILE),
             other.add_file("p2.img", parts[1]),
-            lab_acs.add_file("p3.img", parts[2], auth="basic", username="fu", password="fp")]
+            lab_acs.add_file("p3.img", parts[2], auth="basic", username="fu", password=_secrets.FILE)]
     desc = '<?xml version="1.0"?><upgrade version="1" type="links"><config/><links>%s</links></upgrade>' % (
         "".join("<link><url>%s</url></link>" % u for u in urls))
-    r = rec(lab_acs.add_file("upgrade.xml", desc.encode(), auth="basic", username="fu", password="fp"),
-            username="fu", password="fp")
+    r = rec(lab_acs.add_file("upgrade.xml", desc.encode(), auth="basic", username="fu", password=_secrets.FILE),
+            username="fu", password=_secrets.FILE)
     files, contents = run(env.worker(), r)
     assert contents == parts
     assert [os.path.basename(f).split("-", 2)[2] for f in files] == ["p1.bin", "p2.img", "p3.img"]
@@ -116,10 +117,10 @@ def test_descriptor_links_all_downloaded_in_order(lab_acs, env, make_lab_acs):
 
 def test_credentials_never_go_to_another_server(lab_acs, env, make_lab_acs):
     other = make_lab_acs()
-    link = other.add_file("p.bin", b"x", auth="basic", username="fu", password="fp")
+    link = other.add_file("p.bin", b"x", auth="basic", username="fu", password=_secrets.FILE)
     desc = '<upgrade version="1" type="links"><links><link><url>%s</url></link></links></upgrade>' % link
-    r = rec(lab_acs.add_file("d.xml", desc.encode(), auth="basic", username="fu", password="fp"),
-            username="fu", password="fp")
+    r = rec(lab_acs.add_file("d.xml", desc.encode(), auth="basic", username="fu", password=_secrets.FILE),
+            username="fu", password=_secrets.FILE)
     assert fault(env.worker(), r) == (9012, "file server requires credentials (HTTP 401) at %s but no "
                                             "username is configured" % link)
 
@@ -230,8 +231,8 @@ def test_apply_failure_is_9002(lab_acs, env):
 
 @pytest.mark.parametrize("file_type", ["2 Vendor Log File", "4 Vendor Log File 2"])
 def test_upload_by_put_with_credentials(lab_acs, env, file_type):
-    url = lab_acs.upload_url("log.txt", auth="digest", username="up", password="pw")
-    r = rec(url, file_type, kind="Upload", username="up", password="pw")
+    url = lab_acs.upload_url("log.txt", auth="digest", username="up", password=_secrets.UPLOAD)
+    r = rec(url, file_type, kind="Upload", username="up", password=_secrets.UPLOAD)
     assert run(env.worker(), r) == ([], [])
     assert lab_acs.uploads["log.txt"] == b"log line\n" * 1000
     assert r["instance"] == ("2" if file_type.startswith("4") else "")
@@ -239,8 +240,8 @@ def test_upload_by_put_with_credentials(lab_acs, env, file_type):
 
 
 def test_upload_failures(lab_acs, env):
-    url = lab_acs.upload_url("log.txt", auth="basic", username="up", password="pw")
-    code, msg = fault(env.worker(), rec(url, "2 Vendor Log File", kind="Upload", username="up", password="no"))
+    url = lab_acs.upload_url("log.txt", auth="basic", username="up", password=_secrets.UPLOAD)
+    code, msg = fault(env.worker(), rec(url, "2 Vendor Log File", kind="Upload", username="up", password=_secrets.WRONG))
     assert code == 9012 and "refused the credentials" in msg
     env.cfg["vendor-log-command"] = [sys.executable, "-c", "pass"]  # writes nothing
     code, msg = fault(env.worker(), rec(url, "2 Vendor Log File", kind="Upload"))

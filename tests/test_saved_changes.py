@@ -6,6 +6,8 @@ import copy
 
 import pytest
 
+from tr069client import operations, rpcs
+from tr069client.actions import FactoryReset, Reboot, ScheduleInform
 from tr069client.provider import Provider
 
 from _engine import END_204, IDENTITY, INFORM_RESPONSE, drive, fault_of, genieacs, make_model, make_session, parse
@@ -27,12 +29,14 @@ class Commit:
         return None
 
 
-def run(model, *requests, fail=None):
+def run(model, *requests, fail=None, session=None):
     commit = Commit(model.store)
     commit.error = fail
-    s = make_session(model, commit=commit)
+    s = make_session(model, commit=commit, handlers=dict(rpcs.RPCS, **operations.RPCS))
     posts = drive(s, [genieacs(INFORM_RESPONSE)] + [genieacs(r, "r%d" % i) for i, r in enumerate(requests)]
                   + [END_204])
+    if session is not None:
+        session.append(s)
     return commit, [parse(p) for p in posts[2:]]
 
 
@@ -122,3 +126,49 @@ def test_what_a_provider_did_is_undone_through_it_or_named():
     assert answers[2][2].find(".//FaultString").text.endswith(  # ...but a deleted one is gone
         "read-only file system; not undone: Device.NAT.PortMapping.1. was removed from the system")
     assert m.value(MS + "ParameterKey") == "" and list(m.instances(PM)) == []
+
+
+def test_schedule_inform_reboot_and_factory_reset_are_saved_before_they_are_accepted():
+    # Issue 11.3, found by the kill loop: the work these leave for the session's end was only in
+    # memory, so a power cut after the ACS heard "accepted" lost it. Now each is on disk first
+    # (device.py runs what a cut left at the next start); not saved, it is refused with 9002.
+    m = make_model()
+    m.store.state["boot_id"] = "b-1"
+    requests = ("<cwmp:ScheduleInform><DelaySeconds>30</DelaySeconds><CommandKey>s1</CommandKey></cwmp:ScheduleInform>",
+                "<cwmp:Reboot><CommandKey>r1</CommandKey></cwmp:Reboot>", "<cwmp:FactoryReset/>")
+    sessions = []
+    commit, answers = run(m, *requests, session=sessions)
+    assert [method for _, method, _ in answers] == ["ScheduleInformResponse", "RebootResponse", "FactoryResetResponse"]
+    assert [saved[2]["deferred"] for saved in commit.saved] == [
+        [["ScheduleInform", [30, "s1"], "b-1"]],
+        [["ScheduleInform", [30, "s1"], "b-1"], ["Reboot", ["r1"], "b-1"]],
+        [["ScheduleInform", [30, "s1"], "b-1"], ["Reboot", ["r1"], "b-1"], ["FactoryReset", [], "b-1"]]]
+    assert sessions[0].actions == [ScheduleInform(30, "s1"), Reboot("r1"), FactoryReset()]
+    m = make_model()
+    commit, answers = run(m, *requests, fail="disk full", session=sessions)
+    assert [(method, fault_of(e)[0]) for _, method, e in answers] == [("Fault", 9002)] * 3
+    assert answers[0][2].find(".//FaultString").text == \
+        "the ScheduleInform was not accepted because it could not be saved: disk full"
+    assert "deferred" not in m.store.state and commit.saved == [] and sessions[1].actions == []
+
+
+def test_a_refused_hold_forgets_its_own_note_not_an_older_one():
+    # Found by the fuzzer: FactoryReset accepted, ScheduleInform accepted, a second FactoryReset
+    # refused (9002) took the first one's note away, so memory and disk disagreed on the order
+    # (after a power cut, the FactoryReset would have wiped the ScheduleInform).
+    m = make_model()
+    calls = []
+
+    class FailsThird(Commit):
+        def __call__(self):
+            calls.append(1)
+            self.error = "disk full" if len(calls) == 3 else None
+            return Commit.__call__(self)
+    commit = FailsThird(m.store)
+    s = make_session(m, commit=commit, handlers=dict(rpcs.RPCS, **operations.RPCS))
+    si = "<cwmp:ScheduleInform><DelaySeconds>30</DelaySeconds><CommandKey>s1</CommandKey></cwmp:ScheduleInform>"
+    drive(s, [genieacs(INFORM_RESPONSE)] + [genieacs(r) for r in ("<cwmp:FactoryReset/>", si, "<cwmp:FactoryReset/>")]
+          + [END_204])
+    assert s.actions == [FactoryReset(), ScheduleInform(30, "s1")]
+    assert m.store.state["deferred"] == commit.saved[-1][2]["deferred"] == [
+        ["FactoryReset", [], None], ["ScheduleInform", [30, "s1"], None]]

@@ -324,9 +324,9 @@ NS11 = "urn:dslforum-org:cwmp-1-1"
 
 
 def _device_session(ns):
-    import _fuzz
-    s = _fuzz.engine(ns)()
-    return s, s.ctx.handlers
+    import fuzz_checks
+    engine = fuzz_checks.Engine()
+    return engine.session({"ns": ns, "events": [("1 BOOT", "")], "cpe": []}), engine.handlers
 
 
 @pytest.mark.parametrize("ns", [NS10, NS11, NS12])

@@ -7,6 +7,7 @@ import json
 import pytest
 from defusedxml.ElementTree import fromstring
 
+import _secrets
 from tr069client import fetch, soap, transfers
 from tr069client.events import EventQueue
 from tr069client.faults import CwmpFault
@@ -95,7 +96,7 @@ def req(method, ns=None, **fields):
 
 
 def download(q, key="k1", url="http://fs/fw.bin", file_type=fetch.FIRMWARE, delay=0, **more):
-    return call(q, "Download", CommandKey=key, FileType=file_type, URL=url, Username="u", Password="secret",
+    return call(q, "Download", CommandKey=key, FileType=file_type, URL=url, Username="u", Password=_secrets.TRANSFER,
                 FileSize=more.pop("size", 0), TargetFileName="", DelaySeconds=delay, **more)
 
 
@@ -134,7 +135,7 @@ def test_download_is_saved_before_it_is_answered(q):
     (rec,) = on_disk(q)["transfers"]
     assert (rec["state"], rec["key"], rec["url"], rec["size"], rec["hook"]) == (
         "queued", "k1", "http://fs/fw.bin", 1234, "firmware-command")
-    assert rec["password"] == "secret"  # needed after a restart; the state file is 0600
+    assert rec["password"] == _secrets.TRANSFER  # needed after a restart; the state file is 0600
 
 
 @pytest.mark.parametrize("fields, code, why", [

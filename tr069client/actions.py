@@ -5,6 +5,10 @@ close.
 
 `late` actions run after the session's outcome is saved and logged (they may restart the
 device or end the daemon); the others run as the outcome is recorded, before it is saved.
+
+ScheduleInform, Reboot and FactoryReset are `held`: saved (the "deferred" key of the state,
+owned here) before the ACS hears them accepted, released as they run, and the ones a power
+cut or a kill left are run at the next start (device.py).
 """
 
 from collections import namedtuple
@@ -41,6 +45,43 @@ class SettleDiagnostic(namedtuple("SettleDiagnostic", "kind")):
     (TR-181: not before the session ends), else a running one stops."""
     __slots__ = ()
     late = False
+
+
+_HELD = {"ScheduleInform": ScheduleInform, "Reboot": Reboot, "FactoryReset": FactoryReset}
+
+
+def hold(store, action, boot_id):
+    """Note `action` (held: ScheduleInform, Reboot, FactoryReset), accepted in the boot
+    `boot_id`, in the state: the caller saves it before the ACS hears it accepted."""
+    store.state.setdefault("deferred", []).append([type(action).__name__, list(action), boot_id])
+    store.dirty = True
+
+
+def release(store, action, newest=False):
+    """`action` runs now: forget the oldest note of it; or, `newest`, it was not accepted after
+    all: forget the note hold() just made."""
+    held = store.state.get("deferred")
+    entry = [type(action).__name__, list(action)]
+    for i in range(len(held) - 1, -1, -1) if newest and held else range(len(held or ())):
+        if held[i][:2] == entry:
+            del held[i]
+            if not held:
+                del store.state["deferred"]
+            store.dirty = True
+            return
+
+
+def take(store):
+    """[(action, boot id it was accepted in)] that a session accepted and never ran, forgotten
+    once read; a note that is not one (a damaged or foreign state) is dropped."""
+    out = []
+    for e in store.state.pop("deferred", None) or ():
+        try:
+            out.append((_HELD[e[0]](*e[1]), e[2]))
+        except (KeyError, TypeError, IndexError):
+            continue
+        store.dirty = True
+    return out
 
 
 def apply_changes(later, provider):

@@ -72,7 +72,9 @@ _LEVELS = sorted(log.LEVELS, key=log.LEVELS.get)
 # without argparse (_run_args); argparse reads every other command, and any `run` line
 # that the fast path does not take whole (help, abbreviations, errors and their messages).
 _RUN = (("--acs-url", "URL", None, None), ("--username", "U", None, None),
-        ("--password", "P", None, None),
+        ("--password", "P", None, "the ACS password; ps shows it to every user of the machine: "
+                                   "prefer --password-file, $TR069CLIENT_PASSWORD or the config file"),
+        ("--password-file", "FILE", None, "read the ACS password from the first line of FILE"),
         ("--periodic-inform-enabled", "yes|no", config.parse_bool, None),
         ("--periodic-inform-interval", "S", _interval, None),
         ("--client-certificate", "PEM", None, None), ("--ca-file", "PEM", None, None),
@@ -146,6 +148,32 @@ def _parser():
     return p
 
 
+# Passwords for `run` from the environment: unlike flags, ps does not show them to other users.
+ENV_PASSWORD, ENV_CR_PASSWORD = "TR069CLIENT_PASSWORD", "TR069CLIENT_CR_PASSWORD"
+
+
+def _passwords(args):
+    """{setting: password} given outside the command line: --password-file, else
+    $TR069CLIENT_PASSWORD, for the ACS; $TR069CLIENT_CR_PASSWORD for connection requests.
+    An empty variable counts as unset."""
+    out = {}
+    password_file = getattr(args, "password_file", None)
+    if args.password is not None and password_file:
+        raise _UsageError("give --password or --password-file, not both")
+    if password_file:
+        try:
+            with open(password_file, "rb") as f:
+                out["password"] = f.readline().decode("utf-8").rstrip("\r\n")
+        except (OSError, UnicodeDecodeError) as e:
+            raise _CommandError("cannot read the password file %s: %s" % (password_file,
+                                                                          getattr(e, "strerror", None) or e))
+    elif args.password is None and os.environ.get(ENV_PASSWORD):
+        out["password"] = os.environ[ENV_PASSWORD]
+    if os.environ.get(ENV_CR_PASSWORD):
+        out["connection-request-password"] = os.environ[ENV_CR_PASSWORD]
+    return out
+
+
 def _state_dir(args):
     if args.state_dir:
         return args.state_dir
@@ -171,6 +199,30 @@ class _CommandError(Exception):
     pass
 
 
+_held = []   # the locks of the state folder this command holds
+_START_WAIT = 15.0   # seconds a daemon that holds the state folder gets to answer
+
+
+def _ask_or_lock(state_dir, request):
+    """The running daemon's reply; or None, with the right to write the state held until this
+    command ends, when no daemon runs. A daemon that is starting holds that right before it
+    reads the state: wait for it to answer rather than write what it would overwrite."""
+    import time
+    from .store import lock_writer
+    deadline = time.monotonic() + _START_WAIT
+    while True:
+        reply = _ask(state_dir, request)
+        if reply is not None:
+            return reply
+        fd = lock_writer(state_dir)
+        if fd is not None:
+            _held.append(fd)   # given up when the command ends
+            return None
+        if time.monotonic() > deadline:
+            raise _CommandError("a tr069client daemon holds %s but does not answer; try again" % state_dir)
+        time.sleep(0.1)
+
+
 def _offline(state_dir, args, writing=False):
     """Store, model and planner of the device over the state file, for commands run while no
     daemon runs; a damaged file is set aside only by a command that writes a new one."""
@@ -188,7 +240,8 @@ def cmd_run(args):
     cfg = config.load(args.config)
     state_dir = args.state_dir or config.get(cfg, "state-dir")
     overrides = {k.replace("_", "-"): v for k, v in vars(args).items()
-                 if k not in ("command", "config", "state_dir") and v is not None}
+                 if k not in ("command", "config", "state_dir", "password_file") and v is not None}
+    overrides.update(_passwords(args))
     d = daemon.Daemon(state_dir, args.config, overrides)
     d.run()
     return 0
@@ -237,7 +290,7 @@ def _pairs(items):
 def cmd_set(args):
     items = _pairs(args.items)
     state_dir = _state_dir(args)
-    if _ask(state_dir, {"cmd": "set", "items": items}) is not None:
+    if _ask_or_lock(state_dir, {"cmd": "set", "items": items}) is not None:
         return 0
     store, model, _ = _offline(state_dir, args, writing=True)
     settings.set_values(model, items)
@@ -272,7 +325,7 @@ def cmd_inform(args):
 
 def cmd_reset_config(args):
     state_dir = _state_dir(args)
-    if _ask(state_dir, {"cmd": "reset-config"}) is not None:
+    if _ask_or_lock(state_dir, {"cmd": "reset-config"}) is not None:
         return 0
     store = Store.load(os.path.join(state_dir, config.STATE_FILE))
     state.reset(store)
@@ -287,7 +340,7 @@ def cmd_dhcp(args):
     except dhcp.DhcpError as e:
         raise _CommandError(str(e))
     state_dir = _state_dir(args)
-    reply = _ask(state_dir, {"cmd": "dhcp", "options": {str(k): v for k, v in options.items()}})
+    reply = _ask_or_lock(state_dir, {"cmd": "dhcp", "options": {str(k): v for k, v in options.items()}})
     if reply is not None:
         applied, kept = reply.get("applied", []), reply.get("kept", [])
     else:
@@ -330,3 +383,6 @@ def main(argv=None):
         return 1
     except KeyboardInterrupt:
         return 130
+    finally:
+        while _held:
+            os.close(_held.pop())

@@ -16,7 +16,7 @@ from . import transport
 from .device import Device
 from .events import CONNECTION_REQUEST
 from .linux import netlink
-from .store import Store, StoreError
+from .store import Store, StoreError, lock_writer, private_folder
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:   # annotations only: the daemon does not load typing
@@ -59,21 +59,34 @@ class Daemon:
         self._addresses = None   # netlink socket: readable when an address comes or goes
         self._next_poll = None   # monotonic time of the next timer poll of volatile values
         try:
-            os.makedirs(state_dir, mode=0o700, exist_ok=True)
+            private_folder(state_dir)
         except OSError as e:
             raise StoreError("cannot create the state folder %s: %s" % (state_dir, e.strerror or e))
         # One daemon per state: another one running is found before the state is read, so a
         # second start (with other flags) cannot write into the running daemon's state.
         self.control = control.Server(os.path.join(state_dir, config.CONTROL_SOCKET),
                                       self._command)
+        self._writer = None
         try:
+            # An offline `set` or `dhcp` that found no daemon may be writing: wait for it.
+            self._writer = lock_writer(state_dir, wait=10)
+            if self._writer is None:
+                raise StoreError("another tr069client command keeps writing %s" % state_dir)
             self.store = Store.load(os.path.join(state_dir, config.STATE_FILE))
+            self.store.remove_leftovers()   # this daemon is the store's only writer now
             if self.store.load_problem:
                 log.error("%s", self.store.load_problem)
             self._configure()
         except BaseException:
-            self.control.close()
+            self.close()
             raise
+
+    def close(self) -> None:
+        """Give up the control socket and the right to write the state."""
+        self.control.close()
+        if self._writer is not None:
+            os.close(self._writer)
+            self._writer = None
 
     # --- configuration -------------------------------------------------------------------
 
@@ -121,7 +134,7 @@ class Daemon:
             (signal.SIGTERM, self._stop), (signal.SIGINT, self._stop), (signal.SIGHUP, self._on_hup))]
         try:
             self._addresses = netlink.address_events()
-            self.planner.start(boot.kernel_boot_id(), time.monotonic(), time.time())
+            self.device.start(boot.kernel_boot_id(), time.monotonic(), time.time())
             self.device.diagnostics.resume()   # tests a stop interrupted run again
             self._sync_listener()
             self.poll_notifications(time.monotonic())
@@ -159,8 +172,8 @@ class Daemon:
             if self._addresses is not None:
                 self._addresses.close()
                 self._addresses = None
-            self.control.close()
             self.save()
+            self.close()
             log.info("tr069client stopped")
 
     def deadline(self, mono: float, wall: float) -> "Optional[float]":

@@ -8,6 +8,8 @@ between two Devices, so one process can hold several (a fleet of simulated CPEs)
 import random as _random
 
 from . import config, diagnostics, linux, log, operations, rpcs, settings
+from . import actions as actions_mod
+from . import events as ev
 from . import transfers as transfers_mod
 from .actions import ApplyChanges, FactoryReset, Reboot, ScheduleInform, SettleDiagnostic
 from .diagnostics.service import Diagnostics
@@ -94,11 +96,25 @@ class Device:
         }
         log.debug("RPC methods: %s", ", ".join(self.handlers))
 
+    def start(self, boot_id: "Optional[str]", mono: float, wall: float) -> None:
+        """The daemon started in the boot `boot_id` (planner.start), and runs what a session
+        accepted but a power cut or a kill kept from running (actions.hold): a Reboot the
+        device did meanwhile (another boot) is only reported (M Reboot)."""
+        self.planner.start(boot_id, mono, wall)
+        for action, accepted_in in actions_mod.take(self.store):
+            log.info("carrying out the %s the ACS was told was accepted before tr069client stopped",
+                     type(action).__name__)
+            if isinstance(action, Reboot) and None not in (accepted_in, boot_id) and accepted_in != boot_id:
+                self.events.add(ev.M_REBOOT, action.command_key)
+            else:
+                self._runners[type(action)](action, wall)
+
     def run(self, actions: "Iterable[tuple]", wall: float, late: bool) -> None:
         """Run the session's `actions` that are `late` (after its outcome is saved and logged)
         or not (as it is recorded), in the order the session gave them."""
         for action in actions:
             if action.late == late:
+                actions_mod.release(self.store, action)   # its note goes with the next save
                 self._runners[type(action)](action, wall)
 
     def _apply(self, action, wall):

@@ -251,14 +251,22 @@ class Worker:
         path = os.path.join(folder, "t%d-upload" % rec["id"])
         _unlink(path)
         try:
-            self._run(rec["hook"], [path], {"TR069_FILE_TYPE": rec["file_type"],
-                                            "TR069_INSTANCE": rec.get("instance", "")})
+            old = os.umask(0o077)   # the file the command writes is private from the start
+            try:
+                self._run(rec["hook"], [path], {"TR069_FILE_TYPE": rec["file_type"],
+                                                "TR069_INSTANCE": rec.get("instance", "")})
+            finally:
+                os.umask(old)
             try:
                 f = open(path, "rb")
             except OSError as e:
                 raise CwmpFault(INTERNAL_ERROR, "%s produced no file %s: %s"
                                 % (rec["hook"], path, e.strerror or e))
             with f:
+                try:
+                    os.fchmod(f.fileno(), 0o600)   # the command's own umask may have been looser
+                except OSError:
+                    pass   # not ours to change: the folder (0700) keeps it private all the same
                 size = os.fstat(f.fileno()).st_size
                 username, password = _credentials(rec["url"], rec["username"], rec["password"])
                 shown = log.shown_url(rec["url"])

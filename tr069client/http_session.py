@@ -77,7 +77,5 @@ def _traceback():
 
 
 def _trace(direction, body):
-    if isinstance(body, list):
-        body = b"".join(body)
-    text = body.decode("utf-8", "replace") if body else "(empty)"
-    log.debug("%s\n%s", direction, log.redact(text))
+    from .redact import soap_text   # only at debug level
+    log.debug("%s\n%s", direction, soap_text(b"".join(body) if isinstance(body, list) else body))

@@ -1,7 +1,7 @@
-"""The daemon's logger: levels, stderr or syslog, secrets redacted; smaller than `logging`."""
+"""The daemon's logger: levels, stderr or syslog; smaller than `logging`. What it writes never
+holds a password: SOAP is logged through redact.py, URLs through shown_url()."""
 
 import os
-import re
 import sys
 import time
 
@@ -14,24 +14,6 @@ _syslog = None
 _stream = sys.stderr
 # Where the C library's syslog() writes (glibc and musl alike); without it, every line is lost.
 DEV_LOG = "/dev/log"
-
-# Passwords travel in SOAP bodies (SPV of ...Password, Download credentials) and in
-# Authorization headers; a debug log must never show them.
-_REDACT = [
-    (re.compile(r"(?i)(authorization:\s*)(\S+)(.*)"), r"\1\2 [redacted]"),
-    (re.compile(r"(?is)(<(?:\w+:)?Password>)(.*?)(</(?:\w+:)?Password>)"), r"\1[redacted]\3"),
-    # ...Key names a secret (PreSharedKey, WEPKey), except the ParameterKey and CommandKey.
-    (re.compile(r"(?is)(<Name>[^<]*(?:Password|Passphrase|Secret|(?<!Parameter)(?<!Command)Key)</Name>\s*"
-                r"<Value\b[^>]*>)(.*?)(</Value>)"), r"\1[redacted]\3"),
-]
-
-
-def redact(text):
-    """Return `text` with passwords and credentials replaced by [redacted]."""
-    for pattern, repl in _REDACT:
-        text = pattern.sub(repl, text)
-    return text
-
 
 def shown_url(url):
     """`url` with the password of a user:password@ part masked: for status, logs and faults."""

@@ -18,12 +18,12 @@ if TYPE_CHECKING:   # annotations only: the daemon does not load typing
 
 
 def reboot(ctx, req):
-    ctx.actions.append(Reboot(rpc_args.key(req, "CommandKey") or ""))  # TR-069 A.3.2.9
+    ctx.defer(Reboot(rpc_args.key(req, "CommandKey") or ""))  # TR-069 A.3.2.9
     return ""
 
 
 def factory_reset(ctx, req):
-    ctx.actions.append(FactoryReset())
+    ctx.defer(FactoryReset())
     return ""
 
 

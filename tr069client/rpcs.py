@@ -1,6 +1,6 @@
 """The CPE's RPC methods: one function per method and one table row each; no I/O."""
 
-from . import attributes, journal, listing, namespaces, soap
+from . import actions, attributes, boot, journal, listing, namespaces, soap
 from .faults import CwmpFault, INTERNAL_ERROR, INVALID_ARGUMENTS
 from .actions import ScheduleInform
 from .rpc_args import boolean, key, required, required_text, strings, uint
@@ -33,6 +33,22 @@ class Context:
         self.actions = []    # type: List[tuple]
         self.ns = soap.DEFAULT_NS
         self.commit = commit
+
+    def defer(self, action) -> None:
+        """Leave `action` (ScheduleInform, Reboot, FactoryReset) for the session's end, saved
+        first: an ACS told it was accepted must not lose it to a power cut before the session
+        ends. Fault 9002 when it cannot be saved."""
+        self.actions.append(action)
+        if self.commit is None:
+            return
+        store = self.model.store
+        actions.hold(store, action, boot.boot_id(store))
+        error = self.commit()
+        if error:
+            actions.release(store, action, newest=True)
+            self.actions.pop()
+            raise CwmpFault(INTERNAL_ERROR, "the %s was not accepted because it could not be saved: %s"
+                            % (type(action).__name__, error))
 
 
 def get_rpc_methods(ctx, req):
@@ -129,7 +145,7 @@ def delete_object(ctx, req):
 def schedule_inform(ctx, req):
     delay = uint(req, "DelaySeconds", 1)
     # The planner turns this into "3 SCHEDULED" + "M ScheduleInform" when the delay elapses.
-    ctx.actions.append(ScheduleInform(delay, key(req, "CommandKey", strip=False) or ""))
+    ctx.defer(ScheduleInform(delay, key(req, "CommandKey", strip=False) or ""))
     return ""
 
 

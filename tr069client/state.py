@@ -17,6 +17,9 @@ KEYS = {k.name: k for k in (
     Key("inform_requested", False, "planner", "the operator asked for a session (`tr069client inform`)", False),
     Key("scheduled", [], "planner", "[wall time, CommandKey] of each ScheduleInform still to come", False),
     Key("bootstrap_url", None, "planner", "the ACS URL that last took a 0 BOOTSTRAP", False),
+    # Work a session accepted and has not run yet (actions.py).
+    Key("deferred", [], "actions", "[action, [fields], boot id] of each ScheduleInform, Reboot and FactoryReset "
+        "the ACS was told was accepted, until it runs", False),
     # Events waiting for an Inform (events.py; the one EventQueue is the planner's).
     Key("events", [], "events", "pending Inform events as [code, CommandKey]", False),
     # The record of sessions the operator sees (outcomes.py).

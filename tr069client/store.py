@@ -1,6 +1,7 @@
 """The persistent store: parameter values, attributes and daemon state in one JSON file
 (the keys of the state, each with its owner: state.py)."""
 
+import errno
 import json
 import os
 
@@ -41,18 +42,8 @@ class Store:
         except OSError as e:
             raise StoreError("cannot read %s: %s" % (path, e.strerror or e))
         try:
-            data = json.loads(raw.decode("utf-8"))
-            if not isinstance(data, dict) or data.get("format") != FORMAT:
-                raise ValueError("not a tr069client store (format %r)" % (data.get("format")
-                                                                         if isinstance(data, dict) else None))
-            values, attrs, state = data.get("values", {}), data.get("attributes", {}), data.get("state", {})
-            if not (isinstance(values, dict) and isinstance(attrs, dict) and isinstance(state, dict)):
-                raise ValueError("wrong structure")
-            if not all(isinstance(k, str) and isinstance(v, str) for k, v in values.items()):
-                raise ValueError("a value that is not a string")
-            if not all(_attribute_ok(a) for a in attrs.values()):
-                raise ValueError("an attribute that is not [notification, [access, ...]]")
-        except (ValueError, RecursionError) as e:   # RecursionError: JSON nested too deep
+            values, attrs, state = decode(raw)
+        except ValueError as e:
             # A damaged file must not stop the device from reaching its ACS: keep it for
             # inspection and start over (the next Inform is a BOOTSTRAP).
             aside = path + ".damaged" if set_aside else None
@@ -72,10 +63,30 @@ class Store:
         if self.path is None:
             self.dirty = False
             return
-        write_file(self.path, json.dumps({"format": FORMAT, "values": self.values,
-                                          "attributes": self.attrs, "state": self.state},
-                                         separators=(",", ":"), sort_keys=True).encode())
+        write_file(self.path, self.encode())
         self.dirty = False
+
+    def encode(self) -> bytes:
+        """The bytes of the file that holds this store (decode() reads them back)."""
+        return json.dumps({"format": FORMAT, "values": self.values, "attributes": self.attrs,
+                           "state": self.state}, separators=(",", ":"), sort_keys=True).encode()
+
+    def remove_leftovers(self) -> None:
+        """Remove the temporary files of saves that a power cut or SIGKILL cut short (any pid):
+        for the one process that writes the store, before it writes."""
+        if self.path is None:
+            return
+        folder, base = os.path.split(os.path.abspath(self.path))
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            return
+        for name in names:
+            if name.startswith(base + ".tmp.") and name[len(base) + 5:].isdigit():
+                try:
+                    os.unlink(os.path.join(folder, name))
+                except OSError:
+                    pass
 
     def save_now(self) -> "Optional[str]":
         """Save at once (a step that must survive a power cut); None, or the reason the
@@ -111,7 +122,7 @@ def write_file(path: str, data: bytes) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     tmp = "%s.tmp.%d" % (path, os.getpid())
     try:
-        os.makedirs(folder, mode=0o700, exist_ok=True)
+        private_folder(folder)
         # 0600: the file holds the ACS and connection-request passwords. Always a fresh
         # file (O_EXCL, O_NOFOLLOW): a symlink planted at this name is never written through.
         try:
@@ -139,6 +150,58 @@ def write_file(path: str, data: bytes) -> None:
         except OSError:
             pass
         raise StoreError("cannot write %s: %s" % (path, e.strerror or e))
+
+
+def decode(raw: bytes) -> tuple:
+    """(values, attributes, state) from the bytes of a store file; ValueError if damaged."""
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except RecursionError:   # JSON nested too deep
+        raise ValueError("nested too deep") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ValueError("not a tr069client store (format %r)" % (data.get("format")
+                                                                 if isinstance(data, dict) else None))
+    values, attrs, state = data.get("values", {}), data.get("attributes", {}), data.get("state", {})
+    if not (isinstance(values, dict) and isinstance(attrs, dict) and isinstance(state, dict)):
+        raise ValueError("wrong structure")
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in values.items()):
+        raise ValueError("a value that is not a string")
+    if not all(_attribute_ok(a) for a in attrs.values()):
+        raise ValueError("an attribute that is not [notification, [access, ...]]")
+    return values, attrs, state
+
+
+def private_folder(path: str) -> None:
+    """Create the folder `path` (0700), or take group and others' access away from an existing
+    one of ours: it holds the state file and the control socket."""
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+    except FileExistsError:   # a file by that name
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), path) from None
+    st = os.stat(path)
+    if st.st_mode & 0o077 and st.st_uid == os.getuid():
+        os.chmod(path, st.st_mode & 0o700)
+
+
+def lock_writer(folder: str, wait: float = 0.0) -> "Optional[int]":
+    """The right to write the state in `folder`: an open file descriptor holding an flock on
+    folder/lock (given up when closed or when the process ends, SIGKILL included), or None
+    when another process keeps it for `wait` seconds. The daemon holds it while it runs; an
+    offline command while it writes, so that a daemon starting meanwhile reads what it wrote."""
+    import fcntl
+    import time
+    private_folder(folder)
+    fd = os.open(os.path.join(folder, "lock"), os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                return None
+            time.sleep(0.05)
 
 
 def _attribute_ok(a):

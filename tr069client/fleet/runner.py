@@ -13,7 +13,7 @@ import socket
 import time
 
 from .. import auth, listener, log
-from ..actions import ApplyChanges, FactoryReset, Reboot, ScheduleInform, SettleDiagnostic
+from ..actions import ApplyChanges, FactoryReset, Reboot, ScheduleInform, SettleDiagnostic, release
 from ..store import StoreError
 from . import engine, persist
 from .cpe import Cpe, cr_token, factory
@@ -271,6 +271,7 @@ class Fleet:
         """Dispatch the session's typed actions (actions.py) that are `late` or not, in order."""
         for action in actions:
             if action.late == late:
+                release(d.dev.store, action)   # held by the RPC until it runs (actions.hold)
                 self._ACTIONS[type(action)](self, d, action, wall)
 
     def _simulate_reboot(self, d, action, wall):

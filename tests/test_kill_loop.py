@@ -1,0 +1,158 @@
+"""Power cuts (issue 11.3): a fixed-size slice of tools/kill_loop.py, and the defects it found,
+each shown by a kill at the one moment that matters."""
+
+import os
+import re
+import subprocess
+import sys
+import threading
+
+import pytest
+
+import _secrets
+from _daemon import DaemonProc, events_of, informs, instrument, wait_until
+from lab_acs import reboot, schedule_inform, set_parameter_values
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Process-level: the fast subset (pytest -m "not e2e") leaves these out.
+pytestmark = pytest.mark.e2e
+
+
+def test_twenty_kills_lose_nothing(tmp_path):
+    # In a process of its own: the loop makes itself the subreaper of the daemons' orphans.
+    _secrets.log_file(str(tmp_path / "daemon.log"))
+    r = subprocess.run([sys.executable, os.path.join(REPO, "tools", "kill_loop.py"), "--kills", "20", "--seed", "3",
+                        "--work", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       universal_newlines=True, timeout=600)
+    assert r.returncode == 0 and "problems: 0" in r.stdout, r.stdout[-3000:]
+    figures = dict((name, int(n.replace(",", ""))) for n, name in re.findall(r"^ +([\d,]+)  (.+)$", r.stdout, re.M))
+    assert figures["kills"] == 20 and figures["SetParameterValues acknowledged"] > 0
+    assert figures["Downloads acknowledged"] == figures["TransferCompletes received"]
+
+
+def _spawn(d):
+    """Start the daemon `d` without waiting for it to answer (it may exit at once)."""
+    with open(d.log_path, "ab") as log:
+        d.proc = subprocess.Popen([sys.executable, "-m", "tr069client", "run"] + d._common() + d.args,
+                                  stdout=log, stderr=log, env=d.env(), cwd=d.folder)
+
+
+def _killed_after(acs, d, response):
+    """Start the daemon `d`; SIGKILL it once the lab ACS `acs` has the CPE's `response`, while the
+    session is still open; start it again."""
+    answered, killed = threading.Event(), threading.Event()
+
+    def hold(name, parsed):     # the session waits on the ACS while the daemon is killed
+        if name == response:
+            answered.set()
+            killed.wait(10)
+    acs.on_response = hold
+    _spawn(d)
+    try:
+        assert answered.wait(15), d.log()
+        d.kill()
+    finally:
+        killed.set()
+        acs.on_response = None
+    _spawn(d)
+
+
+def test_a_schedule_inform_answered_just_before_a_power_cut_is_not_lost(make_lab_acs, tmp_path):
+    # Found by the kill loop: the planner dated a ScheduleInform only when the session ended, so a
+    # kill after the ACS heard "accepted" lost it (no 3 SCHEDULED, no M ScheduleInform, ever).
+    acs = instrument(make_lab_acs())
+    acs.queue(schedule_inform(1, "sched-7"), set_parameter_values([("Device.DeviceInfo.ProvisioningCode", "x")]))
+    d = DaemonProc(tmp_path, acs)
+    try:
+        _killed_after(acs, d, "ScheduleInformResponse")
+        scheduled = lambda: [p for p in informs(acs) if ("M ScheduleInform", "sched-7") in p.events]  # noqa: E731
+        assert wait_until(scheduled, 10), acs.transcript()
+        assert events_of(scheduled()[0]) == ["3 SCHEDULED", "M ScheduleInform"]
+    finally:
+        d.stop()
+    assert all("Broken pipe" in p or "Connection reset" in p for p in acs.take_problems())   # the kill
+
+
+def test_a_reboot_answered_just_before_the_daemon_is_killed_still_happens(make_lab_acs, tmp_path):
+    # Reboot and FactoryReset run after the session (TR-069 A.3.2.9): a kill after the ACS heard
+    # "accepted" lost the reboot and its M Reboot. Now the next start carries it out.
+    acs = instrument(make_lab_acs())
+    record = tmp_path / "reboots"
+    acs.queue(reboot("rb-1"), set_parameter_values([("Device.DeviceInfo.ProvisioningCode", "x")]))
+    d = DaemonProc(tmp_path, acs, config={"reboot-command": [
+        sys.executable, "-c", "open(%r, 'a').write('reboot\\n')" % str(record)]})
+    try:
+        _killed_after(acs, d, "RebootResponse")      # the same boot: the daemon only was killed
+        assert wait_until(lambda: d.proc.poll() is not None, 15), d.log()   # exits after the reboot-command
+        assert record.read_text() == "reboot\n"
+        d.boot_id = "boot-2"
+        d.start()
+        rebooted = lambda: [p for p in informs(acs) if ("M Reboot", "rb-1") in p.events]  # noqa: E731
+        assert wait_until(rebooted, 10), acs.transcript()
+        assert {"1 BOOT", "M Reboot"} <= set(events_of(rebooted()[0]))
+    finally:
+        d.stop()
+    assert all("Broken pipe" in p or "Connection reset" in p for p in acs.take_problems())
+
+
+def test_a_temporary_state_file_left_by_a_kill_is_removed_at_the_next_start(tmp_path):
+    # Found by the kill loop: state.json.tmp.<pid> of a killed daemon stayed for ever.
+    d = DaemonProc(tmp_path)
+    os.makedirs(d.state_dir)
+    left = os.path.join(d.state_dir, "state.json.tmp.4194999")
+    with open(left, "w") as f:
+        f.write('{"format": 1, "val')
+    keep = os.path.join(d.state_dir, "state.json.tmp.notes")   # not one of ours: no pid
+    open(keep, "w").close()
+    try:
+        d.start()
+        assert not os.path.exists(left) and os.path.exists(keep)
+    finally:
+        d.stop()
+
+
+def _hold_state(state_dir):
+    """What an offline command or a starting daemon holds on the state folder (store.lock_writer)."""
+    import fcntl
+    os.makedirs(state_dir, exist_ok=True)
+    fd = os.open(os.path.join(state_dir, "lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def test_a_daemon_starting_while_an_offline_set_writes_reads_what_it_wrote(tmp_path):
+    # Found by the kill loop: `tr069client set` (or `dhcp` at boot) found no daemon and wrote the
+    # state file, while a daemon that had just read it started: its first save undid the change.
+    from tr069client.store import Store
+    d = DaemonProc(tmp_path)
+    fd = _hold_state(d.state_dir)       # the offline command is half-way
+    try:
+        _spawn(d)
+        assert wait_until(lambda: os.path.exists(os.path.join(d.state_dir, "control.sock")), 10), d.log()
+        store = Store.load(os.path.join(d.state_dir, "state.json"))
+        store.values["Device.DeviceInfo.ProvisioningCode"] = "written-offline"
+        store.save()
+    finally:
+        os.close(fd)
+    try:
+        assert wait_until(lambda: d.cli("get", "Device.DeviceInfo.ProvisioningCode", check=False).stdout.strip()
+                          == "written-offline", 10), d.log()
+    finally:
+        d.stop()
+    assert Store.load(os.path.join(d.state_dir, "state.json")).values["Device.DeviceInfo.ProvisioningCode"] \
+        == "written-offline"
+
+
+def test_an_offline_set_does_not_write_while_a_daemon_holds_the_state(tmp_path, monkeypatch, capsys):
+    from tr069client import cli
+    monkeypatch.setattr(cli, "_START_WAIT", 0.3)
+    state = str(tmp_path / "state")
+    fd = _hold_state(state)             # a daemon that has not answered yet
+    try:
+        code = cli.main(["set", "--state-dir", state, "Device.DeviceInfo.ProvisioningCode=x"])
+    finally:
+        os.close(fd)
+    assert code == 1 and capsys.readouterr()[1] == (
+        "tr069client: a tr069client daemon holds %s but does not answer; try again\n" % state)
+    assert not os.path.exists(os.path.join(state, "state.json"))
+    assert cli.main(["set", "--state-dir", state, "Device.DeviceInfo.ProvisioningCode=x"]) == 0
