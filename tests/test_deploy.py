@@ -170,7 +170,8 @@ def test_zipapp_build_is_reproducible_and_prints_its_size(tmp_path, capsys):
 def test_fleet_mode_is_in_the_zipapp_only_when_asked(pyz, tmp_path):
     with zipfile.ZipFile(pyz) as z:
         assert not [n for n in z.namelist() if n.startswith("tr069client/fleet/")]
-    r = subprocess.run([sys.executable, pyz, "fleet", "--count", "1"], stdout=subprocess.PIPE,
+    # -S: no site-packages, where an editable install of the checkout would lend its fleet/.
+    r = subprocess.run([sys.executable, "-S", pyz, "fleet", "--count", "1"], stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, universal_newlines=True, cwd=str(tmp_path))
     assert r.returncode == 1 and r.stderr == ("tr069client: fleet mode is not in this build "
                                               "(tools/build_zipapp.py --fleet puts it in)\n")
