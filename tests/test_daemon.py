@@ -1,5 +1,6 @@
 """The daemon object in this process, without its loop: what it does between timers."""
 
+import select
 import socket
 import time
 
@@ -146,3 +147,20 @@ def test_a_watched_volatile_value_is_polled_on_a_timer_alone(made, monkeypatch):
     finally:
         other.close()
         d._addresses.close()
+
+
+def test_a_local_set_to_requested_runs_the_diagnostic_in_the_running_daemon(made):
+    from tr069client.diagnostics.runner import Runner
+    ping = "Device.IP.Diagnostics.IPPing."
+    calls = []
+    d = made(**{"cr-address": "127.0.0.1"})
+    d.device.diagnostics.runner = Runner({"IPPing": lambda inputs, cancel, device=None: calls.append(inputs) or {
+        "DiagnosticsState": "Complete", "SuccessCount": "1"}})
+    reply = control_commands.handle(d, {"cmd": "set", "items": [[ping + "Host", "127.0.0.1"],
+                                                                [ping + "DiagnosticsState", "Requested"]]})
+    assert reply["ok"], reply
+    ready, _, _ = select.select(d.device.diagnostics.fds(), [], [], 10)
+    assert ready and calls and calls[0]["Host"] == "127.0.0.1"
+    d.device.diagnostics.tick(time.monotonic(), time.time())
+    assert d.model.value(ping + "DiagnosticsState") == "Complete"
+    d.device.diagnostics.close()
