@@ -133,6 +133,8 @@ class Daemon:
         try:
             self._addresses = netlink.address_events()
             self.device.start(boot.kernel_boot_id(), time.monotonic(), time.time())
+            if self.stopping:   # a held Reboot or FactoryReset ran: the next start is afresh
+                return
             self.device.diagnostics.resume()   # tests a stop interrupted run again
             self.cr.sync()
             self.poll_notifications(time.monotonic())
