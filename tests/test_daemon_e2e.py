@@ -893,6 +893,9 @@ def test_reset_config_waits_for_a_device_operation_to_end(acs, daemon, tmp_path)
         go.write_text("")
     acs.wait_sessions(2, timeout=15)
     assert d.cli("reset-config").returncode == 0
+    # The forgotten device bootstraps at once: stopping it in that session would cut it short.
+    sessions = acs.wait_sessions(3, timeout=15)
+    assert ("0 BOOTSTRAP", "") in sessions[2].inform["events"]
 
 
 # A sitecustomize that writes, when `tr069client run` exits, the modules it had loaded.
