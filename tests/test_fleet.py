@@ -179,6 +179,8 @@ def test_reboot_and_factory_reset_are_simulated(lab_acs, fleet_run):
     step_until(f, lambda: len(informs_of(lab_acs, "FLEET0000006")) == 3)
     assert events(informs_of(lab_acs, "FLEET0000006")[2]) == ["0 BOOTSTRAP", "1 BOOT"]
     assert f.summary()["factory-resets"] == 1 and f.summary()["reboots"] == 2
+    # Stopped in the middle of that session, the fleet would cut it short (the lab ACS says so).
+    step_until(f, lambda: all(s.ended for s in lab_acs.sessions))
 
 
 def test_a_second_run_is_a_fleet_of_known_devices(lab_acs, tmp_path):
