@@ -1,5 +1,6 @@
 """The daemon object in this process, without its loop: what it does between timers."""
 
+import select
 import socket
 import time
 
@@ -18,8 +19,8 @@ def made(tmp_path):
         return d
     yield make
     for d in made:
-        if d.listener is not None:
-            d.listener.close()
+        if d.cr is not None:
+            d.cr.close()
         d.control.close()
 
 
@@ -34,7 +35,7 @@ def test_notification_polls_do_not_look_up_the_acs_name_each_time(made, monkeypa
         return real(host, port, *args)
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     d = made(**{"acs-url": "http://acs.example/acs"})
-    d._sync_listener()
+    d.cr.sync()
     for _ in range(3):
         d.poll_notifications(time.monotonic())
     assert len(asked) == 1
@@ -52,26 +53,26 @@ def test_a_busy_port_is_retried_on_a_backing_off_timer_and_said_by_status(made, 
     monkeypatch.setattr(daemon.time, "monotonic", lambda: now[0])
     waits = []
     for _ in range(9):
-        d._sync_listener()
-        assert d.listener is None and d._listener_deadline() == now[0] + d._listen_retry[1]
-        waits.append(d._listen_retry[1])
+        d.cr.sync()
+        assert d.cr.listener is None and d.cr.deadline() == now[0] + d.cr.retry[1]
+        waits.append(d.cr.retry[1])
         now[0] += waits[-1]
     assert waits == [5, 10, 20, 40, 80, 160, 300, 300, 300]
     now[0] -= 1
-    d._sync_listener()   # a settings change tries at once, before its time: the wait stays
-    assert d._listen_retry == (now[0] + 300, 300)
+    d.cr.sync()   # a settings change tries at once, before its time: the wait stays
+    assert d.cr.retry == (now[0] + 300, 300)
     status = control_commands.handle(d, {"cmd": "status"})["status"]
     assert status["connection-requests"].endswith(":%d: address in use; trying again in 300 s" % port)
     assert status["connection-requests"].startswith("cannot listen on ")
     assert status["last-session-error"] == ""
     now[0] += 299
     d._service([], [])
-    assert d.listener is None   # not before its time
+    assert d.cr.listener is None   # not before its time
     busy.close()
     now[0] += 1
     d._service([], [])
-    assert d.listener is not None and d.listener.port == port
-    assert d._listen_retry is None and d._listener_deadline() is None
+    assert d.cr.listener is not None and d.cr.listener.port == port
+    assert d.cr.retry is None and d.cr.deadline() is None
     assert control_commands.handle(d, {"cmd": "status"})["status"]["connection-requests"].startswith("listening on ")
 
 
@@ -93,7 +94,8 @@ def test_the_daemon_s_modules_leave_out_what_only_the_cli_bindings_or_transfers_
     assert "tr069client.device" in loaded
     assert sorted(loaded & {"tr069client.control_commands", "tr069client.dhcp", "tr069client.bindings",
                             "tr069client.binding_commands", "tr069client.fetch", "tr069client.descriptor",
-                            "tr069client.platform_commands", "tr069client.connreq"}) == []
+                            "tr069client.platform_commands", "tr069client.connreq",
+                            "tr069client.file_transfer"}) == []
 
 
 def test_nothing_wakes_the_daemon_while_no_volatile_value_is_watched(made):
@@ -105,7 +107,7 @@ def test_nothing_wakes_the_daemon_while_no_volatile_value_is_watched(made):
     try:
         now, wall = time.monotonic(), time.time()
         d.planner.start("boot-1", now, wall)
-        d._sync_listener()
+        d.cr.sync()
         d.poll_notifications(now)
         for t in d.device.timers:
             t.tick(now, wall)
@@ -136,12 +138,29 @@ def test_a_watched_volatile_value_is_polled_on_a_timer_alone(made, monkeypatch):
         assert polled == [[uptime]]
         # An address change: all watched values are read at once (ConnectionRequestURL among them).
         other.send(b"x")
-        d._route = ("kept", None, None)
+        d.cr.route = ("kept", None, None)
         d._service([d._addresses], [])
-        assert d._route is None and len(polled[1]) > 1
+        assert d.cr.route is None and len(polled[1]) > 1
         del d.model.store.attrs[uptime]
         d.poll_notifications(now + 61)
         assert d._next_poll is None
     finally:
         other.close()
         d._addresses.close()
+
+
+def test_a_local_set_to_requested_runs_the_diagnostic_in_the_running_daemon(made):
+    from tr069client.diagnostics.runner import Runner
+    ping = "Device.IP.Diagnostics.IPPing."
+    calls = []
+    d = made(**{"cr-address": "127.0.0.1"})
+    d.device.diagnostics.runner = Runner({"IPPing": lambda inputs, cancel, device=None: calls.append(inputs) or {
+        "DiagnosticsState": "Complete", "SuccessCount": "1"}})
+    reply = control_commands.handle(d, {"cmd": "set", "items": [[ping + "Host", "127.0.0.1"],
+                                                                [ping + "DiagnosticsState", "Requested"]]})
+    assert reply["ok"], reply
+    ready, _, _ = select.select(d.device.diagnostics.fds(), [], [], 10)
+    assert ready and calls and calls[0]["Host"] == "127.0.0.1"
+    d.device.diagnostics.tick(time.monotonic(), time.time())
+    assert d.model.value(ping + "DiagnosticsState") == "Complete"
+    d.device.diagnostics.close()

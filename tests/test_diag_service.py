@@ -321,3 +321,23 @@ def test_a_device_that_runs_no_test_loads_neither_the_rules_nor_the_runner():
     assert eval(out[0]) == ["tr069client.diagnostics", "tr069client.diagnostics.service"]
     assert eval(out[1]) == ["tr069client.diagnostics", "tr069client.diagnostics.common",
                             "tr069client.diagnostics.rules", "tr069client.diagnostics.service"]
+
+
+def test_a_local_set_to_requested_starts_the_test_as_an_acs_s_would():
+    # `tr069client set ...DiagnosticsState=Requested` to a running daemon: the same rules as
+    # an ACS's SetParameterValues (checked, results dropped), the test starts at once.
+    d = device()
+    fake = Fake()
+    d.diagnostics.runner = Runner({"IPPing": fake})
+    with pytest.raises(settings.SettingError, match="DiagnosticsState"):
+        settings.set_values(d.model, [(PING + "DiagnosticsState", "Complete")], [])
+    later = []
+    settings.set_values(d.model, [(PING + "Host", "127.0.0.1"), (PING + "DiagnosticsState", "Requested")], later)
+    assert later == [actions.SettleDiagnostic("IPPing")] and not fake.started.is_set()
+    d.run(later, T0 + 10, late=False)
+    finished(d)
+    assert fake.calls[0][0]["Host"] == "127.0.0.1"
+    assert d.model.value(PING + "DiagnosticsState") == "Complete" and (DONE, "") in d.events.pending()
+    # Another parameter set locally drops the results, as an ACS's would.
+    settings.set_values(d.model, [(PING + "Host", "127.0.0.2")], [])
+    assert d.model.value(PING + "DiagnosticsState") == "None" and d.model.value(PING + "SuccessCount") == "0"

@@ -11,7 +11,7 @@ import pytest
 
 import _secrets
 from _daemon import DaemonProc, events_of, informs, instrument, wait_until
-from lab_acs import reboot, schedule_inform, set_parameter_values
+from lab_acs import factory_reset, reboot, schedule_inform, set_parameter_values
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Process-level: the fast subset (pytest -m "not e2e") leaves these out.
@@ -85,11 +85,33 @@ def test_a_reboot_answered_just_before_the_daemon_is_killed_still_happens(make_l
         _killed_after(acs, d, "RebootResponse")      # the same boot: the daemon only was killed
         assert wait_until(lambda: d.proc.poll() is not None, 15), d.log()   # exits after the reboot-command
         assert record.read_text() == "reboot\n"
+        assert "tr069client started" not in d.log().split("carrying out the Reboot", 1)[1], d.log()
         d.boot_id = "boot-2"
         d.start()
         rebooted = lambda: [p for p in informs(acs) if ("M Reboot", "rb-1") in p.events]  # noqa: E731
         assert wait_until(rebooted, 10), acs.transcript()
         assert {"1 BOOT", "M Reboot"} <= set(events_of(rebooted()[0]))
+    finally:
+        d.stop()
+    assert all("Broken pipe" in p or "Connection reset" in p for p in acs.take_problems())
+
+
+def test_a_start_that_carries_out_a_held_factory_reset_ends_there(make_lab_acs, tmp_path):
+    # Found against GenieACS: the start that ran a held FactoryReset went on starting with the
+    # wiped state (listener on the default port 7547, "cannot listen ... address in use",
+    # "started: status waiting-URL") before it exited to start afresh.
+    acs = instrument(make_lab_acs())
+    record = tmp_path / "resets"
+    acs.queue(factory_reset(), set_parameter_values([("Device.DeviceInfo.ProvisioningCode", "x")]))
+    d = DaemonProc(tmp_path, acs, config={"factory-reset-command": [
+        sys.executable, "-c", "open(%r, 'a').write('reset\\n')" % str(record)]})
+    try:
+        _killed_after(acs, d, "FactoryResetResponse")
+        assert wait_until(lambda: d.proc.poll() is not None, 15), d.log()
+        assert record.read_text() == "reset\n"
+        held_start = d.log().split("carrying out the FactoryReset", 1)[1]
+        assert "tr069client started" not in held_start and "listen" not in held_start, held_start
+        assert held_start.rstrip().endswith("tr069client stopped"), held_start
     finally:
         d.stop()
     assert all("Broken pipe" in p or "Connection reset" in p for p in acs.take_problems())

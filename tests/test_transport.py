@@ -13,7 +13,7 @@ import threading
 import pytest
 
 from _httpd import Server, free_port
-from tr069client import auth, transport
+from tr069client import auth, file_transfer, transport
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -574,7 +574,7 @@ def test_a_file_server_dripping_bytes_cannot_hold_a_download():
     url = "http://127.0.0.1:%d/fw.bin" % lsock.getsockname()[1]
     pieces = []
     try:
-        msg = fails("timeout", transport.download, url, io.BytesIO(), timeout=1, limit=1.5,
+        msg = fails("timeout", file_transfer.download, url, io.BytesIO(), timeout=1, limit=1.5,
                     on_chunk=pieces.append)
     finally:
         stop.set()
@@ -742,7 +742,7 @@ def test_https_is_never_followed_to_plain_http(serve, pki):
     # A file given as https is not fetched over http either (the fault says why).
     files = serve(lambda req: (302, [("Location", plain.url("/fw.bin"))], b""),
                   tls=pki["ctx"]("127.0.0.1"))
-    msg = fails("protocol", transport.download, files.url("/fw.bin"), io.BytesIO(), ca_file=pki["ca"])
+    msg = fails("protocol", file_transfer.download, files.url("/fw.bin"), io.BytesIO(), ca_file=pki["ca"])
     assert msg == ("file server redirected %s to plain %s; refused, as the transfer would go "
                    "unencrypted" % (files.url("/fw.bin"), plain.url("/fw.bin")))
     assert plain.requests == []
@@ -768,11 +768,11 @@ def test_download_digest_streamed(serve, tmp_path):
     data = os.urandom(300 * 1024 + 17)
     server = serve(digest_server("fu", "fp", body=data))
     out = _Chunks()
-    assert transport.download(server.url("/fw.bin"), out, "fu", "fp") == len(data)
+    assert file_transfer.download(server.url("/fw.bin"), out, "fu", "fp") == len(data)
     assert out.getvalue() == data and max(out.sizes) <= 64 * 1024 and len(out.sizes) > 4
     path = tmp_path / "fw.bin"
     with open(str(path), "wb") as f:
-        assert transport.download(server.url("/fw.bin"), f, "fu", "fp") == len(data)
+        assert file_transfer.download(server.url("/fw.bin"), f, "fu", "fp") == len(data)
     assert path.read_bytes() == data
     assert all(r.method == "GET" for r in server.requests)
 
@@ -781,12 +781,12 @@ def test_download_errors(serve):
     server = serve(lambda req: (404, [], b"no") if req.path == "/missing" else
                    (200, [], b"x" * 1000))
     with pytest.raises(transport.TransportError) as e:
-        transport.download(server.url("/missing"), io.BytesIO())
+        file_transfer.download(server.url("/missing"), io.BytesIO())
     assert (e.value.kind, e.value.status) == ("http", 404)
     assert e.value.message == "file server answered HTTP 404 Not Found for %s" \
         % server.url("/missing")
-    fails("too-large", transport.download, server.url("/f"), io.BytesIO(), max_size=999)
-    msg = fails("auth", transport.download,
+    fails("too-large", file_transfer.download, server.url("/f"), io.BytesIO(), max_size=999)
+    msg = fails("auth", file_transfer.download,
                 serve(basic_server("u", "p")).url("/f"), io.BytesIO(), "u", "bad")
     assert msg.startswith("file server refused the credentials (HTTP 401) at ")
 
@@ -800,7 +800,7 @@ def test_download_server_dies_mid_body(serve):
         return None
     server = serve(handle)
     out = io.BytesIO()
-    msg = fails("connect", transport.download, server.url("/fw.bin"), out)
+    msg = fails("connect", file_transfer.download, server.url("/fw.bin"), out)
     assert msg == ("connection to the file server was lost in the middle of a response (%s)"
                    % server.url("/fw.bin"))
 
@@ -817,10 +817,10 @@ def _close_delimited(data):
 
 def test_download_of_a_body_without_length_is_refused_unless_the_size_is_checked(serve):
     server = serve(_close_delimited(b"x" * 1000))   # a cut-off image looks exactly like this
-    msg = fails("unsized", transport.download, server.url("/fw.bin"), io.BytesIO())
+    msg = fails("unsized", file_transfer.download, server.url("/fw.bin"), io.BytesIO())
     assert msg.startswith("file server sent %s with neither a length nor chunked" % server.url("/fw.bin"))
     out = io.BytesIO()
-    assert transport.download(server.url("/fw.bin"), out, require_length=False) == 1000
+    assert file_transfer.download(server.url("/fw.bin"), out, require_length=False) == 1000
 
 
 def test_redirects_carry_credentials_only_where_they_belong(serve):
@@ -832,11 +832,11 @@ def test_redirects_carry_credentials_only_where_they_belong(serve):
     other = serve(target)
     # A file server that sends the download to another host gets no credentials there.
     first = serve(lambda req: (302, [("Location", other.url("/f", host="localhost"))], b""))
-    msg = fails("auth", transport.download, first.url("/f"), io.BytesIO(), "u", "secret")
+    msg = fails("auth", file_transfer.download, first.url("/f"), io.BytesIO(), "u", "secret")
     assert "no username is configured" in msg and seen == [None]
     # On the same host (another port), and for the ACS on any host, they go along.
     same = serve(lambda req: (302, [("Location", other.url("/f"))], b""))
-    assert transport.download(same.url("/f"), io.BytesIO(), "u", "secret") == 5
+    assert file_transfer.download(same.url("/f"), io.BytesIO(), "u", "secret") == 5
     acs = serve(lambda req: (307, [("Location", other.url("/acs", host="localhost"))], b""))
     assert transport.AcsClient(acs.url(), "u", "secret").post(b"<x/>")[0] == 200
 
@@ -874,7 +874,7 @@ def test_download_local_write_error_is_not_a_transport_error(serve):
         def write(self, data):
             raise OSError(28, "No space left on device")
     with pytest.raises(OSError) as e:
-        transport.download(server.url("/f"), Full())
+        file_transfer.download(server.url("/f"), Full())
     assert not isinstance(e.value, transport.TransportError) and e.value.errno == 28
 
 
@@ -883,7 +883,7 @@ def test_upload_put_with_basic_auth(serve):
     data = os.urandom(200 * 1024)
     src = io.BytesIO(b"head" + data)
     src.seek(4)
-    assert transport.upload(server.url("/up/log.txt"), src, len(data), "u", "p") == 201
+    assert file_transfer.upload(server.url("/up/log.txt"), src, len(data), "u", "p") == 201
     assert [(r.method, r.body == data) for r in server.requests] == [("PUT", True)] * 2
     assert server.requests[1].headers["Content-Type"] == "application/octet-stream"
 

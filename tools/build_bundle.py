@@ -47,7 +47,8 @@ PACKAGE = os.path.join(REPO, "tr069client")
 # loads to start and run a session must not be here: it would be compiled at every start
 # (test_deploy checks the daemon's modules against this list).
 COLD = tuple("tr069client." + m for m in (
-    "bindings", "binding_commands", "fetch", "descriptor", "platform_commands", "dhcp",
+    "bindings", "binding_commands", "fetch", "file_transfer", "descriptor", "platform_commands",
+    "dhcp",
     # every test module of diagnostics/ (its __init__ and service.py run at every start)
     "diagnostics.rules", "diagnostics.runner", "diagnostics.common", "diagnostics.commands",
     "diagnostics.icmp", "diagnostics.ping", "diagnostics.traceroute", "diagnostics.transfer",

@@ -31,7 +31,7 @@ def status(d, req):
     report = d.planner.report(time.monotonic(), time.time())
     report["session-in-progress"] = "since " + datatypes.format_time(d.session_since) \
         if d.in_session else ""
-    report["connection-requests"] = d.listener_status(time.monotonic())
+    report["connection-requests"] = d.cr.status(time.monotonic())
     return {"ok": True, "status": report}
 
 
@@ -45,7 +45,13 @@ def get(d, req):
 
 
 def set_(d, req):
-    return _change(d, lambda: settings.set_values(d.model, req.get("items") or []))
+    later = []
+    reply = _change(d, lambda: settings.set_values(d.model, req.get("items") or [], later))
+    if reply.get("ok") and later:   # a diagnostic test set to Requested starts now
+        wall = time.time()
+        d.device.run(later, wall, late=False)
+        d.device.run(later, wall, late=True)
+    return reply
 
 
 def dhcp_(d, req):
@@ -61,12 +67,12 @@ def reset_config(d, req):
         return {"ok": False, "error": "a session or device operation is in progress; "
                                      "try again when it ends"}
     state.reset(d.store)
-    if d.listener is not None:  # the open listener keeps its path
-        listener.keep_path(d.store, d.listener.path)
+    if d.cr.listener is not None:  # the open listener keeps its path
+        listener.keep_path(d.store, d.cr.listener.path)
     d.reload()
     d.planner.retry_at = None
     d.planner.start(boot.kernel_boot_id(), time.monotonic(), time.time())
-    d.update_cr_url()
+    d.cr.update_url()
     return _saved(d.save())
 
 

@@ -11,8 +11,9 @@ try:   # the C module under signal.py, whose enums of every signal cost 0.08 MB
 except ImportError:  # pragma: no cover - not CPython
     import signal
 
-from . import boot, config, control, http_session, identity, listener, log, settings
+from . import boot, config, control, http_session, identity, log, settings
 from . import transport
+from .cr_endpoint import CrEndpoint
 from .device import Device
 from .events import CONNECTION_REQUEST
 from .linux import netlink
@@ -28,9 +29,6 @@ MS = settings.MS
 # The longest select(): beyond some 290 years of timeout it overflows, and a wake-up an hour
 # costs nothing.
 _MAX_SLEEP = 3600.0
-# A listener that cannot open is tried again after 5 s, then after twice as long each time,
-# up to every 5 minutes.
-_LISTEN_RETRY = (5.0, 300.0)
 
 
 def _new_id():
@@ -51,11 +49,8 @@ class Daemon:
         self.session_since = None    # wall time the running session began
         self.busy = False        # serving the sockets from inside a session or device operation
         self._wake = None        # the read end of the signal pipe, while run() runs
-        self.listener = None
-        self._listen_error = None    # why the listener cannot open, a sentence
-        self._listen_retry = None    # (monotonic time of the next try, wait) while it cannot
+        self.cr = None           # CrEndpoint: the listener and ConnectionRequestURL
         self._save_error = None
-        self._route = None       # (ACS URL, its address, ours toward it): once per session
         self._addresses = None   # netlink socket: readable when an address comes or goes
         self._next_poll = None   # monotonic time of the next timer poll of volatile values
         try:
@@ -104,6 +99,9 @@ class Daemon:
             log.warning("setting %s: the stored value is invalid: %s", name, why)
         self.settings_cfg, self.device = cfg, device
         self.model, self.planner = device.model, device.planner
+        if self.cr is None:
+            self.cr = CrEndpoint(self.store, device.model)
+        self.cr.model = device.model
         device.stop = self._stop
         device.service = self._between_exchanges
         device.wait = self._wait_on_peer
@@ -120,7 +118,7 @@ class Daemon:
             self.planner.settings_changed(time.monotonic(), time.time())
         except (config.ConfigError, identity.IdentityError, settings.SettingError) as e:
             log.error("configuration not reloaded: %s", e)
-        self._sync_listener()
+        self.cr.sync()
 
     # --- the loop ----------------------------------------------------------------------------
 
@@ -135,8 +133,10 @@ class Daemon:
         try:
             self._addresses = netlink.address_events()
             self.device.start(boot.kernel_boot_id(), time.monotonic(), time.time())
+            if self.stopping:   # a held Reboot or FactoryReset ran: the next start is afresh
+                return
             self.device.diagnostics.resume()   # tests a stop interrupted run again
-            self._sync_listener()
+            self.cr.sync()
             self.poll_notifications(time.monotonic())
             self.save()
             log.info("tr069client started: status %s, ACS %s", self.planner.status(),
@@ -167,8 +167,7 @@ class Daemon:
             os.close(rfd)
             os.close(wfd)
             self.device.diagnostics.close()
-            if self.listener is not None:
-                self.listener.close()
+            self.cr.close()
             if self._addresses is not None:
                 self._addresses.close()
                 self._addresses = None
@@ -179,7 +178,7 @@ class Daemon:
     def deadline(self, mono: float, wall: float) -> "Optional[float]":
         """Monotonic time the loop must wake at, or None: nothing but a socket or a signal
         can give it work (no session planned, no volatile value watched, no client)."""
-        deadlines = [d for d in [self.planner.deadline(mono, wall), self._listener_deadline(),
+        deadlines = [d for d in [self.planner.deadline(mono, wall), self.cr.deadline(),
                                  self.control.next_deadline(), self._next_poll]
                      + [t.deadline(mono, wall) for t in self.device.timers] if d is not None]
         return min(deadlines) if deadlines else None
@@ -205,9 +204,9 @@ class Daemon:
         (readable, writable)."""
         rlist = fds + self.control.readable() + ([self._addresses] if self._addresses is not None else [])
         wlist = list(wfds) + self.control.writable()
-        if self.listener is not None:
-            rlist += self.listener.readable()
-            wlist += self.listener.writable()
+        if self.cr.listener is not None:
+            rlist += self.cr.listener.readable()
+            wlist += self.cr.listener.writable()
         r, w, _ = select.select(rlist, wlist, [], timeout)
         return r, w
 
@@ -244,20 +243,20 @@ class Daemon:
         now = time.monotonic()
         if self._addresses is not None and self._addresses in r:
             netlink.drain(self._addresses)
-            self._route = None   # ConnectionRequestURL may need another address now
+            self.cr.route = None   # ConnectionRequestURL may need another address now
             if not self.busy:
                 self.poll_notifications(now)   # (a session polls all at its end)
-        if self.listener is None and self._listen_retry is not None \
-                and now >= self._listen_retry[0] and not self.busy:
-            self._sync_listener()
-            if self.listener is not None:
+        if self.cr.retry_due(now) and not self.busy:
+            self.cr.sync()
+            if self.cr.listener is not None:
                 self.poll_notifications(now)   # the ACS learns the URL now (active notification)
-        if self.listener is not None:
-            self.listener.expire(now)
+        lsn = self.cr.listener
+        if lsn is not None:
+            lsn.expire(now)
             # TR-069 3.2.2: a request while a session it asked for is still to come joins it.
-            self.listener.pending = self.planner.extra_session if self.in_session else \
+            lsn.pending = self.planner.extra_session if self.in_session else \
                 self.planner.events.has(CONNECTION_REQUEST)
-            if self.listener.handle(r, w, now):
+            if lsn.handle(r, w, now):
                 log.debug("connection request accepted%s", " (a session follows this one)" if self.in_session else "")
                 self.planner.connection_request(self.in_session)
         self.control.expire(now)
@@ -273,19 +272,6 @@ class Daemon:
             self.busy = False
         return "the daemon is stopping" if self.stopping else None
 
-    def _listener_deadline(self):
-        if self.listener is not None:
-            return self.listener.next_deadline()
-        return self._listen_retry[0] if self._listen_retry is not None else None
-
-    def listener_status(self, mono: float) -> str:
-        """The `connection-requests` line of `status`: where they are taken, or why not."""
-        if self.listener is not None:
-            return self.listener.describe()
-        if self._listen_error is not None:
-            return "%s; trying again in %d s" % (self._listen_error, max(1, round(self._listen_retry[0] - mono)))
-        return "off" if not settings.get(self.model, "enabled") else "off: HTTPConnectionRequestEnable is false"
-
     def _poll_interval(self):
         return max(1, int(self.settings_cfg.get("notification-poll-interval", 60)))
 
@@ -297,8 +283,8 @@ class Daemon:
         timer's poll reads only volatile values; without netlink it also looks again at
         our address toward the ACS."""
         if timer and self._addresses is None:
-            self._route = None
-        self.update_cr_url()
+            self.cr.route = None
+        self.cr.update_url()
         passive, active = self.planner.poll_notifications(mono, volatile_only=timer)
         if passive or active:
             log.debug("value change: %s", ", ".join(active + passive))
@@ -328,11 +314,11 @@ class Daemon:
         else:
             log.warning("%s; %s", s.summary, self.planner.failure_note(s, mono, wall))
         if {MS + "EnableCWMP", MS + "HTTPConnectionRequestEnable"} & self.model.acs_changed:
-            self._sync_listener()
+            self.cr.sync()
             self.planner.settings_changed(mono, wall)
         # Parameters the ACS just put under notification get their baseline now, and the
         # ACS's name is looked up again (the session resolved it anyway: so may we).
-        self._route = None
+        self.cr.route = None
         self.poll_notifications(mono)
         self.device.run(s.actions, wall, late=True)
 
@@ -347,66 +333,6 @@ class Daemon:
             s.abort(str(e))
         else:
             http_session.run(s, http, between=self._between_exchanges)
-
-    def update_cr_url(self) -> None:
-        if self.listener is None:
-            return
-        addr = settings.get(self.model, "cr-address") or self._route_address()
-        if not addr:
-            return
-        url = self.listener.url(addr)
-        if self.model.value(MS + "ConnectionRequestURL") != url:
-            self.model.set_own(MS + "ConnectionRequestURL", url)
-
-    def _route_address(self):
-        """The address the ACS reaches us on. Its name is looked up once per session (and
-        when an address changes), not at every notification poll: that would send a DNS
-        query a minute, and block the loop for the resolver's timeouts while DNS is down."""
-        url = settings.get(self.model, "acs-url")
-        if self._route is None or self._route[0] != url:
-            self._route = (url, listener.resolve(url), None)
-        url, peer, local = self._route
-        if peer and not local:   # again until found: the route may come after the address
-            local = listener.local_address(peer)
-            self._route = (url, peer, local)
-        return local
-
-    def _sync_listener(self):
-        """Listen for connection requests exactly while CWMP and HTTP connection requests
-        (ManagementServer.HTTPConnectionRequestEnable) are enabled."""
-        want = settings.get(self.model, "enabled") and \
-            self.model.value(MS + "HTTPConnectionRequestEnable") != "false"
-        port = int(settings.get(self.model, "cr-port"))
-        if want and self.listener is not None and port not in (0, self.listener.port):
-            self.listener.close()   # the operator moved it to another port
-            self.listener = None
-        if want and self.listener is None:
-            try:
-                self.listener = listener.open_any(port, listener.cr_path(self.store), self._cr_credentials)
-            except OSError as e:
-                # Tried again on a timer, backing off (a try before its time, for a settings
-                # change, keeps the wait); said once until the reason changes, and by `status`.
-                now, last = time.monotonic(), self._listen_retry
-                wait = _LISTEN_RETRY[0] if last is None else \
-                    min(last[1] * 2, _LISTEN_RETRY[1]) if now >= last[0] else last[1]
-                self._listen_retry = (now + wait, wait)
-                if str(e) != self._listen_error:
-                    self._listen_error = str(e)
-                    log.error("cannot listen for connection requests: %s", e)
-                return
-            if self._listen_error is not None:
-                log.info("listening for connection requests on %s", self.listener.where())
-            self._listen_error = self._listen_retry = None
-            self.update_cr_url()
-        elif not want:
-            self._listen_error = self._listen_retry = None
-            if self.listener is not None:
-                self.listener.close()
-                self.listener = None
-
-    def _cr_credentials(self):
-        return (self.model.value(MS + "ConnectionRequestUsername", ""),
-                self.model.value(MS + "ConnectionRequestPassword", ""))
 
     # --- signals and control -----------------------------------------------------------------
 
@@ -424,7 +350,7 @@ class Daemon:
     def local_change(self) -> None:
         """The operator changed settings or values (control_commands.py): act on it."""
         self.planner.settings_changed(time.monotonic(), time.time())
-        self._sync_listener()
+        self.cr.sync()
         self.poll_notifications(time.monotonic())   # a local change is checked at once
 
 

@@ -10,7 +10,7 @@ import re
 import stat
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-from . import config, descriptor, log, platform_commands, transport
+from . import config, descriptor, file_transfer, log, platform_commands, transport
 from .faults import (CwmpFault, CANNOT_ACCESS_FILE, CANNOT_COMPLETE_DOWNLOAD,
                      CANNOT_CONTACT_SERVER, FILE_CORRUPTED, INTERNAL_ERROR, INVALID_ARGUMENTS,
                      REQUEST_DENIED, SERVER_AUTH_FAILURE, TRANSFER_FAILURE, UNSUPPORTED_PROTOCOL,
@@ -221,7 +221,7 @@ class Worker:
         try:
             fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
             with os.fdopen(fd, "wb") as f:
-                total = transport.download(_encoded(url), f, username, password, self.ca_file(),
+                total = file_transfer.download(_encoded(url), f, username, password, self.ca_file(),
                                            _HTTP_TIMEOUT, expected if expected is not None else free,
                                            on_chunk, require_length=expected is None,
                                            limit=config.get(self.cfg, "transfer-timeout"),
@@ -272,7 +272,7 @@ class Worker:
                 shown = log.shown_url(rec["url"])
                 log.info("uploading %d bytes to %s", size, shown)
                 try:
-                    status = transport.upload(_encoded(rec["url"]), f, size, username, password,
+                    status = file_transfer.upload(_encoded(rec["url"]), f, size, username, password,
                                               self.ca_file(), _HTTP_TIMEOUT,
                                               limit=config.get(self.cfg, "transfer-timeout"),
                                               wait=self.wait())

@@ -285,6 +285,10 @@ class Model:
             raise CwmpFault(NOT_WRITABLE, "%s is owned by the operating system" % path)
         v = datatypes.normalize(p, value)
         self.tables.check_references(p, v)
+        for check in self.checks:
+            why = check(path, v)
+            if why:
+                raise CwmpFault(INVALID_VALUE, why)
         if owner is not None:
             if owner.set(self, path, v) and owner.apply is not None:
                 owner.apply(self)
@@ -294,6 +298,12 @@ class Model:
         if self._view is not None:
             self._view[path] = v
         return v
+
+    def set_locally_done(self, names: "List[str]", later: "Optional[list]") -> None:
+        """set_local() set `names`, all of them applied: the SetParameterValues hooks
+        (`on_set`) act on it as on an ACS's change; `later` takes their actions, if any."""
+        for hook in self.on_set:
+            hook(names, later)
 
     def set_own(self, path: str, value: str) -> None:
         """A value the device itself keeps (ConnectionRequestURL), stored as it is."""

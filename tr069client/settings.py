@@ -216,10 +216,12 @@ def get_values(model, names):
     return out
 
 
-def set_values(model, items):
-    """Apply KEY=VALUE pairs (settings or TR-181 paths) all or nothing."""
+def set_values(model, items, later=None):
+    """Apply KEY=VALUE pairs (settings or TR-181 paths) all or nothing; `later`, a list, takes
+    the actions that follow (a diagnostic test set to Requested starts: actions.py)."""
     store = model.store
     saved = store.snapshot()
+    paths = []
     try:
         for k, v in items:
             if k.startswith("Device."):
@@ -227,12 +229,15 @@ def set_values(model, items):
                     model.set_local(k, v)
                 except CwmpFault as f:
                     raise SettingError(_about(k, f.message))
+                paths.append(k)
             else:
                 put(model, k, v)
     except Exception:  # whatever went wrong, nothing of it stays
         store.restore(saved)
         model.refresh()
         raise
+    if paths:
+        model.set_locally_done(paths, later)
     store.dirty = True
 
 

@@ -20,7 +20,7 @@ _CHUNK = 64 * 1024
 _DRAIN = 1024 * 1024  # largest 401/redirect body read to keep the connection
 _MAX_REDIRECTS = 5
 _REDIRECTS = (301, 302, 303, 307, 308)
-_USER_AGENT = "tr069client/" + __version__
+USER_AGENT = "tr069client/" + __version__
 # RFC 3986 characters a request target keeps as they are; the rest is percent-encoded.
 _TARGET_SAFE = "/?#[]@!$&'()*+,;=:-._~%"
 
@@ -235,7 +235,7 @@ def header_value(value):
     return value
 
 
-def _stream(resp, limit, sink, too_large, size=_CHUNK):
+def stream_body(resp, limit, sink, too_large, size=_CHUNK):
     """Feed the body to `sink` as it arrives, one read (at most `size` bytes) at a time, so a
     slow server still lets the caller serve others; TransportError(too_large) past `limit`."""
     if limit is not None and (resp.length or 0) > limit:
@@ -260,7 +260,7 @@ class AcsClient:
     """The HTTP side of one CWMP session: every POST on one kept-alive connection."""
 
     def __init__(self, url, username="", password="", ca_file=None, client_cert=None,
-                 timeout=30, user_agent=_USER_AGENT, exchange_limit=None, session_limit=None,
+                 timeout=30, user_agent=USER_AGENT, exchange_limit=None, session_limit=None,
                  wait=None):
         """`timeout` bounds each read or write; `exchange_limit` (4 x timeout, at least
         120 s) a whole POST with its answer, its 401 rounds and redirects; `session_limit`
@@ -320,11 +320,11 @@ class AcsClient:
             self._posts += 1
             resp = peer.request("POST", send, headers)
             if reader is None:
-                _stream(resp, MAX_BODY, lambda piece: parts.append(bytes(piece)),
+                stream_body(resp, MAX_BODY, lambda piece: parts.append(bytes(piece)),
                         "ACS response larger than %d MiB (%s)" % (MAX_BODY >> 20, peer.url))
             else:
                 # 16 KiB at a time: each piece is copied on its way to the parser (scanner, expat).
-                _stream(resp, reader.limit, reader.feed, "%s (%s)" % (reader.too_large, peer.url), 16384)
+                stream_body(resp, reader.limit, reader.feed, "%s (%s)" % (reader.too_large, peer.url), 16384)
         except Exception as e:
             peer.close()
             if bounded and isinstance(e, SlowExchange):
@@ -345,87 +345,3 @@ class AcsClient:
 
     def __exit__(self, *exc):
         self.close()
-
-
-class _LocalFileError(Exception):
-    """Carries an OSError of the caller's file past the network error mapping."""
-
-
-def _transfer(url, username, password, ca_file, timeout, method, send, headers, finish, limit,
-              wait):
-    peer = Peer(url, username, password, ca_file, None, timeout, _USER_AGENT, "file server")
-    peer.wait = wait
-    if limit:
-        peer.limit, peer.deadline = limit, time.monotonic() + limit
-    try:
-        return finish(peer, peer.request(method, send, headers))
-    except _LocalFileError as e:
-        raise e.args[0]
-    except Exception as e:
-        raise peer.error(e) from None
-    finally:
-        peer.close()
-
-
-def download(url, fileobj, username="", password="", ca_file=None, timeout=30,
-             max_size=None, on_chunk=None, require_length=True, limit=None, wait=None):
-    """GET `url` into `fileobj` as it arrives, never all in memory; bytes written. `timeout`
-    bounds each read, `limit` (if given) the whole transfer; `wait` is AcsClient's.
-
-    Errors of `fileobj` itself (disk full) propagate as they are, not as TransportError.
-    `on_chunk(nbytes)`, if given, runs after each piece is written (the daemon serves
-    connection requests there during a long download). With `require_length`, a body
-    that only the closing of the connection ends is refused: cut short, it would pass for
-    whole (a caller that knows the size checks it instead).
-    """
-    def sink(piece):
-        try:
-            fileobj.write(piece)
-        except OSError as e:
-            raise _LocalFileError(e)
-        if on_chunk is not None:
-            on_chunk(len(piece))
-
-    def finish(peer, resp):
-        if not 200 <= resp.status < 300:
-            raise TransportError("file server answered HTTP %d %s for %s"
-                                 % (resp.status, resp.reason, peer.url), "http", resp.status)
-        if require_length and resp.length is None and not resp.chunked:
-            raise TransportError("file server sent %s with neither a length nor chunked encoding: "
-                                 "a download cut short could not be told from a whole one"
-                                 % peer.url, "unsized")
-        return _stream(resp, max_size, sink, "file at %s is larger than the %s bytes allowed"
-                       % (peer.url, max_size))
-    return _transfer(url, username, password, ca_file, timeout, "GET", None, [], finish, limit,
-                     wait)
-
-
-def upload(url, fileobj, size, username="", password="", ca_file=None, timeout=30,
-           method="PUT", limit=None, wait=None):
-    """Send `size` bytes of seekable `fileobj` from its position, streamed; the HTTP status.
-    `timeout` bounds each write, `limit` (if given) the whole transfer; `wait` is AcsClient's.
-
-    The body is sent again from the same position after a 401 or a redirect.
-    """
-    start = fileobj.tell()
-
-    def send(conn):
-        conn.endheaders()
-        fileobj.seek(start)
-        left = size
-        while left > 0:
-            try:
-                chunk = fileobj.read(min(_CHUNK, left))
-            except OSError as e:
-                raise _LocalFileError(e)
-            if not chunk:
-                raise _LocalFileError(EOFError("the file to upload ended %d bytes early" % left))
-            conn.send(chunk)
-            left -= len(chunk)
-
-    def finish(peer, resp):
-        peer._drain(resp)
-        return resp.status
-    headers = [("Content-Type", "application/octet-stream"), ("Content-Length", str(size))]
-    return _transfer(url, username, password, ca_file, timeout, method, send, headers, finish,
-                     limit, wait)
