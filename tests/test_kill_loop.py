@@ -1,6 +1,7 @@
 """Power cuts (issue 11.3): a fixed-size slice of tools/kill_loop.py, and the defects it found,
 each shown by a kill at the one moment that matters."""
 
+import contextlib
 import os
 import re
 import subprocess
@@ -57,64 +58,68 @@ def _killed_after(acs, d, response):
     _spawn(d)
 
 
+@contextlib.contextmanager
+def _killed_once_accepted(make_lab_acs, tmp_path, name, request, config=None):
+    """The lab ACS asks `request` (its method `name`), then a SetParameterValues; the daemon is
+    SIGKILLed once the ACS has its answer, and started again. Yields (acs, daemon); at the end the
+    daemon is stopped and the only problems the ACS may have seen are the kill's."""
+    acs = instrument(make_lab_acs())
+    acs.queue(request, set_parameter_values([("Device.DeviceInfo.ProvisioningCode", "x")]))
+    d = DaemonProc(tmp_path, acs, config=config)
+    try:
+        _killed_after(acs, d, name + "Response")
+        yield acs, d
+    finally:
+        d.stop()
+    assert all("Broken pipe" in p or "Connection reset" in p for p in acs.take_problems())
+
+
+def _recorder(record):
+    """A reboot- or factory-reset-command that notes each run in the file `record`."""
+    return [sys.executable, "-c", "open(%r, 'a').write('ran\\n')" % str(record)]
+
+
+def _held_start_ends_there(d, name, record):
+    """The start after the kill carried out the held `name` (its command noted in `record`), and
+    went no further: no listener, no "started", then it stopped."""
+    assert wait_until(lambda: d.proc.poll() is not None, 15), d.log()
+    assert record.read_text() == "ran\n"
+    held_start = d.log().split("carrying out the " + name, 1)[1]
+    assert "tr069client started" not in held_start and "listen" not in held_start, held_start
+    assert held_start.rstrip().endswith("tr069client stopped"), held_start
+
+
 def test_a_schedule_inform_answered_just_before_a_power_cut_is_not_lost(make_lab_acs, tmp_path):
     # Found by the kill loop: the planner dated a ScheduleInform only when the session ended, so a
     # kill after the ACS heard "accepted" lost it (no 3 SCHEDULED, no M ScheduleInform, ever).
-    acs = instrument(make_lab_acs())
-    acs.queue(schedule_inform(1, "sched-7"), set_parameter_values([("Device.DeviceInfo.ProvisioningCode", "x")]))
-    d = DaemonProc(tmp_path, acs)
-    try:
-        _killed_after(acs, d, "ScheduleInformResponse")
+    with _killed_once_accepted(make_lab_acs, tmp_path, "ScheduleInform", schedule_inform(1, "sched-7")) as (acs, d):
         scheduled = lambda: [p for p in informs(acs) if ("M ScheduleInform", "sched-7") in p.events]  # noqa: E731
         assert wait_until(scheduled, 10), acs.transcript()
         assert events_of(scheduled()[0]) == ["3 SCHEDULED", "M ScheduleInform"]
-    finally:
-        d.stop()
-    assert all("Broken pipe" in p or "Connection reset" in p for p in acs.take_problems())   # the kill
 
 
 def test_a_reboot_answered_just_before_the_daemon_is_killed_still_happens(make_lab_acs, tmp_path):
     # Reboot and FactoryReset run after the session (TR-069 A.3.2.9): a kill after the ACS heard
     # "accepted" lost the reboot and its M Reboot. Now the next start carries it out.
-    acs = instrument(make_lab_acs())
     record = tmp_path / "reboots"
-    acs.queue(reboot("rb-1"), set_parameter_values([("Device.DeviceInfo.ProvisioningCode", "x")]))
-    d = DaemonProc(tmp_path, acs, config={"reboot-command": [
-        sys.executable, "-c", "open(%r, 'a').write('reboot\\n')" % str(record)]})
-    try:
-        _killed_after(acs, d, "RebootResponse")      # the same boot: the daemon only was killed
-        assert wait_until(lambda: d.proc.poll() is not None, 15), d.log()   # exits after the reboot-command
-        assert record.read_text() == "reboot\n"
-        assert "tr069client started" not in d.log().split("carrying out the Reboot", 1)[1], d.log()
+    with _killed_once_accepted(make_lab_acs, tmp_path, "Reboot", reboot("rb-1"),
+                               {"reboot-command": _recorder(record)}) as (acs, d):
+        _held_start_ends_there(d, "Reboot", record)     # the same boot: the daemon only was killed
         d.boot_id = "boot-2"
         d.start()
         rebooted = lambda: [p for p in informs(acs) if ("M Reboot", "rb-1") in p.events]  # noqa: E731
         assert wait_until(rebooted, 10), acs.transcript()
         assert {"1 BOOT", "M Reboot"} <= set(events_of(rebooted()[0]))
-    finally:
-        d.stop()
-    assert all("Broken pipe" in p or "Connection reset" in p for p in acs.take_problems())
 
 
 def test_a_start_that_carries_out_a_held_factory_reset_ends_there(make_lab_acs, tmp_path):
     # Found against GenieACS: the start that ran a held FactoryReset went on starting with the
     # wiped state (listener on the default port 7547, "cannot listen ... address in use",
     # "started: status waiting-URL") before it exited to start afresh.
-    acs = instrument(make_lab_acs())
     record = tmp_path / "resets"
-    acs.queue(factory_reset(), set_parameter_values([("Device.DeviceInfo.ProvisioningCode", "x")]))
-    d = DaemonProc(tmp_path, acs, config={"factory-reset-command": [
-        sys.executable, "-c", "open(%r, 'a').write('reset\\n')" % str(record)]})
-    try:
-        _killed_after(acs, d, "FactoryResetResponse")
-        assert wait_until(lambda: d.proc.poll() is not None, 15), d.log()
-        assert record.read_text() == "reset\n"
-        held_start = d.log().split("carrying out the FactoryReset", 1)[1]
-        assert "tr069client started" not in held_start and "listen" not in held_start, held_start
-        assert held_start.rstrip().endswith("tr069client stopped"), held_start
-    finally:
-        d.stop()
-    assert all("Broken pipe" in p or "Connection reset" in p for p in acs.take_problems())
+    with _killed_once_accepted(make_lab_acs, tmp_path, "FactoryReset", factory_reset(),
+                               {"factory-reset-command": _recorder(record)}) as (acs, d):
+        _held_start_ends_there(d, "FactoryReset", record)
 
 
 def test_a_temporary_state_file_left_by_a_kill_is_removed_at_the_next_start(tmp_path):

@@ -175,6 +175,8 @@ def test_state_download_and_control_files_are_private(make_lab_acs, tmp_path, um
         d.start()                              # the Upload runs now
         assert mode(os.path.join(d.state_dir, "control.sock")) == 0o600
         assert wait_until(lambda: "Upload 2 done" in d.log(), 20), d.log()
+        # The session that reports it starts at once: stopping the daemon in it broke the ACS's pipe.
+        d.wait_log(r"session done \([^)]*M Upload", 20)
     finally:
         os.umask(old)
         d.stop()

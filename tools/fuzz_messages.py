@@ -24,6 +24,14 @@ XSD = "http://www.w3.org/2001/XMLSchema"
 FOREIGN = "urn:example:not-cwmp"
 _PV = '<ParameterValueStruct><Name>%s</Name><Value xsi:type="%s">%s</Value></ParameterValueStruct>'
 
+
+def _spv(key, *params):
+    """A SetParameterValues of `params`, each (name, xsi type, value), with the ParameterKey `key`."""
+    return ('<cwmp:SetParameterValues><ParameterList soap-enc:arrayType="cwmp:ParameterValueStruct[%d]">%s'
+            "</ParameterList><ParameterKey>%s</ParameterKey></cwmp:SetParameterValues>"
+            % (len(params), "".join(_PV % p for p in params), key))
+
+
 # Valid requests of every method a CPE may be asked (and some it does not implement).
 CORPUS = [
     "<cwmp:GetRPCMethods/>",
@@ -32,10 +40,9 @@ CORPUS = [
     '<cwmp:GetParameterValues><ParameterNames soap-enc:arrayType="xsd:string[2]">'
     "<string>Device.DeviceInfo.</string><string>Device.ManagementServer.URL</string>"
     "</ParameterNames></cwmp:GetParameterValues>",
-    '<cwmp:SetParameterValues><ParameterList soap-enc:arrayType="cwmp:ParameterValueStruct[2]">'
-    + _PV % ("Device.ManagementServer.PeriodicInformInterval", "xsd:unsignedInt", "600")
-    + _PV % ("Device.DeviceInfo.ProvisioningCode", "xsd:string", "fuzz")
-    + "</ParameterList><ParameterKey>pk</ParameterKey></cwmp:SetParameterValues>",
+    _spv("pk",
+         ("Device.ManagementServer.PeriodicInformInterval", "xsd:unsignedInt", "600"),
+         ("Device.DeviceInfo.ProvisioningCode", "xsd:string", "fuzz")),
     '<cwmp:GetParameterAttributes><ParameterNames soap-enc:arrayType="xsd:string[1]">'
     "<string>Device.ManagementServer.</string></ParameterNames></cwmp:GetParameterAttributes>",
     '<cwmp:SetParameterAttributes><ParameterList soap-enc:arrayType="cwmp:SetParameterAttributesStruct[1]">'
@@ -48,18 +55,14 @@ CORPUS = [
     "</cwmp:AddObject>",
     "<cwmp:DeleteObject><ObjectName>Device.NAT.PortMapping.1.</ObjectName><ParameterKey>d</ParameterKey>"
     "</cwmp:DeleteObject>",
-    '<cwmp:SetParameterValues><ParameterList soap-enc:arrayType="cwmp:ParameterValueStruct[2]">'
-    + _PV % ("Device.IP.Diagnostics.IPPing.Host", "xsd:string", "127.0.0.1")
-    + _PV % ("Device.IP.Diagnostics.IPPing.DiagnosticsState", "xsd:string", "Requested")
-    + "</ParameterList><ParameterKey>diag</ParameterKey></cwmp:SetParameterValues>",
-    '<cwmp:SetParameterValues><ParameterList soap-enc:arrayType="cwmp:ParameterValueStruct[3]">'
-    + _PV % ("Device.IP.Diagnostics.DownloadDiagnostics.DownloadURL", "xsd:string", "http://127.0.0.1:8/f")
-    + _PV % ("Device.IP.Diagnostics.DownloadDiagnostics.NumberOfConnections", "xsd:unsignedInt", "2")
-    + _PV % ("Device.IP.Diagnostics.DownloadDiagnostics.DiagnosticsState", "xsd:string", "Requested")
-    + "</ParameterList><ParameterKey>dl</ParameterKey></cwmp:SetParameterValues>",
-    '<cwmp:SetParameterValues><ParameterList soap-enc:arrayType="cwmp:ParameterValueStruct[1]">'
-    + _PV % ("Device.DNS.Diagnostics.NSLookupDiagnostics.DiagnosticsState", "xsd:string", "Canceled")
-    + "</ParameterList><ParameterKey>ns</ParameterKey></cwmp:SetParameterValues>",
+    _spv("diag",
+         ("Device.IP.Diagnostics.IPPing.Host", "xsd:string", "127.0.0.1"),
+         ("Device.IP.Diagnostics.IPPing.DiagnosticsState", "xsd:string", "Requested")),
+    _spv("dl",
+         ("Device.IP.Diagnostics.DownloadDiagnostics.DownloadURL", "xsd:string", "http://127.0.0.1:8/f"),
+         ("Device.IP.Diagnostics.DownloadDiagnostics.NumberOfConnections", "xsd:unsignedInt", "2"),
+         ("Device.IP.Diagnostics.DownloadDiagnostics.DiagnosticsState", "xsd:string", "Requested")),
+    _spv("ns", ("Device.DNS.Diagnostics.NSLookupDiagnostics.DiagnosticsState", "xsd:string", "Canceled")),
     "<cwmp:ScheduleInform><DelaySeconds>60</DelaySeconds><CommandKey>s</CommandKey></cwmp:ScheduleInform>",
     "<cwmp:Reboot><CommandKey>r</CommandKey></cwmp:Reboot>",
     "<cwmp:FactoryReset/>",
