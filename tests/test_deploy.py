@@ -82,6 +82,11 @@ def test_bundle_holds_bytecode_cold_sources_data_and_licences(bundle):
     assert "tr069client/daemon.py" not in names          # sourceless: never compiled on the device
     assert "tr069client/fetch.py" in names and "tr069client/diagnostics/ping.py" in names   # cold: sources
     assert "tr069client/fetch.pyc" not in names
+    # The running daemon's answers to the command line and the debug log's redaction: cold.
+    assert {"tr069client/control_commands.py", "tr069client/redact.py"} <= set(names)
+    # A sourceless .pyc: unchecked hash-based (PEP 552), its never-read hash left zero.
+    with open(os.path.join(bundle, "tr069client", "daemon.pyc"), "rb") as f:
+        assert f.read(16)[4:] == b"\x01\x00\x00\x00" + bytes(8)
     assert not [n for n in names if n.startswith("tr069client/fleet")]
     assert [n for n in names if n.startswith("defusedxml/")] == [
         "defusedxml/ElementTree.pyc", "defusedxml/LICENSE", "defusedxml/__init__.pyc", "defusedxml/common.pyc"]
