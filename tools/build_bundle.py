@@ -15,7 +15,8 @@ package at every start (its flash is read-only). The folder holds:
   never compared with a source, so its hash is left zero), compiled with -OO (no
   docstrings; the package has no assert); annotations and `if TYPE_CHECKING:` imports are left out (the package never
   evaluates them). On 3.11+ a traceback names each function and the line it starts on,
-  not the line that failed (--line-numbers keeps those: 16 KiB more of xz, a tenth);
+  not the line that failed (--line-numbers keeps those: 16 KiB more of xz, a tenth), and
+  a function's __qualname__ is its name (what 3.11's tracebacks show);
 - COLD, the modules only some work loads (remote diagnostics, a bindings file, a
   Download or Upload, a DHCP hook, a command-line request to the running daemon, the debug
   log), as sources without comments and docstrings but with
@@ -117,6 +118,13 @@ def by_function(code):
     return code.replace(co_linetable=bytes(table), co_consts=consts)
 
 
+def plain_names(code):
+    """`code` with each function's qualified name ("Class.method") replaced by its name, as
+    3.11's tracebacks show it anyway: those strings are 2.4 KiB of xz, and 16 KiB of memory."""
+    consts = tuple(plain_names(c) if isinstance(c, type(code)) else c for c in code.co_consts)
+    return code.replace(co_qualname=code.co_name, co_consts=consts)
+
+
 paths, lines = json.load(sys.stdin)
 for path, name, cache in paths:
     with open(path, "rb") as f:
@@ -125,6 +133,8 @@ for path, name, cache in paths:
     code = compile(tree, name, "exec", dont_inherit=True, optimize=2)
     if not lines and sys.version_info >= (3, 11):   # the format of 3.11's co_linetable
         code = by_function(code)
+    if not cache and sys.version_info >= (3, 11):
+        code = plain_names(code)
     if cache:   # the source stays; its bytecode goes where this Python alone looks
         folder = os.path.join(os.path.dirname(path), "__pycache__")
         os.makedirs(folder, exist_ok=True)
