@@ -14,9 +14,10 @@ package at every start (its flash is read-only). The folder holds:
 - every module the daemon loads as unchecked-hash bytecode without its source (PEP 552:
   never compared with a source, so its hash is left zero), compiled with -OO (no
   docstrings; the package has no assert); annotations and `if TYPE_CHECKING:` imports
-  are left out (the package never evaluates them). On 3.11+ a traceback names each function and the line it starts on,
-  not the line that failed (--line-numbers keeps those: 16 KiB more of xz, a tenth), and
-  a function's __qualname__ is its name (what 3.11's tracebacks show);
+  are left out (the package never evaluates them). On 3.11+ a traceback names each
+  function and the line it starts on, not the line that failed (--line-numbers keeps
+  those: 16 KiB more of xz, a tenth), and a function's __qualname__ is its name (what
+  3.11's tracebacks show);
 - COLD, the modules only some work loads (remote diagnostics, a bindings file, a
   Download or Upload, a DHCP hook, a command-line request to the running daemon, the debug
   log), as sources without comments and docstrings but with their line numbers: compiled
