@@ -82,6 +82,11 @@ def test_bundle_holds_bytecode_cold_sources_data_and_licences(bundle):
     assert "tr069client/daemon.py" not in names          # sourceless: never compiled on the device
     assert "tr069client/fetch.py" in names and "tr069client/diagnostics/ping.py" in names   # cold: sources
     assert "tr069client/fetch.pyc" not in names
+    # The running daemon's answers to the command line and the debug log's redaction: cold.
+    assert {"tr069client/control_commands.py", "tr069client/redact.py"} <= set(names)
+    # A sourceless .pyc: unchecked hash-based (PEP 552), its never-read hash left zero.
+    with open(os.path.join(bundle, "tr069client", "daemon.pyc"), "rb") as f:
+        assert f.read(16)[4:] == b"\x01\x00\x00\x00" + bytes(8)
     assert not [n for n in names if n.startswith("tr069client/fleet")]
     assert [n for n in names if n.startswith("defusedxml/")] == [
         "defusedxml/ElementTree.pyc", "defusedxml/LICENSE", "defusedxml/__init__.pyc", "defusedxml/common.pyc"]
@@ -135,9 +140,12 @@ def test_bundle_runs_help_and_a_session_without_installed_packages(bundle, make_
     assert [r for r, _, _ in os.walk(os.path.join(bundle, "tr069client")) if r.endswith("__pycache__")] == []
     # A traceback from the bytecode names the function and the line it starts on.
     code = ("import sys, traceback; sys.path.insert(0, sys.argv[1]); from tr069client import soap\n"
-            "try:\n    soap.parse(b'<x')\nexcept soap.SoapError:\n    print(traceback.format_exc())")
+            "try:\n    soap.parse(b'<x')\nexcept soap.SoapError:\n    print(traceback.format_exc())\n"
+            "print(soap.Reader.feed.__qualname__)")
     r = subprocess.run([sys.executable, "-I", "-S", "-c", code, bundle], stdout=subprocess.PIPE, timeout=60)
     assert b'tr069client/soap.py", line ' in r.stdout and b", in parse" in r.stdout
+    # Qualified names are left out of the bytecode (flash): a method is named as tracebacks name it.
+    assert r.stdout.splitlines()[-1] == b"feed"
 
 
 # ---------------------------------------------------------------- the zipapp

@@ -967,3 +967,13 @@ def test_the_peer_rules_without_a_socket():
     files = Peer("http://fs.example/f", "u", "p", None, None, 30, "ua", "file server")
     files.begin()
     assert files.follow(302, "http://cdn.example/f", [], ()) and files.username == ""
+
+
+def test_a_list_body_is_let_go_once_the_answer_begins(serve):
+    # A 1,000-name GetParameterNamesResponse was held while the next ACS message (its tree)
+    # was read: the session's peak memory. The 401 round still sends it whole.
+    server = serve(digest_server("cpe", "pw"))
+    t = transport.AcsClient(server.url(), "cpe", "pw")
+    body = [b"<a>", b"x" * 70000, b"</a>"]
+    assert t.post(body, name="GetParameterNamesResponse")[0] == 200
+    assert body == [] and [r.body for r in server.requests] == [b"<a>" + b"x" * 70000 + b"</a>"] * 2

@@ -12,13 +12,16 @@ package at every start (its flash is read-only). The folder holds:
 - __main__.py, which runs tr069client.cli.main (and says so when the Python is not the
   one the bytecode was made for), with its bytecode in __pycache__;
 - every module the daemon loads as unchecked-hash bytecode without its source (PEP 552:
-  never compared with a source), compiled with -OO (no docstrings; the package has no
-  assert); annotations and `if TYPE_CHECKING:` imports are left out (the package never
-  evaluates them). On 3.11+ a traceback names each function and the line it starts on,
-  not the line that failed (--line-numbers keeps those: 16 KiB more of xz, a tenth);
+  never compared with a source, so its hash is left zero), compiled with -OO (no
+  docstrings; the package has no assert); annotations and `if TYPE_CHECKING:` imports
+  are left out (the package never evaluates them). On 3.11+ a traceback names each
+  function and the line it starts on, not the line that failed (--line-numbers keeps
+  those: 16 KiB more of xz, a tenth), and a function's __qualname__ is its name (what
+  3.11's tracebacks show);
 - COLD, the modules only some work loads (remote diagnostics, a bindings file, a
-  Download or Upload, a DHCP hook), as sources without comments and docstrings but with
-  their line numbers: compiled when first used;
+  Download or Upload, a DHCP hook, a command-line request to the running daemon, the debug
+  log), as sources without comments and docstrings but with their line numbers: compiled
+  when first used;
 - tr181.json, the defusedxml modules the package imports, and the licences.
 
 The bytecode is that of --python (default: the Python running this tool): build with a
@@ -49,6 +52,9 @@ PACKAGE = os.path.join(REPO, "tr069client")
 COLD = tuple("tr069client." + m for m in (
     "bindings", "binding_commands", "fetch", "file_transfer", "descriptor", "platform_commands",
     "dhcp",
+    # the running daemon's answers to the command line (loaded by its first request, with
+    # dhcp), the debug log's SOAP redaction, `python3 -m tr069client` with the folder on the path
+    "control_commands", "redact", "__main__",
     # every test module of diagnostics/ (its __init__ and service.py run at every start)
     "diagnostics.rules", "diagnostics.runner", "diagnostics.common", "diagnostics.commands",
     "diagnostics.icmp", "diagnostics.ping", "diagnostics.traceroute", "diagnostics.transfer",
@@ -56,10 +62,10 @@ COLD = tuple("tr069client." + m for m in (
     "diagnostics.serverselection"))
 LEFT_OUT = ("tr069client.fleet",)
 DEFUSEDXML = ("__init__", "common", "ElementTree")   # what the package imports
-MAIN = '''"""tr069client: `python3 THIS-FOLDER COMMAND ...`."""
-import sys
+# (No docstring or comment: its text is flash too.)
+MAIN = '''import sys
 
-BYTECODE = %(version)s   # the Python the bytecode is for (None: sources only)
+BYTECODE = %(version)s
 if BYTECODE and sys.version_info[:2] != BYTECODE:
     sys.exit("tr069client: this folder holds bytecode for CPython %%d.%%d, not %%d.%%d: build it "
              "with the device's python3 (tools/build_bundle.py)" %% (BYTECODE + sys.version_info[:2]))
@@ -113,6 +119,13 @@ def by_function(code):
     return code.replace(co_linetable=bytes(table), co_consts=consts)
 
 
+def plain_names(code):
+    """`code` with each function's qualified name ("Class.method") replaced by its name, as
+    3.11's tracebacks show it anyway: those strings are 2.4 KiB of xz, and 16 KiB of memory."""
+    consts = tuple(plain_names(c) if isinstance(c, type(code)) else c for c in code.co_consts)
+    return code.replace(co_qualname=code.co_name, co_consts=consts)
+
+
 paths, lines = json.load(sys.stdin)
 for path, name, cache in paths:
     with open(path, "rb") as f:
@@ -121,14 +134,19 @@ for path, name, cache in paths:
     code = compile(tree, name, "exec", dont_inherit=True, optimize=2)
     if not lines and sys.version_info >= (3, 11):   # the format of 3.11's co_linetable
         code = by_function(code)
+    if not cache and sys.version_info >= (3, 11):
+        code = plain_names(code)
     if cache:   # the source stays; its bytecode goes where this Python alone looks
         folder = os.path.join(os.path.dirname(path), "__pycache__")
         os.makedirs(folder, exist_ok=True)
         out = os.path.join(folder, "%s.%s.pyc" % (name.rpartition("/")[2][:-3], sys.implementation.cache_tag))
     else:
         out = path + "c"
+    # A sourceless .pyc's hash is never read (no source to compare it with): zeros, which
+    # xz stores for next to nothing where the sources' hashes cost 8 bytes a file.
+    digest = importlib.util.source_hash(source) if cache else bytes(8)
     with open(out, "wb") as f:
-        f.write(ext._code_to_hash_pyc(code, importlib.util.source_hash(source), checked=False))
+        f.write(ext._code_to_hash_pyc(code, digest, checked=False))
     if not cache:
         os.unlink(path)
 print("%d.%d" % sys.version_info[:2])

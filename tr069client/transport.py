@@ -289,7 +289,8 @@ class AcsClient:
         (a soap.Reader), the body goes to `reader.feed()` as it arrives, and b"" is returned;
         past `reader.limit` bytes (by Content-Length, or as they arrive) the exchange fails
         with `reader.too_large`. Then, or if feed() raises, the connection is closed, the
-        rest of the body unread.
+        rest of the body unread. A list `body` is emptied once the ACS's answer to it
+        begins, so a large message of ours is not held while the next one is read.
         """
         peer, parts = self._peer, []
         if soap_action is None:
@@ -298,7 +299,7 @@ class AcsClient:
             headers, send = [("Content-Length", "0")], None
         else:
             one = isinstance(body, (bytes, bytearray, memoryview))
-            chunks = [body] if one else list(body)
+            chunks = [body] if one else body if isinstance(body, list) else list(body)
             length = sum(len(c) for c in chunks)
             headers = [("Content-Type", 'text/xml; charset="utf-8"'),
                        ("SOAPAction", soap_action), ("Content-Length", str(length))]
@@ -319,6 +320,8 @@ class AcsClient:
                 raise SlowExchange("session deadline passed")
             self._posts += 1
             resp = peer.request("POST", send, headers)
+            if send is not None:
+                del chunks[:]   # the answer has begun: ours will not go again
             if reader is None:
                 stream_body(resp, MAX_BODY, lambda piece: parts.append(bytes(piece)),
                         "ACS response larger than %d MiB (%s)" % (MAX_BODY >> 20, peer.url))
