@@ -144,8 +144,9 @@ def test_bundle_runs_help_and_a_session_without_installed_packages(bundle, make_
             "print(soap.Reader.feed.__qualname__)")
     r = subprocess.run([sys.executable, "-I", "-S", "-c", code, bundle], stdout=subprocess.PIPE, timeout=60)
     assert b'tr069client/soap.py", line ' in r.stdout and b", in parse" in r.stdout
-    # Qualified names are left out of the bytecode (flash): a method is named as tracebacks name it.
-    assert r.stdout.splitlines()[-1] == b"feed"
+    # Qualified names are left out of 3.11's bytecode (flash): a method is named as its
+    # tracebacks name it. (Before 3.11 the name is a constant of the enclosing code: kept.)
+    assert r.stdout.splitlines()[-1] == (b"feed" if sys.version_info >= (3, 11) else b"Reader.feed")
 
 
 # ---------------------------------------------------------------- the zipapp
