@@ -267,6 +267,11 @@ def test_command_line_errors_are_one_line(tmp_path):
     assert r.returncode == 1 and r.stderr.count("\n") == 1 and "Device.Nope" in r.stderr
     r = _cli("fleet", "--print-template")
     assert json.loads(r.stdout)["values"]["Device.DeviceInfo.SerialNumber"] == "FLEET{i:07}"
+    # The ACS URL is judged as the daemon's acs-url setting is: one line, no traceback.
+    for url in ("http://[::1", "http://acs:99999/", "http://a b/", "http://u:p@acs/"):
+        r = _cli("fleet", "--acs-url", url, "--count", "1")
+        assert r.returncode == 2 and r.stderr.startswith("tr069client fleet: --acs-url: ") \
+            and r.stderr.count("\n") == 1, r.stderr
 
 
 _RUN_AND_LIST = """

@@ -134,7 +134,7 @@ def put(model, name, value):
     except config.ConfigError as e:
         raise SettingError(str(e))
     if name == "acs-url" and value:
-        _check_url(value)
+        check_url(value)
     if name in PARAMS:
         wire = ("true" if value else "false") if isinstance(value, bool) else str(value)
         try:
@@ -151,8 +151,9 @@ def put(model, name, value):
     return value
 
 
-def _check_url(url):
-    """An ACS URL the transport can use, and with no credentials in it to show or log."""
+def check_url(url):
+    """SettingError unless `url` is an ACS URL the transport can use, with no credentials in it
+    to show or log."""
     why = _url_problem(url)
     if why is not None:
         raise SettingError("acs-url: " + why)

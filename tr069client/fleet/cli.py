@@ -4,9 +4,8 @@
 import argparse
 import json
 import sys
-from urllib.parse import urlsplit
 
-from .. import config, log
+from .. import config, log, settings
 from ..store import StoreError
 from . import template as templates
 from .runner import Fleet
@@ -96,10 +95,10 @@ def _parser():
 
 def _settings(args):
     """The ManagementServer values the command line gives every device."""
-    parts = urlsplit(args.acs_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
-        raise _UsageError("--acs-url: expected an http:// or https:// URL without credentials, "
-                          "not %r" % args.acs_url)
+    try:
+        settings.check_url(args.acs_url)
+    except settings.SettingError as e:
+        raise _UsageError("--" + str(e))
     out = {MS + "URL": args.acs_url, MS + "EnableCWMP": "true"}
     for flag, name in ((args.username, "Username"), (args.password, "Password")):
         if flag is not None:
