@@ -109,13 +109,17 @@ class Device:
             else:
                 self._runners[type(action)](action, wall)
 
-    def run(self, actions: "Iterable[tuple]", wall: float, late: bool) -> None:
+    def run(self, actions: "Iterable[tuple]", wall: float, late: bool,
+            instead: "Optional[Dict[type, Callable]]" = None) -> None:
         """Run the session's `actions` that are `late` (after its outcome is saved and logged)
-        or not (as it is recorded), in the order the session gave them."""
+        or not (as it is recorded), in the order the session gave them. `instead` maps an
+        action type to a runner fn(action, wall) used in place of this device's own (fleet
+        mode simulates Reboot and FactoryReset)."""
         for action in actions:
             if action.late == late:
                 actions_mod.release(self.store, action)   # its note goes with the next save
-                self._runners[type(action)](action, wall)
+                runner = instead.get(type(action)) if instead else None
+                (runner or self._runners[type(action)])(action, wall)
 
     def _apply(self, action, wall):
         provider = action.provider

@@ -9,7 +9,8 @@ uses the HTTP layer, connection.py/transport.py, and connreq.py directly). It re
                       begin(), finish(), settings_changed(), connection_request(),
                       schedule_inform()
   session.Session     what begin() returns, driven by cwmp.py; its typed `actions`
-                      (actions.py), which the fleet's loop dispatches (runner.py)
+                      (actions.py), run by Device.run with the fleet's Reboot and
+                      FactoryReset (runner.py)
   transfers.Queue     due(), deadline(), begin(), finish() (the fleet's loop moves the bytes)
   diagnostics         the device's Diagnostics: settle(), resume(), fds(), tick(), close()
   fetch               Worker.plan(), source(), download_fault(), upload_fault()
@@ -109,15 +110,11 @@ def schedule_inform(dev, action, wall):
     dev.planner.schedule_inform(action.delay, action.command_key, wall)
 
 
-def apply_changes(dev, action, wall):
-    """The ApplyChanges action (a fleet model has no providers, so none is ever left)."""
-    action.provider.apply(dev.model)
-
-
-def settle_diagnostic(dev, action, wall):
-    """The SettleDiagnostic action: the test starts (its runner's threads measure for real)
-    or stops, as on the daemon."""
-    dev.diagnostics.settle(action.kind)
+def run_actions(dev, actions, wall, late, instead):
+    """The session's actions that are `late` or not, run as the daemon runs them (a diagnostic
+    test starts for real), but through `instead` ({action type: fn(action, wall)}) where the
+    fleet simulates what a device would do."""
+    dev.run(actions, wall, late, instead)
 
 
 def diagnostics_fds(dev):

@@ -13,7 +13,7 @@ import socket
 import time
 
 from .. import auth, listener, log
-from ..actions import ApplyChanges, FactoryReset, Reboot, ScheduleInform, SettleDiagnostic, release
+from ..actions import FactoryReset, Reboot
 from ..store import StoreError
 from . import engine, persist
 from .cpe import Cpe, cr_token, factory
@@ -268,32 +268,20 @@ class Fleet:
             self.stop()
 
     def _run(self, d, actions, wall, late):
-        """Dispatch the session's typed actions (actions.py) that are `late` or not, in order."""
-        for action in actions:
-            if action.late == late:
-                release(d.dev.store, action)   # held by the RPC until it runs (actions.hold)
-                self._ACTIONS[type(action)](self, d, action, wall)
+        """Run the session's typed actions (actions.py) that are `late` or not, in order;
+        Reboot and FactoryReset are simulated."""
+        engine.run_actions(d.dev, actions, wall, late, {
+            Reboot: lambda a, wall: self._simulate_reboot(d, a),
+            FactoryReset: lambda a, wall: self._simulate_factory_reset(d)})
 
-    def _simulate_reboot(self, d, action, wall):
+    def _simulate_reboot(self, d, action):
         engine.order_reboot(d.dev, action.command_key)
         self._reboot(d)
 
-    def _simulate_factory_reset(self, d, action, wall):
+    def _simulate_factory_reset(self, d):
         self.stats.add("factory-resets")
         engine.factory_reset(d.dev, factory(self.template, self.seed, d.index))
         self._reboot(d)
-
-    def _settle_diagnostic(self, d, action, wall):
-        engine.settle_diagnostic(d.dev, action, wall)
-        self._watch_diagnostics(d)
-
-    _ACTIONS = {
-        ScheduleInform: lambda self, d, a, wall: engine.schedule_inform(d.dev, a, wall),
-        ApplyChanges: lambda self, d, a, wall: engine.apply_changes(d.dev, a, wall),
-        SettleDiagnostic: _settle_diagnostic,
-        Reboot: _simulate_reboot,
-        FactoryReset: _simulate_factory_reset,
-    }
 
     def _watch_diagnostics(self, d):
         for fd in engine.diagnostics_fds(d.dev):
