@@ -48,10 +48,12 @@ class Cpe:
 
     def record(self, template, seed):
         """What a state file keeps of this device: values that differ from its factory ones,
-        attributes, and the state."""
+        attributes, and the state; the store's own objects, for persist.save to write at once
+        (a deep copy of each device's would stall the loop at every save)."""
         made = factory(template, seed, self.index)
-        values, attrs, st = self.store.snapshot()
-        return {"v": {k: v for k, v in values.items() if made.get(k) != v}, "a": attrs, "s": st}
+        store = self.store
+        return {"v": {k: v for k, v in store.values.items() if made.get(k) != v},
+                "a": store.attrs, "s": store.state}
 
 
 def factory(template, seed, index):
