@@ -43,7 +43,7 @@ import tokenize
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from build_zipapp import BuildError, find_defusedxml, licence_of  # noqa: E402
+from build_zipapp import BuildError, find_defusedxml, licence_of, package_files  # noqa: E402
 
 PACKAGE = os.path.join(REPO, "tr069client")
 # Modules (and packages) that only some work loads: shipped as sources. What the daemon
@@ -163,18 +163,6 @@ def _under(name, names):
     return any(name == n or name.startswith(n + ".") for n in names)
 
 
-def _files(folder, prefix):
-    """(path, archive name) of the sources and data under `folder`, sorted."""
-    out = []
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if d != "__pycache__" and not d.startswith("."))
-        for f in files:
-            if f.endswith((".py", ".json")):
-                path = os.path.join(root, f)
-                out.append((path, prefix + "/" + os.path.relpath(path, folder).replace(os.sep, "/")))
-    return sorted(out, key=lambda item: item[1])
-
-
 def strip_source(source):
     """`source` without comments and docstrings, each line where it was (a traceback's line
     numbers still match the repository); blank lines instead."""
@@ -213,7 +201,7 @@ def build(out, defusedxml_dir=None, python=None, sources=False, line_numbers=Fal
     """Write the folder `out` (replacing it); (bytes, files, bytecode version or None)."""
     dx = find_defusedxml(defusedxml_dir)
     entries = []
-    for path, arc in _files(PACKAGE, "tr069client"):
+    for path, arc in package_files(PACKAGE, "tr069client"):
         if not _under(_module(arc), LEFT_OUT):
             entries.append((path, arc))
     entries += [(os.path.join(dx, m + ".py"), "defusedxml/%s.py" % m) for m in DEFUSEDXML]

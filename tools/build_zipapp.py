@@ -80,7 +80,7 @@ def licence_of(package_dir):
     return None
 
 
-def _files(folder, arc_prefix, skip=()):
+def package_files(folder, arc_prefix, skip=()):
     """(path on disk, name in the archive) of the package's sources and data, sorted."""
     out = []
     for root, dirs, files in os.walk(folder):
@@ -108,8 +108,8 @@ def _pyc(source, arcname, scratch):
 def build(out, defusedxml_dir=None, interpreter="/usr/bin/env python3", compile_pyc=True,
           compress=True, fleet=False):
     """Write the zipapp to `out`; return its size in bytes."""
-    sources = _files(PACKAGE, "tr069client", () if fleet else ("fleet",)) + \
-        _files(find_defusedxml(defusedxml_dir), "defusedxml")
+    sources = package_files(PACKAGE, "tr069client", () if fleet else ("fleet",)) + \
+        package_files(find_defusedxml(defusedxml_dir), "defusedxml")
     if not any(arc == "tr069client/tr181.json" for _, arc in sources):
         raise BuildError("tr069client/tr181.json is missing: run tools/gen_tr181.py")
     entries = [("__main__.py", MAIN)]
