@@ -40,6 +40,14 @@ def test_notification_polls_do_not_look_up_the_acs_name_each_time(made, monkeypa
         d.poll_notifications(time.monotonic())
     assert len(asked) == 1
     assert d.model.value("Device.ManagementServer.ConnectionRequestURL").startswith("http://127.0.0.1:")
+    # Without netlink a timer's poll looks again at our address toward the ACS, not at its name.
+    assert d._addresses is None
+    for _ in range(3):
+        d.poll_notifications(time.monotonic(), timer=True)
+    assert len(asked) == 1 and d.cr.route[2] == "127.0.0.1"
+    d.cr.forget_route()   # as at a session's end
+    d.poll_notifications(time.monotonic())
+    assert len(asked) == 2
 
 
 

@@ -59,6 +59,18 @@ class CrEndpoint:
         if self.model.value(MS + "ConnectionRequestURL") != url:
             self.model.set_own(MS + "ConnectionRequestURL", url)
 
+    def address_changed(self) -> None:
+        """One of our addresses came or went: find ours toward the ACS again at the next
+        update_url(), without a new lookup of the ACS's name once it has been found."""
+        if self.route is not None and self.route[1]:
+            self.route = self.route[:2] + (None,)
+        else:
+            self.route = None
+
+    def forget_route(self) -> None:
+        """Look the ACS's name up again at the next update_url() (once per session)."""
+        self.route = None
+
     def _route_address(self):
         # The ACS's name is looked up once per session (and when an address changes), not at
         # every notification poll: that would send a DNS query a minute, and block the loop

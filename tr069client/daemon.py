@@ -243,7 +243,7 @@ class Daemon:
         now = time.monotonic()
         if self._addresses is not None and self._addresses in r:
             netlink.drain(self._addresses)
-            self.cr.route = None   # ConnectionRequestURL may need another address now
+            self.cr.address_changed()   # ConnectionRequestURL may need another address now
             if not self.busy:
                 self.poll_notifications(now)   # (a session polls all at its end)
         if self.cr.retry_due(now) and not self.busy:
@@ -283,7 +283,7 @@ class Daemon:
         timer's poll reads only volatile values; without netlink it also looks again at
         our address toward the ACS."""
         if timer and self._addresses is None:
-            self.cr.route = None
+            self.cr.address_changed()
         self.cr.update_url()
         passive, active = self.planner.poll_notifications(mono, volatile_only=timer)
         if passive or active:
@@ -318,7 +318,7 @@ class Daemon:
             self.planner.settings_changed(mono, wall)
         # Parameters the ACS just put under notification get their baseline now, and the
         # ACS's name is looked up again (the session resolved it anyway: so may we).
-        self.cr.route = None
+        self.cr.forget_route()
         self.poll_notifications(mono)
         self.device.run(s.actions, wall, late=True)
 
