@@ -102,10 +102,15 @@ class Store:
         if self.dirty:
             self.save()
 
+    def contents(self) -> tuple:
+        """Values, attributes and state as held, not copied: for a caller that writes them out
+        at once (the fleet's state file)."""
+        return self.values, self.attrs, self.state
+
     def snapshot(self) -> tuple:
         """A deep copy of values, attributes and state, for restore()."""
         import copy
-        return copy.deepcopy((self.values, self.attrs, self.state))
+        return copy.deepcopy(self.contents())
 
     def restore(self, snapshot: tuple) -> None:
         """Put back what snapshot() copied (all or nothing changes); the three dicts stay the

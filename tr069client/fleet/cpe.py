@@ -51,9 +51,8 @@ class Cpe:
         attributes, and the state; the store's own objects, for persist.save to write at once
         (a deep copy of each device's would stall the loop at every save)."""
         made = factory(template, seed, self.index)
-        store = self.store
-        return {"v": {k: v for k, v in store.values.items() if made.get(k) != v},
-                "a": store.attrs, "s": store.state}
+        values, attrs, st = self.store.contents()
+        return {"v": {k: v for k, v in values.items() if made.get(k) != v}, "a": attrs, "s": st}
 
 
 def factory(template, seed, index):
