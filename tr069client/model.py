@@ -212,11 +212,7 @@ class Model:
                 if not self.param_writable(name, p):
                     raise CwmpFault(NOT_WRITABLE, "%s is read-only" % name)
                 v = datatypes.normalize(p, value, xsi_type)
-                self.tables.check_references(p, v)
-                for check in self.checks:
-                    why = check(name, v)
-                    if why:
-                        raise CwmpFault(INVALID_VALUE, why)
+                self._check(name, p, v)
                 plan.append((name, v))
             except CwmpFault as f:
                 faults.append((name, f.code, f.message))
@@ -245,8 +241,7 @@ class Model:
             self._rollback(undo)
             raise CwmpFault(INTERNAL_ERROR, "setting %s failed: %s" % (name, e))
         self.acs_changed.update(n for n, _ in plan)
-        for hook in self.on_set:
-            hook([n for n, _ in plan], later)
+        self.applied([n for n, _ in plan], later)
         self.set_parameter_key(key)
         return status
 
@@ -284,11 +279,7 @@ class Model:
         if owner is not None and not owner.can_set(path):
             raise CwmpFault(NOT_WRITABLE, "%s is owned by the operating system" % path)
         v = datatypes.normalize(p, value)
-        self.tables.check_references(p, v)
-        for check in self.checks:
-            why = check(path, v)
-            if why:
-                raise CwmpFault(INVALID_VALUE, why)
+        self._check(path, p, v)
         if owner is not None:
             if owner.set(self, path, v) and owner.apply is not None:
                 owner.apply(self)
@@ -299,17 +290,24 @@ class Model:
             self._view[path] = v
         return v
 
-    def set_locally_done(self, names: "List[str]", later: "Optional[list]") -> None:
-        """set_local() set `names`, all of them applied: the SetParameterValues hooks
-        (`on_set`) act on it as on an ACS's change; `later` takes their actions, if any."""
+    def _check(self, path, p, v):
+        """CwmpFault unless the normalized value `v` of `path` (metadata `p`) may be set:
+        references to rows that exist, then the other parts' `checks` (fault 9007)."""
+        self.tables.check_references(p, v)
+        for check in self.checks:
+            why = check(path, v)
+            if why:
+                raise CwmpFault(INVALID_VALUE, why)
+
+    def applied(self, names: "List[str]", later: "Optional[list]") -> None:
+        """`names` were set, all of them (by the ACS, or set_local() for the command line):
+        the `on_set` hooks act on it; `later` takes their actions, if any."""
         for hook in self.on_set:
             hook(names, later)
 
     def set_own(self, path: str, value: str) -> None:
         """A value the device itself keeps (ConnectionRequestURL), stored as it is."""
-        self.store.values[path] = value
-        self.store.dirty = True
-        self.refresh()
+        self.keep({path: value})
 
     def keep(self, changes: "Dict[str, Optional[str]]") -> None:
         """Values the device itself produces (diagnostics results), stored as they are (a

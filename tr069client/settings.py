@@ -238,7 +238,7 @@ def set_values(model, items, later=None):
         model.refresh()
         raise
     if paths:
-        model.set_locally_done(paths, later)
+        model.applied(paths, later)
     store.dirty = True
 
 
