@@ -371,7 +371,7 @@ def main(argv=None):
             return 1
         return fleet(argv[1:])
     try:
-        args = _run_args(sys.argv[1:] if argv is None else argv) or _parser().parse_args(argv)
+        args = _run_args(argv) or _parser().parse_args(argv)
         return {"run": cmd_run, "status": cmd_status, "set": cmd_set, "get": cmd_get,
                 "inform": cmd_inform, "reset-config": cmd_reset_config,
                 "dhcp": cmd_dhcp}[args.command](args)

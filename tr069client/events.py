@@ -112,7 +112,7 @@ class EventQueue:
 
     def transfer_acknowledged(self, method: str, command_key: str, more_pending: bool) -> None:
         """The ACS acknowledged the TransferComplete of a Download or Upload."""
-        self._keep(lambda e: not (e[0] == method_event(method) and e[1] == command_key))
+        self.remove(method_event(method), command_key)
         if not more_pending:
             self.discard(TRANSFER_COMPLETE)
 

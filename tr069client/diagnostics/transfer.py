@@ -7,6 +7,7 @@ import socket
 import threading
 
 from .. import connection   # http.client without ssl
+from ..datatypes import MAX_UINT
 from .common import (CLOCK, MAX_CONNECTIONS, Canceled, Failure, counters, number, prepare, resolve,
                      shutdown, timestamp, url_error)
 
@@ -14,7 +15,6 @@ http_client = connection.http.client
 CHUNK = 64 * 1024
 MAX_INCREMENTAL = 100        # ...MaxIncrementalResult
 IDLE_TIMEOUT = 30.0          # seconds a connect, a read or a write may wait
-_UINT_MAX = 4294967295
 
 
 class _Meter(socket.socket):
@@ -300,7 +300,7 @@ def _results(conns, load, increments, inputs, upload):
         out[full] = str(end[1] - start[1])
         out["TotalBytesReceivedUnderFullLoading"] = str(end[2][0] - start[2][0])
         out["TotalBytesSentUnderFullLoading"] = str(end[2][1] - start[2][1])
-        out["PeriodOfFullLoading"] = str(min(_UINT_MAX, int(round((end[0] - start[0]) * 1e6))))
+        out["PeriodOfFullLoading"] = str(min(MAX_UINT, int(round((end[0] - start[0]) * 1e6))))
     else:   # one connection ended before the last began: the load was never full
         out.update({full: "0", "TotalBytesReceivedUnderFullLoading": "0",
                     "TotalBytesSentUnderFullLoading": "0", "PeriodOfFullLoading": "0"})
