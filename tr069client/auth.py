@@ -10,15 +10,23 @@ except ImportError:  # pragma: no cover - CPython built without _md5
     from hashlib import md5
 
 
+_SHA256 = []   # the constructor found (or None), once looked for
+
+
 def sha256():
     """The builtin SHA-256 constructor, or None (no builtin SHA-2: MD5 only). Loaded when a
-    challenge first names SHA-256: an MD5 ACS never needs the module (0.07 MB)."""
-    for builtin in ("_sha256", "_sha2"):  # CPython <= 3.11, >= 3.12
-        try:
-            return __import__(builtin).sha256
-        except (ImportError, AttributeError):
-            pass
-    return None
+    challenge first names SHA-256: an MD5 ACS never needs the module (0.07 MB). Looked for
+    once: on 3.12+ the failing import of _sha256 searches the whole path each time."""
+    if not _SHA256:
+        found = None
+        for builtin in ("_sha256", "_sha2"):  # CPython <= 3.11, >= 3.12
+            try:
+                found = __import__(builtin).sha256
+                break
+            except (ImportError, AttributeError):
+                pass
+        _SHA256.append(found)
+    return _SHA256[0]
 
 
 # Digest algorithms we can compute without OpenSSL, strongest first.
