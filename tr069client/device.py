@@ -96,10 +96,11 @@ class Device:
         }
         log.debug("RPC methods: %s", ", ".join(self.handlers))
 
-    def start(self, boot_id: "Optional[str]", mono: float, wall: float) -> None:
+    def start(self, boot_id: "Optional[str]", mono: float, wall: float,
+              instead: "Optional[Dict[type, Callable]]" = None) -> None:
         """The daemon started in the boot `boot_id` (planner.start), and runs what a session
         accepted but a power cut or a kill kept from running (actions.hold): a Reboot the
-        device did meanwhile (another boot) is only reported (M Reboot)."""
+        device did meanwhile (another boot) is only reported (M Reboot). `instead`: as run()'s."""
         self.planner.start(boot_id, mono, wall)
         for action, accepted_in in actions_mod.take(self.store):
             log.info("carrying out the %s the ACS was told was accepted before tr069client stopped",
@@ -107,7 +108,7 @@ class Device:
             if isinstance(action, Reboot) and None not in (accepted_in, boot_id) and accepted_in != boot_id:
                 self.events.add(ev.M_REBOOT, action.command_key)
             else:
-                self._runners[type(action)](action, wall)
+                self._runner(action, instead)(action, wall)
 
     def run(self, actions: "Iterable[tuple]", wall: float, late: bool,
             instead: "Optional[Dict[type, Callable]]" = None) -> None:
@@ -118,8 +119,11 @@ class Device:
         for action in actions:
             if action.late == late:
                 actions_mod.release(self.store, action)   # its note goes with the next save
-                runner = instead.get(type(action)) if instead else None
-                (runner or self._runners[type(action)])(action, wall)
+                self._runner(action, instead)(action, wall)
+
+    def _runner(self, action, instead):
+        runner = instead.get(type(action)) if instead else None
+        return runner or self._runners[type(action)]
 
     def _apply(self, action, wall):
         provider = action.provider

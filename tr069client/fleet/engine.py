@@ -19,7 +19,7 @@ uses the HTTP layer, connection.py/transport.py, and connreq.py directly). It re
 """
 
 from .. import boot, config, fetch, settings
-from ..actions import Reboot, ScheduleInform, take
+from ..actions import FactoryReset, Reboot
 from ..device import Device
 from ..events import M_REBOOT
 from .model import FleetModel, Identity
@@ -56,15 +56,12 @@ def boot_device(store, template, random, version, boot_id, mono, wall):
     daemon builds it; 1 BOOT (and 0 BOOTSTRAP if need be) follows."""
     model = FleetModel(store, template)
     dev = Device(store, CONFIGS[version], Identity(model), random=random, model=model, worker=WORKER)
-    dev.planner.start(boot_id, mono, wall)
     # What a stopped fleet had accepted and not run: its held ScheduleInform is sent, its
     # Reboot counts as done by this power-on (M Reboot); a FactoryReset is not redone (the
     # factory values are the runner's, and a load test restarted from its file goes on).
-    for action, _ in take(store):
-        if isinstance(action, ScheduleInform):
-            schedule_inform(dev, action, wall)
-        elif isinstance(action, Reboot):
-            dev.events.add(M_REBOOT, action.command_key)
+    dev.start(boot_id, mono, wall, instead={
+        Reboot: lambda a, wall: dev.events.add(M_REBOOT, a.command_key),
+        FactoryReset: lambda a, wall: None})
     dev.diagnostics.resume()   # tests a reboot interrupted run again
     return dev
 
