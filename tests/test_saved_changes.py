@@ -172,3 +172,18 @@ def test_a_refused_hold_forgets_its_own_note_not_an_older_one():
     assert s.actions == [FactoryReset(), ScheduleInform(30, "s1")]
     assert m.store.state["deferred"] == commit.saved[-1][2]["deferred"] == [
         ["FactoryReset", [], None], ["ScheduleInform", [30, "s1"], None]]
+
+
+def test_a_refused_change_leaves_no_work_for_the_session_s_end():
+    # Undone and answered 9002, a change must not be applied (nor a test settled) after all.
+    applied = []
+    time_ = Provider("Device.Time.", lambda m: {"Device.Time.LocalTimeZone": "UTC"},
+                     set=lambda m, p, v: True, apply=applied.append)
+    m = make_model(providers=[Provider("Device.DeviceInfo.", lambda m: dict(IDENTITY)), time_])
+    sessions = []
+    _, answers = run(m, spv("Device.Time.LocalTimeZone", "CET-1"), fail="disk full", session=sessions)
+    assert [fault_of(e)[0] for _, _, e in answers] == [9002]
+    assert sessions[0].actions == []
+    sessions = []
+    run(m, spv("Device.Time.LocalTimeZone", "CET-1"), session=sessions)   # saved: applied at the end
+    assert [type(a).__name__ for a in sessions[0].actions] == ["ApplyChanges"]

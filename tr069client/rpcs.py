@@ -59,16 +59,17 @@ def get_rpc_methods(ctx, req):
 
 def _saved(rpc):
     """`rpc`, its change persisted before the ACS hears it is applied (TR-069 A.3.2.1: Status 0
-    says the change is in effect): when `ctx.commit()` fails, the change is undone and the
-    answer is fault 9002."""
+    says the change is in effect): when `ctx.commit()` fails, the change is undone, with the
+    work it left for the session's end, and the answer is fault 9002."""
     def run(ctx, req):
         if ctx.commit is None:
             return rpc(ctx, req)
-        mark = journal.Checkpoint(ctx.model)
+        mark, queued = journal.Checkpoint(ctx.model), len(ctx.actions)
         try:
             inner = rpc(ctx, req)
             error = ctx.commit()
             if error:
+                del ctx.actions[queued:]
                 left = mark.restore()
                 raise CwmpFault(INTERNAL_ERROR, "the change was not made because it could not be "
                                 "saved: %s%s" % (error, "; not undone: " + "; ".join(left) if left else ""))
