@@ -12,6 +12,10 @@ class FakeModel:
         self.acs_changed = set()
         self.session_open = False
         self.polled = []
+        self.os_values = set()   # paths the OS changes by itself (model.volatile)
+
+    def volatile(self, path):
+        return path in self.os_values
 
     def end_session(self):
         self.session_open = False
@@ -119,3 +123,12 @@ def test_a_change_after_the_inform_was_built_stays_pending():
     sent = w.begin_inform()
     w.delivered(sent)
     assert w.inform_params() == []
+
+
+def test_a_timer_poll_reads_only_what_the_os_changes_and_says_whether_any_is_watched():
+    m, _, w = make()
+    assert not w.any_volatile
+    m.os_values.add("Q")
+    m.polled.clear()
+    w.poll(volatile_only=True)
+    assert m.polled == [["Q"]] and w.any_volatile

@@ -288,7 +288,7 @@ class Daemon:
         passive, active = self.planner.poll_notifications(mono, volatile_only=timer)
         if passive or active:
             log.debug("value change: %s", ", ".join(active + passive))
-        needed = self._addresses is None or self.planner.watcher.volatile()
+        needed = self._addresses is None or self.planner.watcher.any_volatile
         self._next_poll = mono + self._poll_interval() if needed else None
 
     # --- sessions ----------------------------------------------------------------------------

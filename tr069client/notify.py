@@ -18,6 +18,9 @@ class Watcher:
         # Paths that changed again after the last Inform was built: its delivery does not
         # cover their new value.
         self._since_inform = set()
+        # Whether, at the last poll, a watched value may change without the ACS or the
+        # operator setting it (an OS value: see model.volatile): only a timer can see it change.
+        self.any_volatile = False
 
     @property
     def baseline(self) -> dict:
@@ -34,17 +37,14 @@ class Watcher:
         kinds.update((p, 2) for p in self.model.notified(2))
         return kinds
 
-    def volatile(self):
-        """Whether a watched value may change without the ACS or the operator setting it (an
-        OS value: see model.volatile), so that only a timer can see it change."""
-        return any(self.model.volatile(p) for p in self._watched())
-
     def poll(self, volatile_only=False):
-        """Read the watched values (`volatile_only`: only those volatile(), for a timer: the
+        """Read the watched values (`volatile_only`: only the volatile ones, for a timer: the
         others change only by a set, after which the whole is polled); return (passive,
         active) lists of newly changed paths."""
         kinds = self._watched()
-        view = self.model.poll([p for p in kinds if not volatile_only or self.model.volatile(p)])
+        volatile = [p for p in kinds if self.model.volatile(p)]
+        self.any_volatile = bool(volatile)
+        view = self.model.poll(volatile if volatile_only else list(kinds))
         changed = {1: [], 2: []}
         baseline = self.baseline
         for path, kind in kinds.items():
