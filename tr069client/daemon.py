@@ -25,7 +25,6 @@ if TYPE_CHECKING:   # annotations only: the daemon does not load typing
 
     from .session import Session
 
-MS = settings.MS
 # The longest select(): beyond some 290 years of timeout it overflows, and a wake-up an hour
 # costs nothing.
 _MAX_SLEEP = 3600.0
@@ -313,9 +312,8 @@ class Daemon:
             log.info("%s", s.summary)
         else:
             log.warning("%s; %s", s.summary, self.planner.failure_note(s, mono, wall))
-        if {MS + "EnableCWMP", MS + "HTTPConnectionRequestEnable"} & self.model.acs_changed:
+        if self.planner.after_acs_settings(mono, wall):
             self.cr.sync()
-            self.planner.settings_changed(mono, wall)
         # Parameters the ACS just put under notification get their baseline now, and the
         # ACS's name is looked up again (the session resolved it anyway: so may we).
         self.cr.forget_route()

@@ -182,6 +182,15 @@ class Planner:
         self._bootstrap_if_new_url()
         self.reschedule(mono, wall)
 
+    def after_acs_settings(self, mono: float, wall: float) -> bool:
+        """After a session: act on the ACS's change of EnableCWMP or
+        HTTPConnectionRequestEnable as on the operator's; whether there was one (the loop
+        then opens or closes its connection-request listener)."""
+        if {MS + "EnableCWMP", MS + "HTTPConnectionRequestEnable"} & self.model.acs_changed:
+            self.settings_changed(mono, wall)
+            return True
+        return False
+
     def _url_check(self):
         return url_trials.operator_set(self.store, settings.get(self.model, "acs-url"))
 

@@ -24,7 +24,6 @@ from ..device import Device
 from ..events import M_REBOOT
 from .model import FleetModel, Identity
 
-MS = settings.MS
 FIRMWARE = fetch.FIRMWARE
 # Every platform command is "configured", so fetch.Worker.plan() accepts what a real device
 # would; none ever runs: the fleet simulates each of them.
@@ -96,8 +95,7 @@ def finish_session(dev, s, url, mono, wall):
 def after_session(dev, mono, wall):
     """After the early actions: what the ACS changed takes effect, and what it put under
     notification gets its baseline; the view of the model is dropped until the next session."""
-    if {MS + "EnableCWMP", MS + "HTTPConnectionRequestEnable"} & dev.model.acs_changed:
-        dev.planner.settings_changed(mono, wall)
+    dev.planner.after_acs_settings(mono, wall)
     dev.planner.poll_notifications(mono)
     dev.model.refresh()
 
