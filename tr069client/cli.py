@@ -4,7 +4,7 @@ import json
 import os
 import sys
 
-from . import __version__, config, control, identity, log, settings, state
+from . import __version__, config, control, identity, log, settings
 from .faults import CwmpFault
 from .store import Store, StoreError
 
@@ -331,6 +331,7 @@ def cmd_reset_config(args):
     state_dir = _state_dir(args)
     if _ask_or_lock(state_dir, {"cmd": "reset-config"}) is not None:
         return 0
+    from . import state   # its table of keys: for this command alone
     store = Store.load(os.path.join(state_dir, config.STATE_FILE))
     state.reset(store)
     store.save()

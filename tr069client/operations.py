@@ -5,7 +5,7 @@ real device the reboot is under way); the next start sends 1 BOOT because the ma
 ordered reboot says "returned" (boot.py).
 """
 
-from . import boot, log, outcomes, rpc_args, state
+from . import boot, log, outcomes, rpc_args
 from . import events as ev
 from .actions import FactoryReset, Reboot
 
@@ -93,7 +93,7 @@ class Operations:
     def factory_reset(self) -> None:
         """The FactoryReset action: tr069client's own state goes first (the command may kill
         us), then factory-reset-command runs; the next session carries 0 BOOTSTRAP and 1 BOOT."""
-        from . import platform_commands
+        from . import platform_commands, state   # neither needed until a FactoryReset
         self.clean()
         state.reset(self.store)
         if platform_commands.command(self.cfg, "factory-reset-command") is None:
