@@ -136,7 +136,7 @@ class HTTPConnection(http.client.HTTPConnection):
     def _open(self, address, timeout=None, source_address=None):
         host, port = address
         error = None
-        for family, kind, proto, _, addr in socket.getaddrinfo(_ascii(host), port, 0, socket.SOCK_STREAM):
+        for family, kind, proto, _, addr in socket.getaddrinfo(ascii_host(host), port, 0, socket.SOCK_STREAM):
             sock = _DeadlineSocket(family, kind, proto)
             sock.op_timeout, sock.deadline, sock.wait = timeout, self.deadline, self.wait
             try:
@@ -151,7 +151,7 @@ class HTTPConnection(http.client.HTTPConnection):
         raise error or OSError("getaddrinfo returned no address")
 
 
-def _ascii(host):
+def ascii_host(host):
     """An ASCII host name as bytes, which getaddrinfo() and ssl take without the idna codec
     (and unicodedata: 0.3 MB, python3-codecs on OpenWrt); an internationalised name as it is."""
     try:
@@ -169,7 +169,7 @@ class HTTPSConnection(HTTPConnection):
     def connect(self):
         HTTPConnection.connect(self)
         plain = self.sock
-        self.sock = self.context.wrap_socket(plain, server_hostname=_ascii(self.host),
+        self.sock = self.context.wrap_socket(plain, server_hostname=ascii_host(self.host),
                                              do_handshake_on_connect=False)
         self.sock.op_timeout, self.sock.deadline, self.sock.wait = \
             plain.op_timeout, plain.deadline, plain.wait

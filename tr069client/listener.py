@@ -190,11 +190,8 @@ def resolve(url):
         host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
         if not host:   # no ACS URL yet (waiting for DHCP), or one without a host
             return None
-        try:
-            host = host.encode("ascii")   # a str would load the idna codec (0.3 MB)
-        except UnicodeEncodeError:
-            pass
-        info = socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM)[0]
+        from .connection import ascii_host   # loaded by every process that resolves an ACS
+        info = socket.getaddrinfo(ascii_host(host), port, 0, socket.SOCK_DGRAM)[0]
         return info[0], info[4]
     except (OSError, ValueError, TypeError, IndexError):
         return None

@@ -175,13 +175,10 @@ def resolve(host, version="Any", kind=socket.SOCK_DGRAM, error="Error_CannotReso
     """(family, address) of `host` for ProtocolVersion `version`; Failure(`error`) otherwise."""
     if not host_ok(host):
         raise Failure(error, "not a host name or address: %r" % host)
-    try:
-        name = host.encode("ascii")   # no idna codec for an ASCII name
-    except UnicodeEncodeError:
-        name = host
+    from ..connection import ascii_host
     family = _FAMILIES.get(version, socket.AF_UNSPEC)
     try:
-        infos = socket.getaddrinfo(name, None, family, kind)
+        infos = socket.getaddrinfo(ascii_host(host), None, family, kind)
     except (socket.gaierror, UnicodeError) as e:
         raise Failure(error, "cannot resolve %s: %s" % (host, e))
     for fam, _, _, _, addr in infos:

@@ -9,7 +9,7 @@ import socket
 import sys
 
 from .. import __version__
-from ..connection import SlowExchange, TransportError, describe, dropped, http, tls_context
+from ..connection import SlowExchange, TransportError, ascii_host, describe, dropped, http, tls_context
 # The daemon's HTTP policy, shared rather than copied: Peer keeps URL, cookies, auth.Client
 # and the rules for 401s and redirects (begin(), follow()).
 from ..transport import MAX_BODY, Peer, header_value, interim
@@ -35,11 +35,7 @@ def resolve(host, port):
     """getaddrinfo() of (host, port), cached: blocking, but once per server for the whole fleet."""
     key = (host, port)
     if key not in _addresses:
-        try:
-            name = host.encode("ascii")   # a str would load the idna codec
-        except UnicodeEncodeError:
-            name = host
-        _addresses[key] = socket.getaddrinfo(name, port, 0, socket.SOCK_STREAM)
+        _addresses[key] = socket.getaddrinfo(ascii_host(host), port, 0, socket.SOCK_STREAM)
     return _addresses[key]
 
 
