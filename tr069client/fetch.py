@@ -222,10 +222,10 @@ class Worker:
             fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
             with os.fdopen(fd, "wb") as f:
                 total = file_transfer.download(_encoded(url), f, username, password, self.ca_file(),
-                                           _HTTP_TIMEOUT, expected if expected is not None else free,
-                                           on_chunk, require_length=expected is None,
-                                           limit=config.get(self.cfg, "transfer-timeout"),
-                                           wait=self.wait())
+                                               _HTTP_TIMEOUT, expected if expected is not None else free,
+                                               on_chunk, require_length=expected is None,
+                                               limit=config.get(self.cfg, "transfer-timeout"),
+                                               wait=self.wait())
                 f.flush()
                 os.fsync(f.fileno())
             if expected is not None and total != expected:
@@ -268,14 +268,14 @@ class Worker:
                 except OSError:
                     pass   # not ours to change: the folder (0700) keeps it private all the same
                 size = os.fstat(f.fileno()).st_size
-                username, password = _credentials(rec["url"], rec["username"], rec["password"])
+                url, username, password, _, _ = source(rec)
                 shown = log.shown_url(rec["url"])
                 log.info("uploading %d bytes to %s", size, shown)
                 try:
-                    status = file_transfer.upload(_encoded(rec["url"]), f, size, username, password,
-                                              self.ca_file(), _HTTP_TIMEOUT,
-                                              limit=config.get(self.cfg, "transfer-timeout"),
-                                              wait=self.wait())
+                    status = file_transfer.upload(url, f, size, username, password,
+                                                  self.ca_file(), _HTTP_TIMEOUT,
+                                                  limit=config.get(self.cfg, "transfer-timeout"),
+                                                  wait=self.wait())
                 except transport.TransportError as e:
                     raise upload_fault(e)
                 except (OSError, EOFError) as e:   # EOFError: the file shrank while sent

@@ -3,9 +3,7 @@ transfers, on transport.py's Peer (auth, redirects, TLS, errors)."""
 
 import time
 
-from .transport import USER_AGENT, Peer, TransportError, stream_body
-
-_CHUNK = 64 * 1024
+from .transport import CHUNK, USER_AGENT, Peer, TransportError, stream_body
 
 
 class _LocalFileError(Exception):
@@ -76,7 +74,7 @@ def upload(url, fileobj, size, username="", password="", ca_file=None, timeout=3
         left = size
         while left > 0:
             try:
-                chunk = fileobj.read(min(_CHUNK, left))
+                chunk = fileobj.read(min(CHUNK, left))
             except OSError as e:
                 raise _LocalFileError(e)
             if not chunk:

@@ -16,7 +16,7 @@ if TYPE_CHECKING:   # annotations only: the daemon does not load typing
     from . import soap
 
 MAX_BODY = 16 * 1024 * 1024
-_CHUNK = 64 * 1024
+CHUNK = 64 * 1024   # bytes read or sent at a time
 _DRAIN = 1024 * 1024  # largest 401/redirect body read to keep the connection
 _MAX_REDIRECTS = 5
 _REDIRECTS = (301, 302, 303, 307, 308)
@@ -235,7 +235,7 @@ def header_value(value):
     return value
 
 
-def stream_body(resp, limit, sink, too_large, size=_CHUNK):
+def stream_body(resp, limit, sink, too_large, size=CHUNK):
     """Feed the body to `sink` as it arrives, one read (at most `size` bytes) at a time, so a
     slow server still lets the caller serve others; TransportError(too_large) past `limit`."""
     if limit is not None and (resp.length or 0) > limit:
@@ -305,7 +305,7 @@ class AcsClient:
                        ("SOAPAction", soap_action), ("Content-Length", str(length))]
 
             def send(conn):
-                if len(chunks) == 1 and length <= _CHUNK:
+                if len(chunks) == 1 and length <= CHUNK:
                     conn.endheaders(bytes(chunks[0]))  # headers and body in one segment
                     return
                 conn.endheaders()
