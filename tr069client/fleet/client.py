@@ -145,10 +145,7 @@ class Client:
             if (peer.https, peer.host, peer.port) != old:
                 self._close_sock()
             return self._send_request(0)
-        headers = {}
-        for k, v in p.headers:
-            headers[k] = v
-        self._finish((p.status, headers, b"".join(self._kept)))
+        self._finish((p.status, dict(p.headers), b"".join(self._kept)))
 
     def _finish(self, result):
         self.loop.cancel(self._timer)

@@ -72,10 +72,7 @@ class TemplateError(ValueError):
 
 def read(path):
     """The template document in the JSON file `path`."""
-    try:
-        return config.read_json(path, "template")
-    except config.ConfigError as e:
-        raise TemplateError(str(e))
+    return config.read_json(path, "template", TemplateError)
 
 
 class Template:
