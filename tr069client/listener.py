@@ -110,11 +110,12 @@ class Listener(sockserver.Server):
             self._made_gate = connreq.Gate(path, credentials, rate or connreq.RATE, failures or connreq.FAILURES)
         return self._made_gate
 
-    def url(self, host: str) -> str:
-        """The ConnectionRequestURL for clients reaching this device as `host`."""
+    def url(self, host: str, path: "Optional[str]" = None) -> str:
+        """The ConnectionRequestURL for clients reaching this device as `host` (at `path`, by
+        default this listener's)."""
         if ":" in host and not host.startswith("["):
             host = "[%s]" % host.replace("%", "%25")  # RFC 6874: a zone id's % is escaped
-        return "http://%s:%d%s" % (host, self.port, self.path)
+        return "http://%s:%d%s" % (host, self.port, self.path if path is None else path)
 
     def where(self) -> str:
         """The address and port listened on, as an operator reads them."""
@@ -228,10 +229,15 @@ def keep_path(store: "Store", path: str) -> None:
 def open_any(port, path, credentials):
     """A connection-request listener on IPv6 and IPv4 ("::", dual stack), or IPv4 alone
     where the kernel has no IPv6 (many router builds leave it out)."""
+    return dual_stack(lambda address: Listener(address, port, path, credentials=credentials))
+
+
+def dual_stack(make):
+    """make("::"), or make("0.0.0.0") where the kernel has no IPv6."""
     try:
-        return Listener("::", port, path, credentials=credentials)
+        return make("::")
     except OSError as e:
         if e.errno not in (errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL, errno.EPROTONOSUPPORT,
                            socket.EAI_FAMILY, getattr(socket, "EAI_ADDRFAMILY", None)):
             raise
-    return Listener("0.0.0.0", port, path, credentials=credentials)
+    return make("0.0.0.0")

@@ -33,11 +33,6 @@ class CrServer(listener.Listener):
                                    header_timeout=timeout)
         self.sync()
 
-    def url(self, host, path):
-        if ":" in host and not host.startswith("["):
-            host = "[%s]" % host
-        return "http://%s:%d%s" % (host, self.port, path)
-
     # --- in the loop ------------------------------------------------------------------------
 
     def sync(self):

@@ -3,7 +3,6 @@ daemon's engine in one loop: sessions (at most max_sessions at once), its timers
 simulated reboots and connection requests; progress once a second and a summary at the end."""
 
 import collections
-import errno
 import functools
 import gc
 import itertools
@@ -95,12 +94,8 @@ class Fleet:
         return self
 
     def _listen(self, port):
-        try:
-            return CrServer(self.loop, "::", port, self._route, self._cr_accepted)
-        except OSError as e:
-            if e.errno not in (errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL, errno.EPROTONOSUPPORT):
-                raise
-        return CrServer(self.loop, "0.0.0.0", port, self._route, self._cr_accepted)
+        return listener.dual_stack(lambda address: CrServer(self.loop, address, port, self._route,
+                                                            self._cr_accepted))
 
     def run(self, signals=True):
         """Run until stopped (stop(), SIGINT/SIGTERM, duration, or every device informed with
