@@ -7,7 +7,7 @@ import os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:   # annotations only: the daemon does not load typing
-    from typing import Optional
+    from typing import Callable, Optional
 
 FORMAT = 1
 
@@ -34,28 +34,14 @@ class Store:
         """Read `path`; a missing file gives an empty store, a damaged one is kept aside
         (left in place with `set_aside` false, for commands that only look)."""
         store = cls(path)
-        try:
-            with open(path, "rb") as f:
-                raw = f.read()
-        except FileNotFoundError:
-            return store
-        except OSError as e:
-            raise StoreError("cannot read %s: %s" % (path, e.strerror or e))
-        try:
-            values, attrs, state = decode(raw)
-        except ValueError as e:
+        data, damaged = read_or_set_aside(path, decode, set_aside)
+        if damaged is not None:
             # A damaged file must not stop the device from reaching its ACS: keep it for
             # inspection and start over (the next Inform is a BOOTSTRAP).
-            aside = path + ".damaged" if set_aside else None
-            try:
-                if aside:
-                    os.replace(path, aside)
-            except OSError:
-                aside = None
             store.load_problem = "state file %s was damaged (%s)%s; starting with empty state" % (
-                path, e, "; kept as " + aside if aside else "")
-            return store
-        store.values, store.attrs, store.state = values, attrs, state
+                path, damaged[0], "; kept as " + damaged[1] if damaged[1] else "")
+        elif data is not None:
+            store.values, store.attrs, store.state = data
         return store
 
     def save(self) -> None:
@@ -155,6 +141,29 @@ def write_file(path: str, data: bytes) -> None:
         except OSError:
             pass
         raise StoreError("cannot write %s: %s" % (path, e.strerror or e))
+
+
+def read_or_set_aside(path: str, decode: "Callable[[bytes], object]", set_aside: bool = True) -> tuple:
+    """(decode(the bytes of `path`), None); (None, None) when there is no such file; (None,
+    (why, the name it is kept as or None)) when decode() raises ValueError: the damaged file
+    moved to path.damaged, if `set_aside`. StoreError when the file cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        return None, None
+    except OSError as e:
+        raise StoreError("cannot read %s: %s" % (path, e.strerror or e))
+    try:
+        return decode(raw), None
+    except (ValueError, RecursionError) as e:
+        aside = path + ".damaged" if set_aside else None
+        try:
+            if aside:
+                os.replace(path, aside)
+        except OSError:
+            aside = None
+        return None, (e, aside)
 
 
 def decode(raw: bytes) -> tuple:

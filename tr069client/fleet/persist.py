@@ -4,7 +4,7 @@ writes its state (store.write_file: atomic replace, mode 600); a damaged one is 
 import json
 import os
 
-from ..store import StoreError, write_file
+from ..store import read_or_set_aside, write_file
 
 FORMAT = "tr069client-fleet-state/1"
 
@@ -17,29 +17,23 @@ def path_for(state_dir, shard, shards):
 
 def load(path):
     """({"seed": ..., "count": ...}, {index: record}, problem sentence or None)."""
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except FileNotFoundError:
-        return {}, {}, None
-    except OSError as e:
-        raise StoreError("cannot read %s: %s" % (path, e.strerror or e))
-    try:
-        doc = json.loads(raw.decode("utf-8"))
-        if not isinstance(doc, dict) or doc.get("format") != FORMAT or \
-                not isinstance(doc.get("devices"), dict) or not isinstance(doc.get("fleet"), dict):
-            raise ValueError("not a fleet state file (format %r)" % (
-                doc.get("format") if isinstance(doc, dict) else None))
-    except (ValueError, RecursionError) as e:
-        aside = path + ".damaged"
-        try:
-            os.replace(path, aside)
-        except OSError:
-            aside = None
+    doc, damaged = read_or_set_aside(path, _decode)
+    if damaged is not None:
         return {}, {}, "%s is unusable (%s)%s; starting with new devices" % (
-            path, e, "; kept as " + aside if aside else "")
+            path, damaged[0], "; kept as " + damaged[1] if damaged[1] else "")
+    if doc is None:
+        return {}, {}, None
     devices = {int(k): rec for k, rec in doc["devices"].items() if k.isdigit() and _record_ok(rec)}
     return doc["fleet"], devices, None
+
+
+def _decode(raw):
+    doc = json.loads(raw.decode("utf-8"))
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT or \
+            not isinstance(doc.get("devices"), dict) or not isinstance(doc.get("fleet"), dict):
+        raise ValueError("not a fleet state file (format %r)" % (
+            doc.get("format") if isinstance(doc, dict) else None))
+    return doc
 
 
 def _record_ok(rec):
