@@ -57,18 +57,28 @@ def hold(store, action, boot_id):
     store.dirty = True
 
 
-def release(store, action, newest=False):
-    """`action` runs now: forget the oldest note of it; or, `newest`, it was not accepted after
-    all: forget the note hold() just made."""
+def release(store, action):
+    """`action` runs now: forget the oldest note of it (none for an action that is not held)."""
     held = store.state.get("deferred")
+    if not held or type(action).__name__ not in _HELD:
+        return
     entry = [type(action).__name__, list(action)]
-    for i in range(len(held) - 1, -1, -1) if newest and held else range(len(held or ())):
-        if held[i][:2] == entry:
-            del held[i]
-            if not held:
-                del store.state["deferred"]
-            store.dirty = True
+    for i, note in enumerate(held):
+        if note[:2] == entry:
+            _forget(store, held, i)
             return
+
+
+def unhold(store):
+    """The action hold() just noted was not accepted after all: forget that note."""
+    _forget(store, store.state["deferred"], -1)
+
+
+def _forget(store, held, i):
+    del held[i]
+    if not held:
+        del store.state["deferred"]
+    store.dirty = True
 
 
 def take(store):

@@ -45,7 +45,7 @@ class Context:
         actions.hold(store, action, boot.boot_id(store))
         error = self.commit()
         if error:
-            actions.release(store, action, newest=True)
+            actions.unhold(store)
             self.actions.pop()
             raise CwmpFault(INTERNAL_ERROR, "the %s was not accepted because it could not be saved: %s"
                             % (type(action).__name__, error))
