@@ -50,8 +50,8 @@ def _add(p, flags):
         parse.__name__ = convert.__name__
         return parse
     for flag, metavar, convert, text in flags:
-        extra = {"choices": _LEVELS} if flag == "--log-level" else {}
-        p.add_argument(flag, metavar=metavar, help=text, type=convert and typed(convert), **extra)
+        p.add_argument(flag, metavar=metavar, help=text, type=convert and typed(convert),
+                       choices=_CHOICES.get(flag))
 
 
 def _port(value):
@@ -68,6 +68,7 @@ def _interval(value):
 
 
 _LEVELS = sorted(log.LEVELS, key=log.LEVELS.get)
+_CHOICES = {"--log-level": _LEVELS}   # flags that take one of a few words
 # `run`'s own flags: (flag, metavar, conversion, help). The daemon's start reads them
 # without argparse (_run_args); argparse reads every other command, and any `run` line
 # that the fast path does not take whole (help, abbreviations, errors and their messages).
@@ -101,7 +102,7 @@ def _run_args(argv):
             return None
         if not eq:
             value = rest.pop(0)
-        if value.startswith("-") or (flag == "--log-level" and value not in _LEVELS):
+        if value.startswith("-") or value not in _CHOICES.get(flag, (value,)):
             return None
         try:
             args[flag[2:].replace("-", "_")] = flags[flag](value) if flags[flag] else value
