@@ -31,6 +31,8 @@ import tempfile
 import threading
 import time
 
+from bench_proc import find_defusedxml   # tools/ is this script's sys.path[0]
+
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MB = 1000 * 1000
 
@@ -344,10 +346,7 @@ def main():
     work = tempfile.mkdtemp(prefix="hostile-")
     libdir = os.path.join(work, "lib")
     os.mkdir(libdir)
-    where = "import os, defusedxml; print(os.path.dirname(defusedxml.__file__))"
-    spec = subprocess.run([args.python, "-c", where], stdout=subprocess.PIPE, universal_newlines=True,
-                          check=True)
-    os.symlink(spec.stdout.strip(), os.path.join(libdir, "defusedxml"))
+    os.symlink(find_defusedxml(args.python), os.path.join(libdir, "defusedxml"))
     # Compiled once here: a daemon compiling its modules would raise its idle peak, and so
     # hide what a message costs (PYTHONDONTWRITEBYTECODE would have every start compile).
     subprocess.run([args.python, "-m", "compileall", "-q", os.path.join(args.tree, "tr069client")], check=True)
