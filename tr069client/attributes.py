@@ -3,6 +3,7 @@ Get/SetParameterAttributes (TR-069 A.3.2.4, A.3.2.5); no I/O. They live in store
 as {path: [notification, [access...]]}, only where they differ from the default."""
 
 from .faults import CwmpFault, INVALID_ARGUMENTS, NOTIFICATION_REJECTED
+from .listing import params
 
 
 def default_notification(param):
@@ -28,15 +29,23 @@ def notification(model, path, param):
     return a[0] if a is not None else default_notification(param)
 
 
+def answer(model, paths):
+    """GetParameterAttributes: (how many, (name, notification, access list) of each), counted
+    and checked before any entry is made (listing.params)."""
+    n, found = params(model, paths, "attributes")
+    return n, _entries(model, found)
+
+
+def _entries(model, found):
+    attrs = model.store.attrs
+    for full, p in found:
+        a = attrs.get(full)
+        yield full, notification(model, full, p), list(a[1]) if a else []
+
+
 def get(model, paths):
     """[(name, notification, access list)] for GetParameterAttributes."""
-    model.check_answer(paths, "attributes")
-    out = []
-    for path in paths:
-        for full, p in model.params_under(path):
-            a = model.store.attrs.get(full)
-            out.append((full, notification(model, full, p), list(a[1]) if a else []))
-    return out
+    return list(answer(model, paths)[1])
 
 
 def put(model, changes):

@@ -68,9 +68,12 @@ def count(model: "Model", paths: "Sequence[str]", what: str, params_only: bool =
     return n
 
 
-def values(model: "Model", paths: "Sequence[str]") -> "Tuple[int, Iterator[Tuple[str, str, str]]]":
-    """GetParameterValues: (name, value, xsd type) entries; secured values read as ""."""
-    n = count(model, paths, "values")
+def params(model: "Model", paths: "Sequence[str]",
+           what: str) -> "Tuple[int, Iterator[Tuple[str, metadata.Param]]]":
+    """(how many, (path, Param) of each) of the parameters `paths` name (a parameter, or every
+    one below an object), counted against the budget and each path checked before any is
+    walked; the answer of GetParameterValues and GetParameterAttributes alike."""
+    n = count(model, paths, what)
     found = []   # the Param of each parameter path, None for an object's
     for path in paths:
         path = path or "Device."
@@ -80,15 +83,25 @@ def values(model: "Model", paths: "Sequence[str]") -> "Tuple[int, Iterator[Tuple
             found.append(None)
         else:
             raise CwmpFault(INVALID_NAME, "no such object: %s" % path)
-    return n, _values(model, paths, found)
+    return n, _params(model, paths, found)
 
 
-def _values(model, paths, found):
-    view = model.values()
+def _params(model, paths, found):
     for path, param in zip(paths, found):
         path = path or "Device."
-        for full, p in walk(model, path, True) if param is None else ((path, param),):
-            yield full, datatypes.readback(p, view[full]), datatypes.xsd_type(p)
+        yield from walk(model, path, True) if param is None else ((path, param),)
+
+
+def values(model: "Model", paths: "Sequence[str]") -> "Tuple[int, Iterator[Tuple[str, str, str]]]":
+    """GetParameterValues: (name, value, xsd type) entries; secured values read as ""."""
+    n, found = params(model, paths, "values")
+    return n, _values(model, found)
+
+
+def _values(model, found):
+    view = model.values()
+    for full, p in found:
+        yield full, datatypes.readback(p, view[full]), datatypes.xsd_type(p)
 
 
 def names(model: "Model", path: str, next_level: bool) -> "Tuple[int, Iterator[Tuple[str, bool]]]":

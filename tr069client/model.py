@@ -184,10 +184,6 @@ class Model:
 
     # --- RPC answers (listing.py) -----------------------------------------------------------
 
-    def check_answer(self, paths: "Sequence[str]", what: str, params_only: bool = True,
-                     depth: "Optional[int]" = None) -> int:
-        return listing.count(self, paths, what, params_only, depth)
-
     def get_values(self, paths: "Sequence[str]") -> "List[Tuple[str, str, str]]":
         """[(name, value, xsd type)] for GetParameterValues; secured values read as ""."""
         return list(listing.values(self, paths)[1])

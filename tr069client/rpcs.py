@@ -108,12 +108,12 @@ def set_parameter_values(ctx, req):
 
 
 def get_parameter_attributes(ctx, req):
-    attrs = attributes.get(ctx.model, strings(req, "ParameterNames"))
+    count, attrs = attributes.answer(ctx.model, strings(req, "ParameterNames"))
     return soap.array_parts("ParameterList", "cwmp:ParameterAttributeStruct", (
         "<ParameterAttributeStruct><Name>%s</Name><Notification>%d</Notification>%s"
         "</ParameterAttributeStruct>" % (escape(n), note, array("AccessList", "xsd:string",
                                                                   [element("string", a) for a in acl]))
-        for n, note, acl in attrs), len(attrs))
+        for n, note, acl in attrs), count)
 
 
 def set_parameter_attributes(ctx, req):
