@@ -49,12 +49,11 @@ def note_first_use(store):
 
 
 def failed(store, error):
-    """A session failed with `error` (a sentence); the new retry count."""
+    """A session failed with `error` (a sentence): one more consecutive failure."""
     st = store.state
     st["retry_count"] = st.get("retry_count", 0) + 1
     st["last_error"] = error
     store.dirty = True
-    return st["retry_count"]
 
 
 def ended(store, wall):
@@ -63,13 +62,10 @@ def ended(store, wall):
 
 
 def retries_over(store):
-    """Consecutive failures count from zero again (a boot, CWMP disabled, another URL);
-    True if they were counting."""
+    """Consecutive failures count from zero again (a boot, CWMP disabled, another URL)."""
     if store.state.get("retry_count"):
         store.state["retry_count"] = 0
         store.dirty = True
-        return True
-    return False
 
 
 def note(store, message):
