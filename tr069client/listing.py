@@ -88,8 +88,10 @@ def params(model: "Model", paths: "Sequence[str]",
 
 def _params(model, paths, found):
     for path, param in zip(paths, found):
-        path = path or "Device."
-        yield from walk(model, path, True) if param is None else ((path, param),)
+        if param is None:
+            yield from walk(model, path or "Device.", True)
+        else:
+            yield path, param
 
 
 def values(model: "Model", paths: "Sequence[str]") -> "Tuple[int, Iterator[Tuple[str, str, str]]]":

@@ -76,6 +76,10 @@ class Meta:
         head, _, name = path.rpartition(".")
         return self._par.get(head + ".", _NONE).get(name) if name else None
 
+    def param_in(self, obj, name):
+        """Param `name` of the generic object path `obj`, or None."""
+        return self._par.get(obj, _NONE).get(name) if name else None
+
     def object(self, path):
         """Obj of a generic object path ("X.{i}." for a table), or None."""
         return self._obj.get(path)

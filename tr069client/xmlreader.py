@@ -187,17 +187,19 @@ def _chars(text):
 class _Builder:
     """The tree, as C Elements, built as expat reports it: counts elements, depth, text,
     distinct names and the memory it takes (an element with 64 attributes costs 5 KB for
-    600 bytes of XML), and shares runs of whitespace (a pretty-printed message's indentation)."""
+    600 bytes of XML), and shares runs of whitespace (a pretty-printed message's indentation).
+    Its start() and end() are expat's own handlers (Reader._expat)."""
 
     def __init__(self, limits):
         self.limits = limits
         self.root = None
         self._tree = TreeBuilder()
-        self._names = set()
+        self._names = {}    # expat's "namespace}local" -> ElementTree's "{namespace}local"
         self._blanks = {}
         self._elements = self._depth = self._text = self._memory = 0
 
-    def start(self, tag, attrib):
+    def start(self, tag, attrs):
+        """expat's StartElementHandler: attributes as a list [name, value, name, value...]."""
         limits = self.limits
         self._elements += 1
         self._depth += 1
@@ -206,26 +208,31 @@ class _Builder:
             raise OverBudget("with more than %d elements" % limits.elements)
         if self._depth > limits.depth:
             raise OverBudget("nested deeper than %d elements" % limits.depth)
-        for name in (tag, *attrib) if attrib else (tag,):
-            if name not in self._names:
-                if len(self._names) >= limits.names:
-                    raise OverBudget("with more than %d distinct names" % limits.names)
-                if len(name) > _NAME_CHARS:
-                    raise OverBudget("with a name of over %d characters" % _NAME_CHARS)
-                self._names.add(name)
-        cost = _ELEMENT
-        if attrib:
+        names = self._names
+        cost, attrib = _ELEMENT, {}
+        if attrs:
+            for i in range(0, len(attrs), 2):
+                attrib[names.get(attrs[i]) or self._name(attrs[i])] = attrs[i + 1]
             cost += _ATTRIBUTES + _ATTRIBUTE * len(attrib) + sum(map(_chars, attrib.values()))
         self._spend(cost)
-        elem = self._tree.start(tag, attrib)
+        elem = self._tree.start(names.get(tag) or self._name(tag), attrib)
         if self.root is None:
             self.root = elem
         return elem
 
+    def _name(self, raw):
+        if len(self._names) >= self.limits.names:
+            raise OverBudget("with more than %d distinct names" % self.limits.names)
+        name = "{" + raw if "}" in raw else raw
+        if len(name) > _NAME_CHARS:
+            raise OverBudget("with a name of over %d characters" % _NAME_CHARS)
+        self._names[raw] = name
+        return name
+
     def end(self, tag):
         self._depth -= 1
         self._text = 0
-        return self._tree.end(tag)
+        return self._tree.end(self._names.get(tag, tag))
 
     def data(self, text):
         self._text += len(text)
@@ -300,4 +307,9 @@ class Reader:
         if self._parser is None:
             self._parser = DefusedXMLParser(target=self._builder, forbid_dtd=True,
                                             forbid_entities=True, forbid_external=True)
+            # The builder takes expat's names as they come: ElementTree's handlers would
+            # only rename them and call it, a Python call more for every tag.
+            expat = self._parser.parser
+            expat.StartElementHandler = self._builder.start
+            expat.EndElementHandler = self._builder.end
         return self._parser
