@@ -75,10 +75,11 @@ def params(model: "Model", paths: "Sequence[str]",
     walked; the answer of GetParameterValues and GetParameterAttributes alike."""
     n = count(model, paths, what)
     found = []   # the Param of each parameter path, None for an object's
+    heads = {}
     for path in paths:
         path = path or "Device."
         if not path.endswith("."):
-            found.append(model.param(path))
+            found.append(model.param(path, heads))
         elif model.object_exists(path):
             found.append(None)
         else:

@@ -53,9 +53,6 @@ class Model:
         # Providers memoize OS reads here (a file, a command's output): emptied whenever
         # the model reads the OS afresh, so one GPV of Device. reads each source once.
         self.cache = {}
-        # Object path -> its generic path, for one session: the 10,000 names of a GPV lie in a
-        # few hundred rows, and param() would otherwise make each name generic anew.
-        self._heads = {}
         # SetParameterValues hooks of other parts (diagnostics): `checks`, fn(path, value) ->
         # why the value is refused (fault 9007) or None; `on_set`, fn(names, later) once a
         # SetParameterValues is applied.
@@ -68,14 +65,12 @@ class Model:
         """Forget cached provider values so this session reads the OS afresh."""
         self._view = None
         self.cache = {}
-        self._heads = {}
         self.acs_changed = set()
         self.session_open = True
 
     def end_session(self) -> None:
         """The session is over: a later change of what the ACS set is a change to notify."""
         self.session_open = False
-        self._heads = {}
 
     def refresh(self) -> None:
         """Drop the session's cached view (after a change made outside the model)."""
@@ -176,14 +171,16 @@ class Model:
                 return reason
         return None
 
-    def param(self, path: str) -> "metadata.Param":
-        """Metadata of an existing parameter, or CwmpFault 9005 (9002 if its provider failed)."""
+    def param(self, path: str, heads: "Optional[Dict[str, str]]" = None) -> "metadata.Param":
+        """Metadata of an existing parameter, or CwmpFault 9005 (9002 if its provider failed).
+        `heads`: object path -> its generic path, kept by a caller that asks of many names
+        (the 10,000 of a GetParameterValues lie in a few hundred rows)."""
         head, _, name = path.rpartition(".")
-        g = self._heads.get(head)
+        g = heads.get(head) if heads is not None else None
         if g is None:
             g = metadata.generic(head + ".")
-            if len(self._heads) < 1024:
-                self._heads[head] = g
+            if heads is not None:
+                heads[head] = g
         p = self.meta.param_in(g, name)
         view = self._view
         if p is not None and (path in view if view is not None else self.value(path) is not None):
