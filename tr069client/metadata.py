@@ -74,7 +74,7 @@ class Meta:
     def param(self, path):
         """Param of a generic parameter path, or None."""
         head, _, name = path.rpartition(".")
-        return self._par.get(head + ".", _NONE).get(name) if name else None
+        return self.param_in(head + ".", name)
 
     def param_in(self, obj, name):
         """Param `name` of the generic object path `obj`, or None."""
