@@ -88,7 +88,7 @@ def test_a_whole_session_over_the_fleet_device_is_schema_valid():
     assert s.ok and b"FLEET0000007" in posts[0] and b"Device.IP.Interface.1.IPv4Address.1.IPAddress" in posts[2]
     assert [type(a).__name__ for a in s.actions] == ["ScheduleInform"]
     engine.finish_session(c.dev, s, "http://acs.example/", 101.0, 1e9 + 1)
-    engine.schedule_inform(c.dev, s.actions[0], 1e9 + 1)
+    engine.run_actions(c.dev, s.actions, 1e9 + 1, False, {})
     engine.after_session(c.dev, 101.0, 1e9 + 1)
     assert not c.dev.model._viewing
     # The planner's ScheduleInform comes due after its delay, as on a real device.

@@ -100,11 +100,6 @@ def after_session(dev, mono, wall):
     dev.model.refresh()
 
 
-def schedule_inform(dev, action, wall):
-    """The ScheduleInform action."""
-    dev.planner.schedule_inform(action.delay, action.command_key, wall)
-
-
 def run_actions(dev, actions, wall, late, instead):
     """The session's actions that are `late` or not, run as the daemon runs them (a diagnostic
     test starts for real), but through `instead` ({action type: fn(action, wall)}) where the
