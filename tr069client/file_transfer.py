@@ -54,7 +54,7 @@ def download(url, fileobj, username="", password="", ca_file=None, timeout=30,
                                  "a download cut short could not be told from a whole one"
                                  % peer.url, "unsized")
         return stream_body(resp, max_size, sink, "file at %s is larger than the %s bytes allowed"
-                       % (peer.url, max_size))
+                           % (peer.url, max_size))
     return _transfer(url, username, password, ca_file, timeout, "GET", None, [], finish, limit,
                      wait)
 
@@ -83,7 +83,7 @@ def upload(url, fileobj, size, username="", password="", ca_file=None, timeout=3
             left -= len(chunk)
 
     def finish(peer, resp):
-        peer._drain(resp)
+        peer.drain(resp)
         return resp.status
     headers = [("Content-Type", "application/octet-stream"), ("Content-Length", str(size))]
     return _transfer(url, username, password, ca_file, timeout, method, send, headers, finish,

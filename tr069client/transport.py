@@ -95,7 +95,7 @@ class Peer:
             resp = self._send(method, body, headers)
             location = resp.getheader("Location")
             if interim(resp.status, location):
-                self._drain(resp)
+                self.drain(resp)
             if not self.follow(resp.status, location, resp.headers.get_all("WWW-Authenticate") or [],
                                resp.headers.get_all("Set-Cookie") or ()):
                 return resp
@@ -163,7 +163,7 @@ class Peer:
         if answered and not (self.auth.stale and stale_left > 0):
             fail("{what} refused the credentials (HTTP 401) at {url}")
 
-    def _drain(self, resp):
+    def drain(self, resp):
         """Read a small unwanted body so the connection can serve the next request."""
         if (resp.length or 0) > _DRAIN or (resp.read(_DRAIN) and not resp.isclosed()):
             self.close()
@@ -324,7 +324,7 @@ class AcsClient:
                 del chunks[:]   # the answer has begun: ours will not go again
             if reader is None:
                 stream_body(resp, MAX_BODY, lambda piece: parts.append(bytes(piece)),
-                        "ACS response larger than %d MiB (%s)" % (MAX_BODY >> 20, peer.url))
+                            "ACS response larger than %d MiB (%s)" % (MAX_BODY >> 20, peer.url))
             else:
                 # 16 KiB at a time: each piece is copied on its way to the parser (scanner, expat).
                 stream_body(resp, reader.limit, reader.feed, "%s (%s)" % (reader.too_large, peer.url), 16384)
