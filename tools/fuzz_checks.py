@@ -230,10 +230,15 @@ def shape(message):
 
 def answer_problems(want_ns, answer, schemas):
     """What is wrong with a message the CPE sent, which must be in `want_ns` (None: unchecked)."""
-    problems = cwmp_schema.check(answer, schemas)
-    if want_ns and ('xmlns:cwmp="%s"' % want_ns).encode() not in answer:
-        problems.append("answered outside %s" % want_ns)
-    return problems
+    return cwmp_schema.check(answer, schemas) + namespace_problems(want_ns, answer)
+
+
+def namespace_problems(want_ns, message):
+    """What is wrong with the namespace of a message the CPE sent, which must be `want_ns`
+    (None: unchecked)."""
+    if want_ns and ('xmlns:cwmp="%s"' % want_ns).encode() not in message:
+        return ["answered outside %s" % want_ns]
+    return []
 
 
 def label(message):

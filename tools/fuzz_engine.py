@@ -247,8 +247,7 @@ class Runner:
         if problems is None or self.rng.random() < self.sample:
             counts["validated: new shape" if problems is None else "validated: sample"] += 1
             problems = self.shapes[key] = checks.answer_problems(None, message, self.schemas)
-        if want and ('xmlns:cwmp="%s"' % want).encode() not in message:
-            problems = problems + ["sent outside %s" % want]
+        problems = problems + checks.namespace_problems(want, message)
         for p in problems:
             self.found.append(("invalid message", _signature(p), "%s\nmessage: %s" % (
                 p, message[:3000].decode("utf-8", "replace"))))

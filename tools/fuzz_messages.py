@@ -194,11 +194,10 @@ class Messages:
     def inform_answer(self, ns):
         r = self.rng.random()
         if r < 0.7:
-            return "InformResponse", (200, {}, self.envelope(
-                ns, "<cwmp:InformResponse><MaxEnvelopes>1</MaxEnvelopes></cwmp:InformResponse>"))
+            return "InformResponse", (200, {}, self.envelope(ns, _engine.INFORM_RESPONSE))
         if r < 0.8:
             return "InformResponse mutated", (200, {}, self.mutate_bytes(self.dialect(
-                ns, "<cwmp:InformResponse><MaxEnvelopes>1</MaxEnvelopes></cwmp:InformResponse>")))
+                ns, _engine.INFORM_RESPONSE)))
         if r < 0.85:
             return "ACS fault", (200, {}, self.envelope(ns, self.acs_fault()))
         if r < 0.9:

@@ -76,9 +76,7 @@ def check_after_kill(rig, killed_pid):
             rig.problems.append("row %d is on disk after its DeleteObject was acknowledged" % value[1])
     for row in rows - on_disk:
         rig.problems.append("row %d is not on disk after its AddObject was acknowledged" % row)
-    with open(rig.log_path, "rb") as f:
-        f.seek(rig.log_offset)
-        came_up = b"tr069client started" in f.read()
+    came_up = "tr069client started" in rig.log_since_start()
     for name in os.listdir(rig.state_dir):
         if name.endswith(".tmp.%d" % killed_pid):
             rig.figures["kills during a state write (temporary file left by the killed process)"] += 1
@@ -89,9 +87,8 @@ def check_at_end(rig):
     """What must hold once all is settled: nothing the ACS should have got was lost."""
     acs = rig.acs
     with acs._lock:
-        informs, requests = list(acs.informs), list(acs.requests)
+        informs, delivered = list(acs.informs), acs.delivered()
         downloads, acked = list(acs.downloads), list(acs.acked)
-    delivered = {r.get("CommandKey") for m, r in requests if m == "TransferComplete"}
     events = [set(map(tuple, i["events"])) for i in informs]
     for key in downloads:
         if key not in delivered:
@@ -234,9 +231,10 @@ def _settle(rig, timeout=120):
         if rig.proc.poll() is not None:
             rig.start(new_boot=True)
         time.sleep(0.3)
-        st = rig.disk().state
+        store = rig.disk()
+        st = store.state
         busy = st.get("events") or st.get("transfers") or st.get("scheduled") or st.get("deferred") \
-            or rig.disk().values.get("Device.IP.Diagnostics.IPPing.DiagnosticsState") == "Requested" \
+            or store.values.get("Device.IP.Diagnostics.IPPing.DiagnosticsState") == "Requested" \
             or rig.firmware_running()
         if not busy and not rig.acs.stalled and _quiet(rig):
             return

@@ -89,7 +89,7 @@ class KillLab(lab_acs.LabAcs):
         if rng.random() < 0.05:
             key = "rb-%d" % self._key()
             rpcs.append(_tag(lab_acs.reboot(key), "reboot", key))
-        if rng.random() < 0.3 and len(self.downloads) - self.delivered_downloads() < 3:
+        if rng.random() < 0.3 and len(self.downloads) - len(self.delivered()) < 3:
             key = "dl-%d" % self._key()
             data = b"FW " + key.encode() + b"\n" + b"x" * 65536
             self.add_file(key + ".bin", data, stall_after=4096 if rng.random() < 0.6 else None)
@@ -129,8 +129,9 @@ class KillLab(lab_acs.LabAcs):
             self.acked.append((kind, value, status.get("Status")))
         return lab_acs.LabAcs._cpe_response(self, h, ex, s, el, name, msg_id)
 
-    def delivered_downloads(self):
-        return len({r.get("CommandKey") for m, r in self.requests if m == "TransferComplete"})
+    def delivered(self):
+        """The CommandKeys of the TransferCompletes the ACS has had (call it holding _lock)."""
+        return {r.get("CommandKey") for m, r in self.requests if m == "TransferComplete"}
 
 
 def _tag(rpc, *what):
@@ -233,11 +234,13 @@ class Rig:
         """[(key, pid, ended)] of every firmware apply started, from the firmware log."""
         try:
             with open(self.fw_log) as f:
-                lines = f.read().split()
+                lines = [line.split() for line in f]
         except FileNotFoundError:
             return []
-        text = " ".join(lines)
-        return [(k, int(pid), ("end %s" % k) in text) for k, pid in re.findall(r"start (\S+) (\d+)", text)]
+        # A whole line each: "end dl-30" does not end dl-3.
+        ended = {w[1] for w in lines if len(w) == 2 and w[0] == "end"}
+        return [(w[1], int(w[2]), w[1] in ended) for w in lines
+                if len(w) == 3 and w[0] == "start" and w[2].isdigit()]
 
     def firmware_due(self):
         """Whether an acknowledged Download has not had its firmware applied yet."""
