@@ -40,6 +40,29 @@ def make_session(model=None, events=(("0 BOOTSTRAP", ""), ("1 BOOT", "")), **kw)
                    lambda: "cpe-%d" % next(ids), **kw)
 
 
+class FakeHttp:
+    """transport.AcsClient for http_session.run(): answers each POST with the next item, a
+    (status, headers, body: str or bytes) or an exception to raise."""
+
+    def __init__(self, *answers):
+        self.answers, self.posts, self.names, self.closed = list(answers), [], [], False
+
+    def post(self, body, soap_action="", name="request", reader=None):
+        self.posts.append(body)
+        self.names.append(name)
+        answer = self.answers.pop(0)
+        if isinstance(answer, BaseException):
+            raise answer
+        if reader is not None:   # as the transport does
+            data = answer[2]
+            reader.feed(data if isinstance(data, bytes) else data.encode())
+            answer = answer[:2] + (b"",)
+        return answer
+
+    def close(self):
+        self.closed = True
+
+
 def body(chunks):
     return b"".join(chunks) if isinstance(chunks, list) else chunks
 

@@ -308,7 +308,7 @@ def test_a_slow_acs_leaves_the_device_reachable(make_lab_acs, daemon, request, s
         sock = os.path.join(d.state_dir, "control.sock")
         replies = [control.request(sock, {"cmd": "status"}, timeout=10) for _ in range(3)]
         assert all(r["ok"] and r["status"]["session-in-progress"].startswith("since ") for r in replies)
-        assert digest_connection_request(url, "cr-user", "cr-pass") == 200
+        assert digest_connection_request(url, "cr-user", _secrets.CR_OTHER) == 200
     finally:
         held.release()
     got = wait_informs(acs, 3, timeout=15)   # the request made during it: one more session
@@ -677,7 +677,7 @@ def test_a_failed_connection_request_session_is_not_retried_and_leaves_the_daemo
     d.start()
     acs.wait_sessions(1)
     acs.refusals.append((500, []))
-    assert acs.connection_request(cr_url(acs), "cr-user", "cr-pass") == 200
+    assert acs.connection_request(cr_url(acs), "cr-user", _secrets.CR_OTHER) == 200
     line = d.wait_log(r"warning session failed \(6 CONNECTION REQUEST\)[^\n]*")[0]
     assert "retry" not in line.replace("not retried", ""), line
     assert "; not retried (TR-069 3.7.1.5: 6 CONNECTION REQUEST is discarded when the session fails); " \

@@ -126,10 +126,10 @@ def test_every_action_has_a_runner():
     assert sorted(k.__name__ for k in kinds) == sorted(k.__name__ for k in d._runners)
 
 
-def _held_device(tmp_path, deferred, boot="b1"):
+def _held_device(tmp_path, deferred):
     record = tmp_path / "reboots"
     store = Store(str(tmp_path / "state.json"))
-    store.state.update({"boot_id": boot, "deferred": deferred})
+    store.state.update({"boot_id": "b1", "deferred": deferred})
     d = Device(store, {"platform-providers": False, "reboot-command": [
         sys.executable, "-c", "open(%r, 'a').write('reboot\\n')" % str(record)]},
         {"manufacturer": "Acme", "oui": "00D0C9", "product-class": "R", "serial-number": "SN1"})

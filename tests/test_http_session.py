@@ -2,28 +2,7 @@
 
 from tr069client import http_session, transport
 
-from _engine import END_204, INFORM_RESPONSE, genieacs, make_session
-
-
-class FakeHttp:
-    """Answers each POST with the next item: a (status, headers, body) or an exception."""
-
-    def __init__(self, *answers):
-        self.answers, self.posts, self.names, self.closed = list(answers), [], [], False
-
-    def post(self, body, soap_action="", name="request", reader=None):
-        self.posts.append(body)
-        self.names.append(name)
-        answer = self.answers.pop(0)
-        if isinstance(answer, BaseException):
-            raise answer
-        if reader is not None:   # as the transport does
-            reader.feed(answer[2])
-            answer = answer[:2] + (b"",)
-        return answer
-
-    def close(self):
-        self.closed = True
+from _engine import END_204, INFORM_RESPONSE, FakeHttp, genieacs, make_session
 
 
 def test_a_transport_error_ends_the_session_with_its_sentence():

@@ -11,10 +11,9 @@ import threading
 import pytest
 
 import _secrets
-from _daemon import DaemonProc, events_of, informs, instrument, wait_until
+from _daemon import REPO, DaemonProc, events_of, informs, instrument, wait_until
 from lab_acs import factory_reset, reboot, schedule_inform, set_parameter_values
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Process-level: the fast subset (pytest -m "not e2e") leaves these out.
 pytestmark = pytest.mark.e2e
 
@@ -139,11 +138,10 @@ def test_a_temporary_state_file_left_by_a_kill_is_removed_at_the_next_start(tmp_
 
 
 def _hold_state(state_dir):
-    """What an offline command or a starting daemon holds on the state folder (store.lock_writer)."""
-    import fcntl
-    os.makedirs(state_dir, exist_ok=True)
-    fd = os.open(os.path.join(state_dir, "lock"), os.O_RDWR | os.O_CREAT, 0o600)
-    fcntl.flock(fd, fcntl.LOCK_EX)
+    """What an offline command or a starting daemon holds on the state folder."""
+    from tr069client.store import lock_writer
+    fd = lock_writer(state_dir)
+    assert fd is not None
     return fd
 
 

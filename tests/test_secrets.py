@@ -6,30 +6,17 @@ import os
 import stat
 import subprocess
 import sys
+import zlib
 
 import pytest
 
 import _secrets
-from _daemon import DaemonProc, wait_until
-from _engine import END_204, INFORM_RESPONSE, freeacs, genieacs, make_session, openacs
+from _daemon import MS, DaemonProc, wait_until
+from _engine import END_204, INFORM_RESPONSE, FakeHttp, freeacs, genieacs, make_session, openacs
 from lab_acs import download, set_parameter_values, upload
 from tr069client import http_session, log, redact, soap
 
-MS = "Device.ManagementServer."
 PV = "<ParameterValueStruct>%s</ParameterValueStruct>"
-
-
-class FakeHttp(object):
-    def __init__(self, *answers):
-        self.answers = list(answers)
-
-    def post(self, body, soap_action="", name="request", reader=None):
-        status, headers, text = self.answers.pop(0)
-        reader.feed(text if isinstance(text, bytes) else text.encode())   # as the transport does
-        return status, headers, b""
-
-    def close(self):
-        pass
 
 
 # The shapes that leaked through the patterns of the old log.redact (issue 11.5).
@@ -73,7 +60,7 @@ def test_values_of_unknown_parameters_are_blanked_those_of_known_ones_shown():
 def test_a_message_that_is_no_xml_is_logged_by_size_and_checksum_only():
     body = b"<cwmp:Download><Password>" + _secrets.TRANSFER.encode() + b"</Password"
     assert redact.soap_text(body) == "(%d bytes that are not XML this client reads; crc32 %08x)" % (
-        len(body), __import__("zlib").crc32(body))
+        len(body), zlib.crc32(body))
     assert redact.soap_text(b"") == "(empty)"
     many = b"<a>" + b"<b/>" * 100001 + b"</a>"    # past the parser's budget: no more is parsed
     assert redact.soap_text(many).startswith("(400011 bytes that are not XML this client reads")
@@ -100,14 +87,14 @@ def test_the_run_keeps_every_log_line_to_look_for_passwords(logged):
 # ---------------------------------------------------------------- passwords not on the command line
 
 @pytest.mark.e2e
-def test_passwords_from_a_file_and_the_environment_never_on_the_command_line(make_lab_acs, tmp_path):
+def test_passwords_from_a_file_and_the_environment_never_on_the_command_line(make_lab_acs, tmp_path, monkeypatch):
     acs = make_lab_acs(auth="basic", password=_secrets.FROM_FILE)
     pw_file = tmp_path / "acs-password"
     pw_file.write_text(_secrets.FROM_FILE + "\n")
     d = DaemonProc(tmp_path, acs, args=["--password-file", str(pw_file)], log_level="debug",
                    config={"connection-request-username": "cr"})
     d.password = _secrets.FROM_ENV        # $TR069CLIENT_PASSWORD: the file wins over it
-    os.environ["TR069CLIENT_CR_PASSWORD"] = _secrets.CR_FROM_ENV
+    monkeypatch.setenv("TR069CLIENT_CR_PASSWORD", _secrets.CR_FROM_ENV)
     try:
         d.start()
         acs.wait_sessions(1)
@@ -119,7 +106,6 @@ def test_passwords_from_a_file_and_the_environment_never_on_the_command_line(mak
         acs.wait_sessions(2)
         assert acs.auth_failures == 0
     finally:
-        del os.environ["TR069CLIENT_CR_PASSWORD"]
         d.stop()
     d.args[d.args.index("--password-file") + 1] = str(tmp_path / "missing")
     r = subprocess.run([sys.executable, "-m", "tr069client", "run", "--state-dir", d.state_dir] + d.args,
