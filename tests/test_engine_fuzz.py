@@ -64,7 +64,7 @@ def test_a_state_that_is_no_json_and_a_wrong_count_are_found():
     engine.model.add_object("Device.NAT.PortMapping.", None)
     engine.model.values()["Device.NAT.PortMappingNumberOfEntries"] = "2"
     assert fuzz_checks.model_problems(engine) == ["Device.NAT.PortMappingNumberOfEntries is 2, the table has 1 rows"]
-    assert "after a reload Device.NAT.PortMappingNumberOfEntries differs" in fuzz_checks.reload_problems(engine)[0]
+    assert "after a reload Device.NAT.PortMappingNumberOfEntries differs" in fuzz_checks.reload_problems(engine, engine.store.encode())[0]
     engine.store.values["Device.NAT.PortMapping.7.Enable"] = "maybe"
     assert fuzz_checks.model_problems(engine)[:2] == [
         "stored value of Device.NAT.PortMapping.7.Enable, whose object does not exist",

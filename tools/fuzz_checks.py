@@ -318,9 +318,10 @@ def _counters(meta):
     return _COUNTERS[id(meta)]
 
 
-def reload_problems(engine):
-    """Differences between what the model shows and what a model over the reloaded store shows."""
-    values, attrs, state = decode(engine.store.encode())
+def reload_problems(engine, raw):
+    """Differences between what the model shows and what a model over the store reloaded from
+    `raw` (its encoding, as store_problems() returned it) shows."""
+    values, attrs, state = decode(raw)
     store = Store()
     store.values, store.attrs, store.state = values, attrs, state
     fresh = Model(store, providers=[Provider("Device.DeviceInfo.", lambda m: dict(_engine.IDENTITY))],

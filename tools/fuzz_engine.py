@@ -261,9 +261,9 @@ class Runner:
         if changed or counts["store checks"] % MODEL_EVERY == 0:
             counts["model checks"] += 1
             problems += checks.model_problems(engine)
-        if changed or counts["store checks"] % RELOAD_EVERY == 0:
+        if raw is not None and (changed or counts["store checks"] % RELOAD_EVERY == 0):
             counts["reload checks"] += 1
-            problems += checks.reload_problems(engine)
+            problems += checks.reload_problems(engine, raw)
         self.found += [("state", _signature(p), p) for p in problems]
 
 

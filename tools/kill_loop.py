@@ -125,14 +125,15 @@ def check_at_end(rig):
     # A killed daemon leaves the lab writing into a closed connection: that is the kill, not the CPE.
     rig.problems += ["lab ACS: " + p for p in acs.problems
                      if not any(k in p for k in ("BrokenPipeError", "ConnectionResetError", "cut short by the kill"))]
+    kinds = collections.Counter(a[0] for a in acked)
     rig.figures.update({"Downloads acknowledged": len(downloads), "TransferCompletes received": len(delivered),
                          "firmware applies": sum(applies.values()), "Informs": len(informs),
                          "boots (power cuts and reboots)": len(rig.boot_informs),
                          "local changes": len(rig.local),
-                         "SetParameterValues acknowledged": sum(1 for a in acked if a[0] == "spv"),
-                         "AddObject acknowledged": sum(1 for a in acked if a[0] == "add"),
-                         "ScheduleInform acknowledged": sum(1 for a in acked if a[0] == "schedule"),
-                         "Reboot acknowledged": sum(1 for a in acked if a[0] == "reboot"),
+                         "SetParameterValues acknowledged": kinds["spv"],
+                         "AddObject acknowledged": kinds["add"],
+                         "ScheduleInform acknowledged": kinds["schedule"],
+                         "Reboot acknowledged": kinds["reboot"],
                          "reboots (Reboot, firmware) left undone by a kill in the reboot-command, and said so": undone,
                          "diagnostic tests requested (IPPing)": len(acs.diagnostics),
                          "diagnostic tests started": log.count("diagnostics: IPPing started"),
