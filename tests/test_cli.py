@@ -297,3 +297,15 @@ def test_get_with_a_reply_too_large_for_the_control_socket_reads_the_state_itsel
         srv.close()
     assert (code, err) == (0, "")
     assert out == "acs-url=http://acs.example/cwmp\n%sPeriodicInformInterval=3600\n" % MS
+
+
+def test_a_password_file_that_cannot_be_read_is_a_one_line_error(tr, tmp_path):
+    missing = tmp_path / "missing"
+    code, _, err = tr("run", "--acs-url", "http://acs.example/", "--password-file", str(missing))
+    assert one_line_error(code, err) == "tr069client: cannot read the password file %s: No such file or " \
+        "directory\n" % missing
+
+
+def test_password_and_password_file_together_are_a_usage_error(tr):
+    code, _, err = tr("run", "--password", "x", "--password-file", "f")
+    assert "give --password or --password-file, not both" in one_line_error(code, err, 2)

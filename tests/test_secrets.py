@@ -4,7 +4,6 @@ private. (conftest.py also checks every log line of the run for the passwords of
 
 import os
 import stat
-import subprocess
 import sys
 import zlib
 
@@ -107,19 +106,6 @@ def test_passwords_from_a_file_and_the_environment_never_on_the_command_line(mak
         assert acs.auth_failures == 0
     finally:
         d.stop()
-    d.args[d.args.index("--password-file") + 1] = str(tmp_path / "missing")
-    r = subprocess.run([sys.executable, "-m", "tr069client", "run", "--state-dir", d.state_dir] + d.args,
-                       stderr=subprocess.PIPE, universal_newlines=True, env=d.env(), timeout=20)
-    _secrets.output(r.stderr)
-    assert r.returncode == 1 and r.stderr == "tr069client: cannot read the password file %s: No such file or " \
-        "directory\n" % (tmp_path / "missing")
-
-
-@pytest.mark.e2e
-def test_password_and_password_file_together_are_a_usage_error(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "tr069client", "run", "--state-dir", str(tmp_path), "--password", "x",
-                        "--password-file", "f"], stderr=subprocess.PIPE, universal_newlines=True, timeout=20)
-    assert r.returncode == 2 and "give --password or --password-file, not both" in r.stderr
 
 
 # ---------------------------------------------------------------- files
