@@ -96,12 +96,17 @@ class DaemonProc:
                 return st
             time.sleep(0.05)
 
-    def start(self, *extra):
-        """Start the daemon and wait until its control socket answers."""
+    def spawn(self, *extra):
+        """Start the daemon, without waiting for it to answer (it may exit at once)."""
         assert self.proc is None or self.proc.poll() is not None, "already running"
         cmd = [sys.executable, "-m", "tr069client", "run"] + self._common() + self.args + list(extra)
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=log, env=self.env(), cwd=self.folder)
+        return self
+
+    def start(self, *extra):
+        """Start the daemon and wait until its control socket answers."""
+        self.spawn(*extra)
         # The control socket exists once the daemon has read its state: only then may a CLI
         # command read the state file too (a damaged one is set aside by whoever reads first).
         sock = os.path.join(self.state_dir, "control.sock")

@@ -30,13 +30,6 @@ def test_twenty_kills_lose_nothing(tmp_path):
     assert figures["Downloads acknowledged"] == figures["TransferCompletes received"]
 
 
-def _spawn(d):
-    """Start the daemon `d` without waiting for it to answer (it may exit at once)."""
-    with open(d.log_path, "ab") as log:
-        d.proc = subprocess.Popen([sys.executable, "-m", "tr069client", "run"] + d._common() + d.args,
-                                  stdout=log, stderr=log, env=d.env(), cwd=d.folder)
-
-
 def _killed_after(acs, d, response):
     """Start the daemon `d`; SIGKILL it once the lab ACS `acs` has the CPE's `response`, while the
     session is still open; start it again."""
@@ -47,14 +40,14 @@ def _killed_after(acs, d, response):
             answered.set()
             killed.wait(10)
     acs.on_response = hold
-    _spawn(d)
+    d.spawn()
     try:
         assert answered.wait(15), d.log()
         d.kill()
     finally:
         killed.set()
         acs.on_response = None
-    _spawn(d)
+    d.spawn()
 
 
 @contextlib.contextmanager
@@ -152,7 +145,7 @@ def test_a_daemon_starting_while_an_offline_set_writes_reads_what_it_wrote(tmp_p
     d = DaemonProc(tmp_path)
     fd = _hold_state(d.state_dir)       # the offline command is half-way
     try:
-        _spawn(d)
+        d.spawn()
         assert wait_until(lambda: os.path.exists(os.path.join(d.state_dir, "control.sock")), 10), d.log()
         store = Store.load(os.path.join(d.state_dir, "state.json"))
         store.values["Device.DeviceInfo.ProvisioningCode"] = "written-offline"
