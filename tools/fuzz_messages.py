@@ -448,13 +448,7 @@ def _default_namespace(inner, uri):
 
 def _decls(text):
     """The (prefix, uri) pairs ElementTree declared in `text`."""
-    out = []
-    start = 0
-    while True:
-        i = text.find(" xmlns:", start)
-        if i < 0:
-            return out
-        eq = text.index("=", i)
-        end = text.index('"', eq + 2)
-        out.append((text[i + 7:eq], text[eq + 2:end]))
-        start = end
+    return _DECL.findall(text)
+
+
+_DECL = re.compile(r' xmlns:([^=]+)="([^"]*)"')
