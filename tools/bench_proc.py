@@ -41,12 +41,13 @@ def prologue(paths):
     return "import sys\nsys.path[:0] = %r\n" % (list(paths),)
 
 
-def launcher(paths, module, argv0=None, hook=False, readonly=False):
+def launcher(paths, module, argv0=None, hook=False, readonly=False, prelude=""):
     """CODE for `-c` that runs `module` as `python -m` (or a zipapp's __main__) does.
 
     `hook`: SIGUSR1 ends the process at once with status 0 (qemu's plugin then prints its
     count; a default-action signal would kill qemu before it does). `readonly`: no
-    bytecode is written (-B), as on a squashfs: sources are compiled at every start."""
+    bytecode is written (-B), as on a squashfs: sources are compiled at every start.
+    `prelude`: code run just before the module (bench_bounds records calls with it)."""
     code = prologue(paths)
     if readonly:
         code += "sys.dont_write_bytecode = True\n"
@@ -55,7 +56,7 @@ def launcher(paths, module, argv0=None, hook=False, readonly=False):
     if hook:
         code += "import os, signal\nsignal.signal(signal.SIGUSR1, lambda *a: os._exit(0))\n"
     # What Py_RunMain does for `-m MOD` (alter argv) and for a zipapp (`__main__`, no alter).
-    return code + "import runpy\nrunpy._run_module_as_main(%r, %r)\n" % (module, module != "__main__")
+    return code + prelude + "import runpy\nrunpy._run_module_as_main(%r, %r)\n" % (module, module != "__main__")
 
 
 def clean_env(extra=None):

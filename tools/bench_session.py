@@ -215,7 +215,7 @@ def provision(setup):
 
 
 def daemon_run(setup, script="session", arch=None, code="checkout", tls=None, idle=0, insns=False,
-               timeout=None, state="device"):
+               timeout=None, state="device", prelude=""):
     """One daemon run against a fresh lab ACS; the daemon stops (SIGTERM) after the session.
 
     script: "device" / "provisioned" (make that state, from `state`), "session" (the measured
@@ -223,7 +223,7 @@ def daemon_run(setup, script="session", arch=None, code="checkout", tls=None, id
     timed). state: the state the daemon starts from (a key of setup.states). tls: None,
     "ca-file" or "system". idle: seconds of strace of the idle daemon after the session.
     insns: (emulated) end the process when the Inform arrives and return its instruction
-    count. Returns {"peak_kb", "first_inform", ...}."""
+    count. prelude: code the daemon's process runs first (bench_proc.launcher). Returns {"peak_kb", "first_inform", ...}."""
     lab = setup.lab()
     name = setup.next_name("%s-%s-%s%s" % (script, arch or "native", os.path.basename(code),
                                            "-" + tls if tls else ""))
@@ -268,7 +268,7 @@ def daemon_run(setup, script="session", arch=None, code="checkout", tls=None, id
     else:   # a zipapp or a folder with __main__: as `python3 CODE run ...`
         argv0 = g(setup.guest_copy(arch, code)) if arch else code
         paths, mod = [argv0], "__main__"
-    py = launcher(paths, mod, argv0, hook=insns, readonly=code != "checkout")
+    py = launcher(paths, mod, argv0, hook=insns, readonly=code != "checkout", prelude=prelude)
     if arch:
         argv = setup.ns + _emu_argv(setup, arch, env, insns) + FLAGS + ["-c", py] + args
         probe, env = guest_rss, clean_env()
