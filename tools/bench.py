@@ -114,10 +114,10 @@ def _measure(args, say, work, res):
         for tls, key, label in (("ca-file", "https-ca", "https, --ca-file"),
                                 ("system", "https-system", "https, the system's CA bundle")):
             ds = [bench_session.daemon_run(setup, "session", tls=tls, code=shipped) for _ in range(n)]
-            _memory(res, key, label, _https_floor(setup, tls), ds,
+            _memory(res, key, label, bench_session.https_floor(setup, tls), ds,
                     [bench_session.daemon_run(setup, "session", tls=tls)])
             res["rows"][-1]["text"] += "; the floor with the rest of the lean stack (json, select, xml.etree, " \
-                "defusedxml, _md5): %.1f MB" % (_https_floor(setup, tls, lean=True) / MB)
+                "defusedxml, _md5): %.1f MB" % (bench_session.https_floor(setup, tls, lean=True) / MB)
         res["notes"].append("system CA bundle: %s (%d certificates) + the test CA, given by SSL_CERT_FILE "
                             "to floor and daemon alike" % (setup.certs["system"], setup.certs["system_certs"]))
     except BenchError as e:
@@ -166,18 +166,6 @@ def _diag(res, args, setup, work, runs, say):
     res["diag"] = m
     short, ok, text = bench_diag.row_text(m)
     _row(res, "diag", label, None, None, "<= idle + %.1f MB" % bench_diag.LIMIT_MB, ok, text, short)
-
-
-def _https_floor(setup, tls, lean=False):
-    lab = setup.lab()
-    certs = setup.make_certs()
-    acs = lab.LabAcs(tls=(certs["server"], certs["server"])).start()
-    try:
-        acs.add_file("floor", b"floor\n")
-        return bench_session.floor(setup, "https-ca" if tls == "ca-file" else "https-system", tls_port=acs.port,
-                                   lean=lean)
-    finally:
-        acs.stop()
 
 
 def _row(res, key, label, floor, value, goal, ok, text, short=None):

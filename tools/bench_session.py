@@ -165,6 +165,18 @@ def floor(setup, kind, arch=None, tls_port=None, lean=False):
     return value
 
 
+def https_floor(setup, tls, lean=False):
+    """floor() of an https session's kind (tls: "ca-file" or "system"), its GET answered by a
+    lab server of its own."""
+    certs = setup.make_certs()
+    acs = setup.lab().LabAcs(tls=(certs["server"], certs["server"])).start()
+    try:
+        acs.add_file("floor", b"floor\n")
+        return floor(setup, "https-ca" if tls == "ca-file" else "https-system", tls_port=acs.port, lean=lean)
+    finally:
+        acs.stop()
+
+
 # --- the daemon ------------------------------------------------------------------------------------
 
 def _pick(acs):
