@@ -30,6 +30,7 @@ import bench_proc  # noqa: E402
 import bench_session  # noqa: E402
 import build_bundle  # noqa: E402
 from bench import MEMORY_GOALS  # noqa: E402
+from bench_engine import median  # noqa: E402
 from bench_proc import BenchError  # noqa: E402
 
 # Run in the daemon's process before it starts: notes every function of the package that is
@@ -88,11 +89,6 @@ print(*counts)
 '''
 
 
-def _median(values):
-    v = sorted(values)
-    return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2.0
-
-
 def _targets(args):
     """[(key, label, daemon_run keywords)]: http natively, https with --ca-file (--https), http
     under each --emu ARCH; the keys are bench.py's memory rows'."""
@@ -118,8 +114,7 @@ def _empty(args, shipped, listing, out):
                        stderr=subprocess.PIPE)
     if r.returncode != 0:
         raise BenchError("emptying the functions never run failed:\n%s" % r.stderr.decode()[-2000:])
-    kept, empty = (int(x) for x in r.stdout.split())
-    return kept, empty
+    return tuple(int(x) for x in r.stdout.split())
 
 
 def measure(args, work, say):
@@ -133,7 +128,7 @@ def measure(args, work, say):
     bench_session.provision(setup)
     shipped = os.path.join(work, "bundle")
     build_bundle.build(shipped, dx, args.python)
-    res = {"python": bench_proc.run([args.python, "-I", "-S", "-c", "import platform; "
+    res = {"python": bench_proc.run([args.python] + bench_proc.FLAGS + ["-c", "import platform; "
                                      "print(platform.python_version())"]).strip(),
            "runs": args.runs, "targets": []}
     for key, label, kw in _targets(args):
@@ -151,7 +146,7 @@ def measure(args, work, say):
         say("%s: floor and runs (%d each)" % (label, args.runs))
         t = {"key": key, "label": label, "functions": {"run": kept, "emptied": empty},
              "goal": list(MEMORY_GOALS[key]), "peaks": {},
-             "floor": _median([_floor(setup, key, kw) for _ in range(args.runs)]) / 1024.0}
+             "floor": median([_floor(setup, key, kw) for _ in range(args.runs)]) / 1024.0}
         for script in ("session", "start"):
             for form, code in (("shipped", shipped), ("emptied", emptied)):
                 # A run whose guest the sampler never saw mapped (0) says nothing (qemu-user).
@@ -159,7 +154,7 @@ def measure(args, work, say):
                          for _ in range(args.runs)]
                 if not any(peaks):
                     raise BenchError("%s: no %s run's peak was sampled" % (label, script))
-                t["peaks"]["%s/%s" % (script, form)] = _median([p for p in peaks if p]) / 1024.0
+                t["peaks"]["%s/%s" % (script, form)] = median([p for p in peaks if p]) / 1024.0
         res["targets"].append(t)
     return res
 

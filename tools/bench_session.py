@@ -235,7 +235,8 @@ def daemon_run(setup, script="session", arch=None, code="checkout", tls=None, id
     timed). state: the state the daemon starts from (a key of setup.states). tls: None,
     "ca-file" or "system". idle: seconds of strace of the idle daemon after the session.
     insns: (emulated) end the process when the Inform arrives and return its instruction
-    count. prelude: code the daemon's process runs first (bench_proc.launcher). Returns {"peak_kb", "first_inform", ...}."""
+    count. prelude: code the daemon's process runs first (bench_proc.launcher). Returns
+    {"peak_kb", "first_inform", ...}."""
     lab = setup.lab()
     name = setup.next_name("%s-%s-%s%s" % (script, arch or "native", os.path.basename(code),
                                            "-" + tls if tls else ""))
